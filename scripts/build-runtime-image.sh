@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3) without a registry:
+# debootstrap a rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
+# Cached by tag: a second run with the image present returns at once.
+#
+# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-1)
+# Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
+#        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
+set -euo pipefail
+
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-1}}"
+packages="nodejs,python3,ca-certificates"
+
+if docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "runtime image $tag already present"
+  exit 0
+fi
+
+suite="${FC_LOCAL_SUITE:-}"
+if [ -z "$suite" ] && [ -r /etc/os-release ]; then
+  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+fi
+[ -n "$suite" ] || { echo "cannot tell the Debian suite; set FC_LOCAL_SUITE" >&2; exit 1; }
+
+# The mirror: the first non-security Debian URI in the apt sources (deb822 or one-line format).
+mirror="${FC_LOCAL_MIRROR:-}"
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' | grep -v -- '-security' | head -n1 || true)
+fi
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }' | grep -v -- '-security' | head -n1 || true)
+fi
+[ -n "$mirror" ] || { echo "no Debian mirror found in the apt sources; set FC_LOCAL_MIRROR" >&2; exit 1; }
+
+command -v debootstrap >/dev/null || { echo "debootstrap is not installed (apt-get install -y debootstrap)" >&2; exit 1; }
+
+work=$(mktemp -d /var/tmp/fc-local-rootfs.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "building $tag: debootstrap $suite (minbase + $packages)"
+debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+  tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+# Slim the image: caches and docs are not needed to run functions.
+rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/* \
+  "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/share/locale"
+tar -C "$work/rootfs" -c . | docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'WORKDIR /code' - "$tag" >/dev/null
+docker run --rm "$tag" sh -c 'node --version && python3 --version'
+echo "built $tag"

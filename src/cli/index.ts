@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT, UsageError } from './common.js';
+import { registerValidate } from './validate.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('fc-local')
+    .description('Run, debug and test Alibaba Cloud Function Compute functions on your machine.')
+    .version(pkg.version)
+    .showSuggestionAfterError()
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ fc-local validate -t fc.yml          check a template, errors as file:line:col
+`,
+  );
+  registerValidate(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; real usage errors were already printed.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+      return;
+    }
+    if (err instanceof UsageError) {
+      console.error(`fc-local: ${err.message}`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { allFunctions } from '../model.js';
+import { formatError } from '../template/source.js';
+import { openTemplate } from './common.js';
+
+export function registerValidate(program: Command): void {
+  program
+    .command('validate')
+    .description('check a template against Function Compute rules; print every error as file:line:col')
+    .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
+    .action((opts: { template?: string }) => {
+      const { file, result } = openTemplate(opts.template);
+      if (!result.template) {
+        for (const e of result.errors) console.error(formatError(e));
+        console.error(`${result.errors.length} error${result.errors.length === 1 ? '' : 's'} in ${file}`);
+        process.exitCode = 1;
+        return;
+      }
+      const tpl = result.template;
+      const fns = allFunctions(tpl);
+      const triggers = fns.reduce((n, f) => n + f.triggers.length, 0);
+      console.log(`${file}: valid (${tpl.format === 'funcraft' ? 'Funcraft' : 'fc.yml'} format, ${tpl.services.length} services, ${fns.length} functions, ${triggers} triggers)`);
+    });
+}

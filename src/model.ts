@@ -1,0 +1,142 @@
+// The one typed model of a template. Loaders in src/template/ build it; everything else reads it.
+// Trigger configs keep FC's own spelling (camelCase, as the user guide and the API use them).
+
+export const RUNTIMES = [
+  'nodejs6', 'nodejs8', 'nodejs10', 'nodejs12', 'nodejs14', 'nodejs16', 'nodejs18', 'nodejs20',
+  'python2.7', 'python3', 'python3.9', 'python3.10', 'python3.12',
+  'java8', 'java11',
+  'custom', 'custom.debian10',
+] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+export type RuntimeFamily = 'nodejs' | 'python' | 'java' | 'custom';
+
+export function runtimeFamily(runtime: Runtime): RuntimeFamily {
+  if (runtime.startsWith('nodejs')) return 'nodejs';
+  if (runtime.startsWith('python')) return 'python';
+  if (runtime.startsWith('java')) return 'java';
+  return 'custom';
+}
+
+export interface Template {
+  /** Absolute path of the template file. */
+  file: string;
+  format: 'fc' | 'funcraft';
+  region: string;
+  accountId: string;
+  services: Service[];
+}
+
+export interface LogConfig {
+  project: string;
+  logstore: string;
+}
+
+export interface Service {
+  name: string;
+  description?: string;
+  role?: string;
+  logConfig?: LogConfig;
+  internetAccess?: boolean;
+  vpcConfig?: Record<string, unknown>;
+  functions: FunctionSpec[];
+}
+
+export interface FunctionSpec {
+  /** Name of the service the function belongs to. */
+  service: string;
+  name: string;
+  description?: string;
+  runtime: Runtime;
+  handler: string;
+  /** Absolute path of the code directory. */
+  codeUri: string;
+  /** Seconds. */
+  timeout: number;
+  /** MB. */
+  memorySize: number;
+  initializer?: string;
+  /** Seconds. */
+  initializationTimeout: number;
+  environmentVariables: Record<string, string>;
+  /** Concurrent requests one instance takes (FC 1.0 semantics: 1). */
+  instanceConcurrency: number;
+  triggers: Trigger[];
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
+
+export interface HttpTriggerConfig {
+  authType: 'anonymous' | 'function';
+  methods: HttpMethod[];
+}
+
+export interface TimerTriggerConfig {
+  cronExpression: string;
+  payload?: string;
+  enable: boolean;
+}
+
+export interface OssTriggerConfig {
+  bucketName?: string;
+  events: string[];
+  filter?: { key?: { prefix?: string; suffix?: string } };
+}
+
+export interface LogTriggerConfig {
+  sourceConfig: { project?: string; logstore: string };
+  jobConfig: { maxRetryTime: number; triggerInterval: number };
+  functionParameter?: Record<string, unknown>;
+  logConfig?: { project?: string; logstore?: string };
+  enable: boolean;
+}
+
+export interface CdnTriggerConfig {
+  eventName: string;
+  eventVersion: string;
+  notes?: string;
+  filter: Record<string, string[]>;
+}
+
+interface TriggerBase {
+  name: string;
+  sourceArn?: string;
+  invocationRole?: string;
+  qualifier?: string;
+}
+
+export type Trigger =
+  | (TriggerBase & { type: 'http'; config: HttpTriggerConfig })
+  | (TriggerBase & { type: 'timer'; config: TimerTriggerConfig })
+  | (TriggerBase & { type: 'oss'; config: OssTriggerConfig })
+  | (TriggerBase & { type: 'log'; config: LogTriggerConfig })
+  | (TriggerBase & { type: 'cdn_events'; config: CdnTriggerConfig })
+  | (TriggerBase & { type: 'tablestore' | 'api_gateway' | 'datahub' | 'iot' | 'mns_topic'; config: Record<string, unknown> });
+
+export type TriggerType = Trigger['type'];
+
+export const TRIGGER_TYPES: readonly TriggerType[] = [
+  'http', 'timer', 'oss', 'log', 'cdn_events', 'tablestore', 'api_gateway', 'datahub', 'iot', 'mns_topic',
+];
+
+/** Limits from the user guide. */
+export const LIMITS = {
+  payloadBytes: 6 * 1024 * 1024,
+  asyncPayloadBytes: 128 * 1024,
+  headerBytes: 4 * 1024,
+  maxTimeout: 600,
+  minMemory: 128,
+  maxMemory: 3072,
+  memoryStep: 64,
+  functionsPerService: 50,
+  triggersPerFunction: 10,
+  accountConcurrency: 100,
+} as const;
+
+export function findFunction(tpl: Template, service: string, fn: string): FunctionSpec | undefined {
+  return tpl.services.find((s) => s.name === service)?.functions.find((f) => f.name === fn);
+}
+
+export function allFunctions(tpl: Template): FunctionSpec[] {
+  return tpl.services.flatMap((s) => s.functions);
+}

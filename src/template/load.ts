@@ -1,0 +1,173 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import type { FunctionSpec, Service, Template, Trigger } from '../model.js';
+import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
+import { NAME_RE, NAME_RULE, templateSchema, type RawTemplate } from './schema.js';
+import { YamlSource, type TemplateError, type YamlPath } from './source.js';
+
+export const DEFAULT_TEMPLATE_NAMES = ['fc.yml', 'fc.yaml', 'template.yml', 'template.yaml'];
+
+export interface LoadResult {
+  template?: Template;
+  errors: TemplateError[];
+}
+
+export class TemplateNotFoundError extends Error {}
+
+/** `-t FILE` if given, else the first default name that exists in `cwd`. */
+export function findTemplate(cwd: string, explicit?: string): string {
+  if (explicit) {
+    const file = path.resolve(cwd, explicit);
+    if (!existsSync(file)) throw new TemplateNotFoundError(`template ${explicit} does not exist`);
+    return file;
+  }
+  for (const name of DEFAULT_TEMPLATE_NAMES) {
+    const file = path.join(cwd, name);
+    if (existsSync(file)) return file;
+  }
+  throw new TemplateNotFoundError(
+    `no template found in ${cwd} (looked for ${DEFAULT_TEMPLATE_NAMES.join(', ')}); pass one with -t FILE`,
+  );
+}
+
+export function loadTemplate(file: string): LoadResult {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    return { errors: [{ file: abs, line: 1, col: 1, message: `cannot read template: ${(err as Error).message}` }] };
+  }
+  return loadTemplateText(abs, text);
+}
+
+export function loadTemplateText(file: string, text: string): LoadResult {
+  const display = path.relative(process.cwd(), file) || file;
+  const source = new YamlSource(display, text);
+  const syntax = source.syntaxErrors();
+  if (syntax.length) return { errors: syntax };
+
+  const doc = source.toJS();
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    return { errors: [source.errorAt([], 'a template is a YAML map with `services:` (fc.yml) or `Resources:` (Funcraft)')] };
+  }
+  const funcraft = isFuncraftDocument(doc);
+  const raw = funcraft ? funcraftToFc(doc as Record<string, unknown>) : doc;
+  const toSource = funcraft ? funcraftPath : (p: YamlPath) => p;
+  const at = (p: YamlPath, message: string, atKey = false) => source.errorAt(toSource(p), message, atKey);
+
+  const errors = checkEntities(raw, path.dirname(file), at);
+  const parsed = templateSchema.safeParse(raw);
+  if (!parsed.success) {
+    errors.push(...parsed.error.issues.flatMap((issue) => issueErrors(issue, at)));
+  }
+  errors.sort((a, b) => a.line - b.line || a.col - b.col);
+  if (errors.length || !parsed.success) return { errors };
+  return { template: toModel(parsed.data, file, funcraft ? 'funcraft' : 'fc'), errors: [] };
+}
+
+type At = (p: YamlPath, message: string, atKey?: boolean) => TemplateError;
+
+function entity(p: YamlPath): { name: string; rest: YamlPath } {
+  const [, svc, , fn, , trg] = p;
+  if (trg !== undefined && p[4] === 'triggers') return { name: `trigger '${svc}/${fn}/${trg}'`, rest: p.slice(6) };
+  if (fn !== undefined && p[2] === 'functions') return { name: `function '${svc}/${fn}'`, rest: p.slice(4) };
+  if (svc !== undefined) return { name: `service '${svc}'`, rest: p.slice(2) };
+  return { name: 'template', rest: p.slice(1) };
+}
+
+function issueErrors(issue: z.core.$ZodIssue, at: At): TemplateError[] {
+  const p = issue.path as (string | number)[];
+  const { name, rest } = entity(p);
+  const field = rest.filter((s) => typeof s === 'string').join('.') || String(p[p.length - 1] ?? 'template');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => at([...p, key], `${name}: unknown key '${key}'${suggest(key)}`, true));
+  }
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && !/ is required$| must be /.test(message)) {
+    const input = (issue as { input?: unknown }).input;
+    message = input === undefined ? `${field} is required` : `${field} must be a ${issue.expected}, not ${describeValue(input)}`;
+  } else if (/^Invalid input/.test(message)) {
+    message = `${field}: ${message.toLowerCase()}`;
+  }
+  return [at(p, `${name}: ${message}`)];
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const KNOWN_KEYS = [
+  'region', 'accountId', 'services', 'description', 'role', 'logConfig', 'project', 'logstore', 'internetAccess',
+  'vpcConfig', 'functions', 'runtime', 'handler', 'codeUri', 'timeout', 'memorySize', 'initializer',
+  'initializationTimeout', 'environmentVariables', 'instanceConcurrency', 'triggers', 'type', 'sourceArn',
+  'invocationRole', 'qualifier', 'config', 'authType', 'methods', 'cronExpression', 'payload', 'enable',
+  'bucketName', 'events', 'filter', 'key', 'prefix', 'suffix', 'sourceConfig', 'jobConfig', 'maxRetryTime',
+  'triggerInterval', 'functionParameter', 'eventName', 'eventVersion', 'notes',
+];
+
+function suggest(key: string): string {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const hit = KNOWN_KEYS.find((k) => norm(k) === norm(key));
+  return hit ? ` (did you mean '${hit}'?)` : '';
+}
+
+/**
+ * FC's name rule for services, functions and triggers (checked on the map keys themselves), and
+ * that every codeUri exists. Done on the raw document so they are reported with the schema errors.
+ */
+function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
+  const errors: TemplateError[] = [];
+  const entries = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.entries(v) : []);
+  const check = (p: YamlPath, kind: string, name: string) => {
+    if (!NAME_RE.test(name)) errors.push(at(p, `${kind} name '${name}' ${NAME_RULE}`, true));
+  };
+  for (const [s, svc] of entries((raw as { services?: unknown }).services)) {
+    check(['services', s], 'service', s);
+    for (const [f, fn] of entries((svc as { functions?: unknown })?.functions)) {
+      check(['services', s, 'functions', f], 'function', f);
+      const codeUri = (fn as { codeUri?: unknown })?.codeUri;
+      if (typeof codeUri === 'string' && codeUri && !existsSync(path.resolve(dir, codeUri))) {
+        errors.push(at(['services', s, 'functions', f, 'codeUri'], `function '${s}/${f}': codeUri '${codeUri}' does not exist (resolved to ${path.resolve(dir, codeUri)})`));
+      }
+      for (const [t] of entries((fn as { triggers?: unknown })?.triggers)) {
+        check(['services', s, 'functions', f, 'triggers', t], 'trigger', t);
+      }
+    }
+  }
+  return errors;
+}
+
+function toModel(tpl: RawTemplate, file: string, format: Template['format']): Template {
+  const dir = path.dirname(file);
+  const services: Service[] = Object.entries(tpl.services).map(([serviceName, svc]) => ({
+    name: serviceName,
+    description: svc.description,
+    role: svc.role,
+    logConfig: svc.logConfig,
+    internetAccess: svc.internetAccess,
+    vpcConfig: svc.vpcConfig,
+    functions: Object.entries(svc.functions).map(
+      ([name, f]): FunctionSpec => ({
+        service: serviceName,
+        name,
+        description: f.description,
+        runtime: f.runtime,
+        handler: f.handler,
+        codeUri: path.resolve(dir, f.codeUri),
+        timeout: f.timeout,
+        memorySize: f.memorySize,
+        initializer: f.initializer,
+        initializationTimeout: f.initializationTimeout,
+        environmentVariables: f.environmentVariables,
+        instanceConcurrency: f.instanceConcurrency,
+        triggers: Object.entries(f.triggers).map(([trgName, t]) => ({ name: trgName, ...t }) as Trigger),
+      }),
+    ),
+  }));
+  return { file, format, region: tpl.region, accountId: tpl.accountId, services };
+}

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { LIMITS, RUNTIMES, TRIGGER_TYPES } from '../model.js';
+import { parseSchedule } from '../events/cron.js';
+
+// One schema for the fc.yml shape. The Funcraft loader converts its document into this shape
+// first, so both formats obey the same rules and give the same messages.
+
+export const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,127}$/;
+export const NAME_RULE = 'must start with a letter or _, then letters, digits, _ or -, 1-128 characters';
+
+export const OSS_EVENTS = [
+  'oss:ObjectCreated:*',
+  'oss:ObjectCreated:PutObject',
+  'oss:ObjectCreated:PutSymlink',
+  'oss:ObjectCreated:PostObject',
+  'oss:ObjectCreated:CopyObject',
+  'oss:ObjectCreated:InitiateMultipartUpload',
+  'oss:ObjectCreated:UploadPart',
+  'oss:ObjectCreated:UploadPartCopy',
+  'oss:ObjectCreated:CompleteMultipartUpload',
+  'oss:ObjectCreated:AppendObject',
+  'oss:ObjectRemoved:DeleteObject',
+  'oss:ObjectRemoved:DeleteObjects',
+  'oss:ObjectRemoved:AbortMultipartUpload',
+] as const;
+
+export const CDN_EVENTS = ['CachedObjectsRefreshed', 'CachedObjectsPushed', 'CachedObjectsBlocked', 'LogFileCreated'] as const;
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'] as const;
+
+const int = (what: string, min: number, max: number) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be between ${min} and ${max}`).max(max, `${what} must be between ${min} and ${max}`);
+
+const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T) =>
+  z.enum(values, { error: (iss) => `${what} must be one of ${values.join(', ')} (got ${JSON.stringify(iss.input)})` });
+
+// FC env vars are strings; YAML makes `PORT: 8080` a number, which FC's tools quote for you.
+const envValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const httpConfig = z.strictObject({
+  authType: z.preprocess(
+    (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+    oneOf('authType', ['anonymous', 'function']),
+  ).default('anonymous'),
+  methods: z
+    .array(z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), oneOf('method', HTTP_METHODS)))
+    .min(1, 'methods must list at least one method'),
+});
+
+const timerConfig = z.strictObject({
+  cronExpression: z.string({ error: 'cronExpression is required' }).superRefine((expr, ctx) => {
+    try {
+      parseSchedule(expr);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cronExpression '${expr}' is not valid: ${(err as Error).message}` });
+    }
+  }),
+  payload: z.string().optional(),
+  enable: z.boolean().default(true),
+});
+
+const ossConfig = z.strictObject({
+  bucketName: z.string().min(1).optional(),
+  events: z.array(oneOf('OSS event', OSS_EVENTS)).min(1, 'events must list at least one OSS event'),
+  filter: z
+    .strictObject({ key: z.strictObject({ prefix: z.string().optional(), suffix: z.string().optional() }).optional() })
+    .optional(),
+});
+
+const logConfigRef = z.strictObject({ project: z.string().optional(), logstore: z.string().optional() });
+const logConfig = z.strictObject({
+  sourceConfig: z.strictObject({ project: z.string().optional(), logstore: z.string({ error: 'sourceConfig.logstore is required' }).min(1) }),
+  jobConfig: z.strictObject({
+    maxRetryTime: int('maxRetryTime', 0, 100).default(3),
+    triggerInterval: int('triggerInterval', 3, 600).default(60),
+  }),
+  functionParameter: z.record(z.string(), z.unknown()).optional(),
+  logConfig: logConfigRef.optional(),
+  enable: z.boolean().default(true),
+});
+
+// The guide writes `domain: { "a.com", "b.com" }`: in YAML a map of keys with null values.
+const filterValues = z.union([
+  z.array(z.string()),
+  z.string().transform((s) => [s]),
+  z.record(z.string(), z.null()).transform((m) => Object.keys(m)),
+]);
+const cdnConfig = z.strictObject({
+  eventName: oneOf('eventName', CDN_EVENTS),
+  eventVersion: z.string().default('1.0.0'),
+  notes: z.string().optional(),
+  filter: z
+    .record(z.string(), filterValues.transform((vs) => vs.map((v) => v.trim())))
+    .refine((f) => Object.values(f).some((vs) => vs.length > 0), 'filter must contain at least one key with values, e.g. domain'),
+});
+
+const CONFIG_SCHEMAS: Partial<Record<string, z.ZodType>> = {
+  http: httpConfig,
+  timer: timerConfig,
+  oss: ossConfig,
+  log: logConfig,
+  cdn_events: cdnConfig,
+};
+
+const trigger = z
+  .strictObject({
+    type: oneOf('trigger type', TRIGGER_TYPES as unknown as [string, ...string[]]),
+    sourceArn: z.string().optional(),
+    invocationRole: z.string().optional(),
+    qualifier: z.string().optional(),
+    config: z.unknown(),
+  })
+  .transform((t, ctx) => {
+    const schema = CONFIG_SCHEMAS[t.type] ?? z.record(z.string(), z.unknown()).default({});
+    const parsed = schema.safeParse(t.config ?? (CONFIG_SCHEMAS[t.type] ? undefined : {}));
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+      }
+      return z.NEVER;
+    }
+    return { ...t, config: parsed.data };
+  });
+
+const fn = z
+  .strictObject({
+    description: z.string().optional(),
+    runtime: oneOf('runtime', RUNTIMES),
+    handler: z.string({ error: 'handler is required' }).min(1, 'handler must not be empty'),
+    codeUri: z.string({ error: 'codeUri is required' }).min(1, 'codeUri must not be empty'),
+    timeout: int('timeout', 1, LIMITS.maxTimeout).default(3),
+    memorySize: z
+      .number({ error: 'memorySize must be a number' })
+      .refine(
+        (m) => Number.isInteger(m) && m >= LIMITS.minMemory && m <= LIMITS.maxMemory && m % LIMITS.memoryStep === 0,
+        { error: (iss) => `memorySize must be ${LIMITS.minMemory}-${LIMITS.maxMemory} MB in steps of ${LIMITS.memoryStep} (got ${String(iss.input)})` },
+      )
+      .default(128),
+    initializer: z.string().min(1).optional(),
+    initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
+    environmentVariables: z.record(z.string(), envValue).default({}),
+    instanceConcurrency: int('instanceConcurrency', 1, 100).default(1),
+    triggers: z.record(z.string(), trigger).default({}),
+  })
+  .superRefine((f, ctx) => {
+    const triggers = Object.entries(f.triggers);
+    if (triggers.length > LIMITS.triggersPerFunction) {
+      ctx.addIssue({ code: 'custom', path: ['triggers'], message: `a function has at most ${LIMITS.triggersPerFunction} triggers (found ${triggers.length})` });
+    }
+    const http = triggers.filter(([, t]) => t.type === 'http');
+    if (http.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['triggers', http[1]![0]], message: 'a function has at most one HTTP trigger' });
+    }
+    const handlerOk = f.runtime.startsWith('java')
+      ? /^[\w$.]+::[\w$]+$/.test(f.handler)
+      : f.runtime.startsWith('custom') || /^[^.]+(\.[^.]+)+$/.test(f.handler);
+    if (!handlerOk) {
+      const form = f.runtime.startsWith('java') ? '{package}.{class}::{method}' : '{file}.{function}';
+      ctx.addIssue({ code: 'custom', path: ['handler'], message: `handler '${f.handler}' must have the form ${form} for ${f.runtime}` });
+    }
+  });
+
+const service = z
+  .strictObject({
+    description: z.string().optional(),
+    role: z.string().optional(),
+    logConfig: z.strictObject({ project: z.string(), logstore: z.string() }).optional(),
+    internetAccess: z.boolean().optional(),
+    vpcConfig: z.record(z.string(), z.unknown()).optional(),
+    functions: z.record(z.string(), fn).default({}),
+  })
+  .superRefine((s, ctx) => {
+    const n = Object.keys(s.functions).length;
+    if (n > LIMITS.functionsPerService) {
+      ctx.addIssue({ code: 'custom', path: ['functions'], message: `a service has at most ${LIMITS.functionsPerService} functions (found ${n})` });
+    }
+  });
+
+export const templateSchema = z.strictObject({
+  region: z.string().default('cn-hangzhou'),
+  // Account ids are digits; YAML reads unquoted ones as numbers.
+  accountId: z.union([z.string(), z.number()]).transform(String).default('1234567890123456'),
+  services: z.record(z.string(), service, { error: 'services must be a map of service name to service' }),
+});
+
+export type RawTemplate = z.output<typeof templateSchema>;
