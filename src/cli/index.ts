@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, UsageError } from './common.js';
 import { registerValidate } from './validate.js';
+import { registerInvoke } from './invoke.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,9 +17,11 @@ export function buildProgram(): Command {
     `
 Examples:
   $ fc-local validate -t fc.yml          check a template, errors as file:line:col
+  $ fc-local invoke demo/hello -e event.json
 `,
   );
   registerValidate(program);
+  registerInvoke(program);
   return program;
 }
 

@@ -1,0 +1,347 @@
+'use strict';
+// fc-local's Node.js agent: FC's Node.js programming model behind FC's custom-runtime HTTP
+// protocol (POST /initialize, POST /invoke, HTTP functions get the raw request).
+// Plain CommonJS without async/await so that it runs on nodejs6-era runtimes and today's alike.
+
+var http = require('http');
+var path = require('path');
+var util = require('util');
+var Module = require('module');
+var querystring = require('querystring');
+var Stream = require('stream');
+
+var CODE_DIR = process.env.FC_FUNC_CODE_PATH || process.cwd();
+var PORT = Number(process.env.FC_SERVER_PORT || 9000);
+var HOST = process.env.FC_SERVER_HOST || '127.0.0.1';
+var PROXY_PREFIX = /^\/2016-08-15\/proxy\/[^/]+\/[^/]+/;
+
+// ---------------------------------------------------------------------------------------------
+// Built-in modules FC's Node.js runtime ships (raw-body, body, co): resolvable from user code
+// without installing them, and only those names, so that local code cannot come to depend on
+// anything else fc-local happens to have installed.
+var BUILTINS = (process.env.FC_LOCAL_NODE_BUILTINS || 'raw-body,body,co').split(',');
+var BUILTINS_PATH = process.env.FC_LOCAL_NODE_BUILTINS_PATH;
+if (BUILTINS_PATH) {
+  var originalResolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, parent) {
+    try {
+      return originalResolve.apply(this, arguments);
+    } catch (err) {
+      var name = request.charAt(0) === '@' ? request.split('/').slice(0, 2).join('/') : request.split('/')[0];
+      if (err.code !== 'MODULE_NOT_FOUND' || BUILTINS.indexOf(name) < 0) throw err;
+      return originalResolve.call(this, path.join(BUILTINS_PATH, request), parent);
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging: `<ISO time> <requestId> [LEVEL] message`, with console.setLogLevel as the guide shows.
+var LEVELS = { error: 0, warn: 1, info: 2, verbose: 3, debug: 4 };
+var logLevel = LEVELS.debug;
+var currentRequestId = '';
+var rawLog = console.log.bind(console);
+
+function emit(level, args) {
+  if (LEVELS[level] > logLevel) return;
+  var line = new Date().toISOString() + ' ' + currentRequestId + ' [' + level.toUpperCase() + '] ' + util.format.apply(util, args);
+  process.stdout.write(line + '\n');
+}
+console.error = function () { emit('error', arguments); };
+console.warn = function () { emit('warn', arguments); };
+console.info = function () { emit('info', arguments); };
+console.log = function () { emit('verbose', arguments); };
+console.debug = function () { emit('debug', arguments); };
+console.setLogLevel = function (level) {
+  var l = String(level).toLowerCase();
+  if (!Object.prototype.hasOwnProperty.call(LEVELS, l)) throw new Error('Invalid log level: ' + level);
+  logLevel = LEVELS[l];
+};
+
+function marker(text) {
+  rawLog(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: `file.export` relative to the code dir; loaded once per instance, a load error is
+// not cached so that fixed code loads on the next request.
+var modules = {};
+
+function FcError(message, type, stack) {
+  this.errorMessage = message;
+  if (type) this.errorType = type;
+  if (stack) this.stackTrace = stack;
+}
+
+// The user's frames only: FC's traces stop where the runtime's own code begins.
+function userFrames(err) {
+  if (typeof err.stack !== 'string') return [];
+  var lines = err.stack.split('\n');
+  if (err instanceof SyntaxError) {
+    // Node puts the location and the offending source before the message line.
+    var at = lines.indexOf(lines.filter(function (l) { return l.indexOf('SyntaxError') === 0; })[0]);
+    if (at > 0) return lines.slice(0, at).map(function (s) { return s.trim(); }).filter(Boolean);
+  }
+  var frames = [];
+  for (var i = 1; i < lines.length; i++) {
+    var line = lines[i].trim();
+    if (line.indexOf(__filename) >= 0) break;
+    if (line && line.indexOf('node:internal') < 0 && line.indexOf('(internal/') < 0) frames.push(line);
+  }
+  return frames;
+}
+
+function toErrorJson(err) {
+  if (err instanceof FcError) return err;
+  if (err instanceof Error || (err && typeof err === 'object' && 'message' in err)) {
+    return new FcError(String(err.message), err.name || (err.constructor && err.constructor.name) || 'Error', userFrames(err));
+  }
+  if (err && typeof err === 'object') {
+    try { return new FcError(JSON.stringify(err)); } catch (e) { return new FcError(String(err)); }
+  }
+  return new FcError(String(err));
+}
+
+var dynamicImport;
+try {
+  // Built at run time so that old runtimes without import() can still parse this file.
+  dynamicImport = new Function('p', 'return import(p)');
+} catch (e) {
+  dynamicImport = null;
+}
+
+function loadExport(handler, cb) {
+  var dot = handler.lastIndexOf('.');
+  if (dot <= 0) return cb(new FcError("Invalid handler '" + handler + "': it must be {file}.{function}", 'InvalidHandler'));
+  var moduleName = handler.slice(0, dot);
+  var exportName = handler.slice(dot + 1);
+  var found = function (mod) {
+    var fn = mod && mod[exportName];
+    if (typeof fn !== 'function' && mod && mod.default && typeof mod.default[exportName] === 'function') fn = mod.default[exportName];
+    if (typeof fn !== 'function') return cb(new FcError("Handler '" + exportName + "' is missing on module '" + moduleName + "'", 'HandlerNotFound'));
+    cb(null, fn);
+  };
+  if (modules[moduleName]) return found(modules[moduleName]);
+  var file;
+  try {
+    file = require.resolve(path.resolve(CODE_DIR, moduleName));
+  } catch (err) {
+    var mjs = path.resolve(CODE_DIR, moduleName + '.mjs');
+    if (dynamicImport && require('fs').existsSync(mjs)) file = mjs;
+    else return cb(new FcError("Module '" + moduleName + "' is missing", 'ModuleNotFound'));
+  }
+  var loaded = function (mod) { modules[moduleName] = mod; found(mod); };
+  var failed = function (err) { cb(toErrorJson(err)); };
+  try {
+    loaded(require(file));
+  } catch (err) {
+    if (err && err.code === 'ERR_REQUIRE_ESM' && dynamicImport) {
+      dynamicImport(require('url').pathToFileURL(file).href).then(loaded, failed);
+    } else {
+      failed(err);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context from the x-fc-* headers of the protocol.
+function buildContext(h) {
+  return {
+    requestId: h['x-fc-request-id'] || '',
+    credentials: {
+      accessKeyId: h['x-fc-access-key-id'] || '',
+      accessKeySecret: h['x-fc-access-key-secret'] || '',
+      securityToken: h['x-fc-security-token'] || '',
+    },
+    function: {
+      name: h['x-fc-function-name'] || '',
+      handler: h['x-fc-function-handler'] || '',
+      memory: Number(h['x-fc-function-memory']) || 0,
+      timeout: Number(h['x-fc-function-timeout']) || 0,
+      initializer: h['x-fc-function-initializer'] || '',
+      initializationTimeout: Number(h['x-fc-initialization-timeout']) || 0,
+    },
+    service: {
+      name: h['x-fc-service-name'] || '',
+      logProject: h['x-fc-service-logproject'] || '',
+      logStore: h['x-fc-service-logstore'] || '',
+      qualifier: h['x-fc-qualifier'] || 'LATEST',
+      versionId: '',
+    },
+    region: h['x-fc-region'] || '',
+    accountId: h['x-fc-account-id'] || '',
+  };
+}
+
+function readBody(req, cb) {
+  var chunks = [];
+  req.on('data', function (c) { chunks.push(c); });
+  req.on('end', function () { cb(Buffer.concat(chunks)); });
+}
+
+function encodeResult(data) {
+  if (data === undefined || data === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  if (typeof data === 'object') return Buffer.from(JSON.stringify(data));
+  return Buffer.from(String(data));
+}
+
+function reply(res, status, type, body) {
+  var headers = { 'content-type': 'application/octet-stream', 'x-fc-status': String(status) };
+  if (type) {
+    headers['x-fc-error-type'] = type;
+    headers['content-type'] = 'application/json';
+  }
+  res.writeHead(status === 200 ? 200 : 404, headers);
+  res.end(body);
+}
+
+// A throw out of user code leaves the instance in an unknown state: FC ends the process and
+// answers "Process exited unexpectedly before completing request"; so do we.
+function crash(err) {
+  var e = toErrorJson(err);
+  emit('error', [(e.errorType ? e.errorType + ': ' : '') + e.errorMessage + (e.stackTrace && e.stackTrace.length ? '\n    ' + e.stackTrace.join('\n    ') : '')]);
+  process.exit(129);
+}
+process.on('uncaughtException', crash);
+
+// Runs a user function once; `done(err, value)` is called at most once (first callback wins).
+function runUser(fn, args, done) {
+  var finished = false;
+  var callback = function (err, data) {
+    if (finished) return;
+    finished = true;
+    done(err, data);
+  };
+  var ret;
+  try {
+    ret = fn.apply(null, args.concat([callback]));
+  } catch (err) {
+    return crash(err);
+  }
+  if (ret && typeof ret.then === 'function') {
+    ret.then(function (v) { callback(null, v); }, function (e) { callback(e === undefined || e === null ? new Error('Promise rejected with ' + e) : e); });
+  }
+}
+
+function handleInitialize(req, res) {
+  readBody(req, function () {
+    var ctx = buildContext(req.headers);
+    currentRequestId = ctx.requestId;
+    var initializer = ctx.function.initializer;
+    if (!initializer) return reply(res, 200, null, '');
+    marker('FC Initialize Start RequestId: ' + ctx.requestId);
+    loadExport(initializer, function (loadErr, fn) {
+      if (loadErr) {
+        marker('FC Initialize End RequestId: ' + ctx.requestId);
+        return reply(res, 404, 'UnhandledInvocationError', JSON.stringify(loadErr));
+      }
+      runUser(fn, [ctx], function (err) {
+        marker('FC Initialize End RequestId: ' + ctx.requestId);
+        if (err !== null && err !== undefined) return reply(res, 404, 'HandledInvocationError', JSON.stringify(toErrorJson(err)));
+        reply(res, 200, null, '');
+      });
+    });
+  });
+}
+
+function handleInvoke(req, res) {
+  readBody(req, function (event) {
+    var ctx = buildContext(req.headers);
+    currentRequestId = ctx.requestId;
+    marker('FC Invoke Start RequestId: ' + ctx.requestId);
+    var end = function (status, type, body) {
+      marker('FC Invoke End RequestId: ' + ctx.requestId);
+      reply(res, status, type, body);
+    };
+    loadExport(ctx.function.handler, function (loadErr, fn) {
+      if (loadErr) return end(404, 'UnhandledInvocationError', JSON.stringify(loadErr));
+      runUser(fn, [event, ctx], function (err, data) {
+        if (err !== null && err !== undefined) return end(404, 'HandledInvocationError', JSON.stringify(toErrorJson(err)));
+        end(200, null, encodeResult(data));
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP functions: handler(request, response, context).
+var IGNORED_REQUEST_HEADERS = ['accept-encoding', 'connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding'];
+var IGNORED_RESPONSE_HEADERS = ['connection', 'content-length', 'content-encoding', 'date', 'keep-alive', 'proxy-authenticate', 'server', 'trailer', 'transfer-encoding', 'upgrade'];
+
+function isIgnored(list, key) {
+  var k = String(key).toLowerCase();
+  return k.indexOf('x-fc-') === 0 || list.indexOf(k) >= 0;
+}
+
+function handleHttp(req, res) {
+  var ctx = buildContext(req.headers);
+  currentRequestId = ctx.requestId;
+  var parsed = require('url').parse(req.url);
+  var userHeaders = {};
+  Object.keys(req.headers).forEach(function (k) {
+    if (!isIgnored(IGNORED_REQUEST_HEADERS, k)) userHeaders[k] = req.headers[k];
+  });
+  var queries = querystring.parse(parsed.query || '');
+  var plainQueries = {};
+  Object.keys(queries).forEach(function (k) { plainQueries[k] = queries[k]; });
+  var define = function (name, value) {
+    Object.defineProperty(req, name, { value: value, writable: true, configurable: true, enumerable: true });
+  };
+  define('headers', userHeaders);
+  define('path', decodeURIComponent((parsed.pathname || '/').replace(PROXY_PREFIX, '')) || '/');
+  define('queries', plainQueries);
+  define('clientIP', req.headers['x-fc-client-ip'] || req.socket.remoteAddress);
+  define('url', req.url);
+
+  var status = 200;
+  var headers = {};
+  var sent = false;
+  var response = {
+    setStatusCode: function (code) {
+      if (typeof code !== 'number' || code < 100 || code > 999) throw new Error('Invalid status code: ' + code);
+      status = code;
+    },
+    setHeader: function (key, value) {
+      if (!isIgnored(IGNORED_RESPONSE_HEADERS, key)) headers[String(key).toLowerCase()] = value;
+    },
+    deleteHeader: function (key) { delete headers[String(key).toLowerCase()]; },
+    hasHeader: function (key) { return Object.prototype.hasOwnProperty.call(headers, String(key).toLowerCase()); },
+    getHeader: function (key) { return headers[String(key).toLowerCase()]; },
+    send: function (body) {
+      if (sent) return;
+      sent = true;
+      var finish = function () { marker('FC Invoke End RequestId: ' + ctx.requestId); };
+      res.writeHead(status, headers);
+      if (body instanceof Stream.Readable || (body && typeof body.pipe === 'function')) {
+        body.on('end', finish);
+        body.pipe(res);
+      } else {
+        finish();
+        res.end(encodeResult(body));
+      }
+    },
+  };
+  marker('FC Invoke Start RequestId: ' + ctx.requestId);
+  loadExport(ctx.function.handler, function (loadErr, fn) {
+    if (loadErr) {
+      marker('FC Invoke End RequestId: ' + ctx.requestId);
+      return reply(res, 404, 'UnhandledInvocationError', JSON.stringify(loadErr));
+    }
+    try {
+      fn(req, response, ctx);
+    } catch (err) {
+      crash(err);
+    }
+  });
+}
+
+var server = http.createServer(function (req, res) {
+  if (PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
+  if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
+  if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('fc-local nodejs agent: unknown route ' + req.method + ' ' + req.url + '\n');
+});
+server.keepAliveTimeout = 0;
+server.listen(PORT, HOST);

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { allFunctions, type FunctionSpec, type Template } from '../model.js';
+import { ProcessBackend } from '../runtime/process/backend.js';
+import { createRuntime } from '../runtime/index.js';
+import { loadCredentials } from '../template/profile.js';
+import { formatError } from '../template/source.js';
+import { EXIT, openTemplate, UsageError } from './common.js';
+
+interface InvokeOptions {
+  template?: string;
+  eventFile?: string;
+  event?: string;
+  json?: boolean;
+}
+
+export function registerInvoke(program: Command): void {
+  program
+    .command('invoke')
+    .argument('[function]', 'service/function, or just function when the name is unique')
+    .description('invoke a function once, as FC would: result on stdout, logs on stderr')
+    .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
+    .option('-e, --event-file <file>', "event from a file, or '-' to read standard input")
+    .option('--event <string>', 'event as a string')
+    .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 on success, 1 on a function error (the FC error JSON on stdout, its type on
+stderr), 2 for usage or template errors.
+
+Examples:
+  $ fc-local invoke demo/hello --event '{"key":"value"}'
+  $ fc-local events generate oss | fc-local invoke demo/on-events -e -
+`,
+    )
+    .action(async (target: string | undefined, opts: InvokeOptions) => {
+      const { file, result } = openTemplate(opts.template);
+      if (!result.template) {
+        for (const e of result.errors) console.error(formatError(e));
+        throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
+      }
+      const tpl = result.template;
+      const fn = pickFunction(tpl, target);
+      const event = readEvent(opts);
+      const runtime = createRuntime({
+        backend: new ProcessBackend(),
+        credentials: loadCredentials(),
+        template: () => tpl,
+        // Live logs for people; --json collects them into the object instead.
+        onLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),
+      });
+      try {
+        const out = await runtime.invoker.invokeEvent(fn, event);
+        if (opts.json) {
+          const text = out.body.toString('utf8');
+          const payload = out.errorType ? { error: parseJson(text), errorType: out.errorType } : { result: text };
+          process.stdout.write(
+            `${JSON.stringify({
+              requestId: out.requestId,
+              ...payload,
+              logs: out.logs.join('\n'),
+              durationMs: out.durationMs,
+              billedDurationMs: out.billedDurationMs,
+              maxMemoryUsedMB: out.maxMemoryUsedMB,
+            })}\n`,
+          );
+        } else {
+          process.stdout.write(out.body);
+          if (out.errorType) {
+            if (out.body.length) process.stdout.write('\n');
+            process.stderr.write(`${out.errorType}\n`);
+          }
+        }
+        process.exitCode = out.errorType ? EXIT.functionError : EXIT.ok;
+      } finally {
+        await runtime.close();
+      }
+    });
+}
+
+function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
+  const fns = allFunctions(tpl);
+  const names = () => fns.map((f) => `${f.service}/${f.name}`).join(', ');
+  if (!target) {
+    if (fns.length === 1) return fns[0]!;
+    throw new UsageError(`name the function to invoke: ${names()}`);
+  }
+  const [svc, name] = target.includes('/') ? target.split('/', 2) : [undefined, target];
+  const hits = fns.filter((f) => f.name === name && (svc === undefined || f.service === svc));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${f.service}/${f.name}`).join(', ')}`);
+  throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
+}
+
+function readEvent(opts: InvokeOptions): Buffer {
+  if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
+  if (opts.event !== undefined) return Buffer.from(opts.event);
+  if (opts.eventFile === undefined) return Buffer.alloc(0);
+  try {
+    return readFileSync(opts.eventFile === '-' ? 0 : opts.eventFile);
+  } catch (err) {
+    throw new UsageError(`cannot read the event: ${(err as Error).message}`);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

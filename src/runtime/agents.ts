@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { runtimeFamily } from '../model.js';
+import type { InstanceRequest } from './backend.js';
+
+// How each runtime's instance is launched: our agent for a language, or the user's bootstrap
+// for `custom`. Backends supply the paths as the instance sees them (host or container).
+
+export const AGENTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../runtimes');
+
+/** The node_modules folder holding FC's built-in Node.js modules (raw-body, body, co). */
+export const NODE_BUILTINS_DIR = path.resolve(
+  path.dirname(createRequire(import.meta.url).resolve('raw-body/package.json')),
+  '..',
+);
+
+export interface AgentPaths {
+  agentsDir: string;
+  codeDir: string;
+  nodeBuiltinsDir: string;
+  /** Interpreter overrides, e.g. the process backend runs Node agents with its own node. */
+  node?: string;
+  python?: string;
+}
+
+export interface AgentLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Our agents print FC's Start/End markers themselves; a custom bootstrap does not. */
+  printsMarkers: boolean;
+}
+
+export class UnsupportedRuntimeError extends Error {}
+
+export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
+  const { fn } = req;
+  const env: Record<string, string> = {
+    ...fn.environmentVariables,
+    FC_FUNC_CODE_PATH: paths.codeDir,
+    FC_SERVER_PORT: String(port),
+    FC_SERVER_HOST: bindHost,
+    FC_SERVICE_NAME: fn.service,
+    FC_FUNCTION_NAME: fn.name,
+    FC_FUNCTION_HANDLER: fn.handler,
+    FC_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    FC_REGION: req.region,
+    FC_ACCOUNT_ID: req.accountId,
+    FC_RUNTIME: fn.runtime,
+  };
+  switch (runtimeFamily(fn.runtime)) {
+    case 'nodejs':
+      return {
+        command: paths.node ?? 'node',
+        // The heap cap stands in for FC's memory limit where the backend cannot enforce one.
+        args: [`--max-old-space-size=${fn.memorySize}`, path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
+        env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
+        printsMarkers: true,
+      };
+    case 'custom':
+      return { command: path.join(paths.codeDir, 'bootstrap'), args: [], env, printsMarkers: false };
+    default:
+      throw new UnsupportedRuntimeError(
+        `runtime ${fn.runtime} is not supported by fc-local yet; the nodejs runtimes and custom are`,
+      );
+  }
+}

@@ -1,0 +1,49 @@
+import type { FunctionSpec } from '../model.js';
+
+// What the pool needs from a backend: start an instance of a function that serves FC's
+// custom-runtime protocol on 127.0.0.1:port, and stop it. Backends know nothing of routing.
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** Why the instance ended when the backend knows better than an exit code (OOM, removed). */
+  reason?: string;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+export type LineListener = (line: string, stream: LogStream) => void;
+
+export interface InstanceHandle {
+  readonly id: string;
+  /** Always 127.0.0.1: instances are reached on loopback only. */
+  readonly host: string;
+  readonly port: number;
+  /** Resolves once when the instance has ended, whoever ended it. */
+  readonly exited: Promise<ExitInfo>;
+  /** Every line the instance prints. */
+  onLine(listener: LineListener): () => void;
+  /** Peak memory use in MB, when the backend can tell. */
+  maxMemoryMB(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** What an instance is started for: the function and the account facts its env carries. */
+export interface InstanceRequest {
+  fn: FunctionSpec;
+  region: string;
+  accountId: string;
+}
+
+export interface Backend {
+  readonly name: 'process' | 'docker';
+  start(req: InstanceRequest): Promise<InstanceHandle>;
+  /** Stops everything this backend started. */
+  close(): Promise<void>;
+}
+
+/** An instance could not be started (missing interpreter, never listened, crashed at boot). */
+export class InstanceStartError extends Error {
+  constructor(message: string, readonly output = '') {
+    super(message);
+  }
+}

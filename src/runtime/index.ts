@@ -1,0 +1,43 @@
+import type { Template } from '../model.js';
+import type { Credentials } from '../template/profile.js';
+import type { Backend, LogStream } from './backend.js';
+import { Invoker } from './invoker.js';
+import { PoolSet, type PoolEvent } from './pool.js';
+import type { FunctionSpec } from '../model.js';
+
+export interface RuntimeOptions {
+  backend: Backend;
+  credentials: Credentials;
+  /** The template in force; a getter because hot reload swaps it. */
+  template: () => Template;
+  concurrencyLimit?: number;
+  idleTimeoutMs?: number;
+  onLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
+  onEvent?: (event: PoolEvent) => void;
+}
+
+export interface Runtime {
+  pools: PoolSet;
+  invoker: Invoker;
+  close(): Promise<void>;
+}
+
+/** Pools over a backend, and the invoker that uses them: what `invoke` and `start` share. */
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const tpl = opts.template();
+  const pools = new PoolSet(opts.backend, {
+    region: tpl.region,
+    accountId: tpl.accountId,
+    concurrencyLimit: opts.concurrencyLimit ?? 100,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60_000,
+    onLine: opts.onLine,
+    onEvent: opts.onEvent,
+  });
+  const invoker = new Invoker(pools, {
+    region: tpl.region,
+    accountId: tpl.accountId,
+    credentials: opts.credentials,
+    logConfigOf: (service) => opts.template().services.find((s) => s.name === service)?.logConfig,
+  });
+  return { pools, invoker, close: () => pools.close() };
+}

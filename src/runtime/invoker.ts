@@ -1,0 +1,261 @@
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { LIMITS, runtimeFamily, type FunctionSpec, type LogConfig } from '../model.js';
+import type { Credentials } from '../template/profile.js';
+import { InstanceStartError } from './backend.js';
+import { UnsupportedRuntimeError } from './agents.js';
+import type { Instance, Lease, PoolSet } from './pool.js';
+import { functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
+
+// One invocation, end to end: lease a warm instance, initialize it once, send the event (or the
+// HTTP request) over the protocol, enforce the timeout, collect the invocation's log lines, map
+// failures to FC's errors, and give the instance back (or replace it).
+
+export interface Outcome {
+  requestId: string;
+  /** Set when the function failed; `body` is then FC's error JSON. */
+  errorType?: FunctionErrorType;
+  /** The function's answer broke FC's response limits (HTTP: 502 BadResponse). */
+  badResponse?: boolean;
+  body: Buffer;
+  /** HTTP functions only: the status and headers the function set. */
+  statusCode?: number;
+  headers?: http.IncomingHttpHeaders;
+  logs: string[];
+  durationMs: number;
+  billedDurationMs: number;
+  maxMemoryUsedMB?: number;
+  coldStart: boolean;
+}
+
+export interface HttpCall {
+  method: string;
+  /** Path and query as the instance sees them: /2016-08-15/proxy/{service}/{function}/... */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  clientIP: string;
+}
+
+export interface InvokerContext {
+  region: string;
+  accountId: string;
+  credentials: Credentials;
+  logConfigOf(service: string): LogConfig | undefined;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const END_MARKER_GRACE_MS = 250;
+
+class CallError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'timeout' | 'crash' | 'tooLarge',
+  ) {
+    super(message);
+  }
+}
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export class Invoker {
+  constructor(
+    private readonly pools: PoolSet,
+    private readonly ctx: InvokerContext,
+  ) {}
+
+  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID()): Promise<Outcome> {
+    return this.run(fn, requestId, false, (inst, headers, timeoutMs) =>
+      send(inst, { method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs),
+    );
+  }
+
+  invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID()): Promise<Outcome> {
+    return this.run(fn, requestId, true, (inst, headers, timeoutMs) => {
+      const forwarded: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(call.headers)) {
+        // Clients cannot forge protocol headers; hop-by-hop headers stay on this hop.
+        if (v === undefined || k.startsWith('x-fc-') || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
+        forwarded[k] = v;
+      }
+      forwarded['content-length'] = String(call.body.length);
+      return send(inst, { method: call.method, path: call.url, headers: { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP }, body: call.body }, timeoutMs);
+    });
+  }
+
+  private async run(
+    fn: FunctionSpec,
+    requestId: string,
+    httpMode: boolean,
+    call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
+  ): Promise<Outcome> {
+    // FC's duration is the function's own time: start the clock after a cold start.
+    let t0 = performance.now();
+    const logs: string[] = [];
+    const finish = (o: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>): Outcome => {
+      const durationMs = Math.max(1, Math.round(performance.now() - t0));
+      return { requestId, logs, durationMs, billedDurationMs: Math.ceil(durationMs / 100) * 100, ...o };
+    };
+
+    let lease: Lease;
+    try {
+      lease = await this.pools.pool(fn).acquire();
+    } catch (err) {
+      if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
+        const output = err instanceof InstanceStartError && err.output ? `\n${err.output}` : '';
+        if (output) logs.push(...output.trim().split('\n'));
+        return finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
+      }
+      throw err; // ThrottledError and the like: not a function error, the caller maps them.
+    }
+
+    const inst = lease.instance;
+    const markers = runtimeFamily(fn.runtime) !== 'custom';
+    let sawEnd: () => void = () => {};
+    const ended = new Promise<void>((r) => (sawEnd = r));
+    const endLine = `FC Invoke End RequestId: ${requestId}`;
+    const off = inst.handle.onLine((line) => {
+      logs.push(line);
+      if (line === endLine) sawEnd();
+    });
+    if (!markers) logs.push(`FC Invoke Start RequestId: ${requestId}`);
+
+    const headers = protocolHeaders({
+      requestId,
+      fn,
+      logConfig: this.ctx.logConfigOf(fn.service),
+      region: this.ctx.region,
+      accountId: this.ctx.accountId,
+      credentials: this.ctx.credentials,
+    });
+
+    let discard = false;
+    let outcome: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>;
+    try {
+      const initFailure = await this.initialize(inst, fn, headers);
+      if (initFailure) {
+        discard = true;
+        outcome = { ...initFailure, coldStart: lease.cold };
+      } else {
+        t0 = performance.now();
+        const res = await call(inst, headers, fn.timeout * 1000);
+        const errorType = functionErrorOf(res.status, res.headers, httpMode);
+        outcome = errorType
+          ? { errorType, body: res.body, coldStart: lease.cold }
+          : { body: res.body, coldStart: lease.cold, ...(httpMode ? { statusCode: res.status, headers: res.headers } : {}) };
+        if (!errorType && exceedsResponseLimits(res, httpMode)) {
+          outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(`The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`, 'BadResponse'), coldStart: lease.cold };
+        }
+      }
+    } catch (err) {
+      discard = true;
+      const e = err as CallError;
+      const message =
+        e.kind === 'timeout'
+          ? `Function timed out after ${fn.timeout} seconds`
+          : e.kind === 'tooLarge'
+            ? `The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`
+            : 'Process exited unexpectedly before completing request';
+      outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(message), coldStart: lease.cold };
+    }
+
+    // Our agents print the End marker before answering; wait for it so that the invocation's
+    // lines are all here, but never for long (a crashed instance prints nothing more).
+    if (markers && !discard) {
+      await Promise.race([ended, inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
+    } else if (discard) {
+      await Promise.race([inst.handle.exited, delay(50)]);
+    }
+    off();
+    if (!markers) logs.push(endLine);
+    const maxMemoryUsedMB = await inst.handle.maxMemoryMB();
+    lease.release({ discard });
+    return finish({ ...outcome, maxMemoryUsedMB });
+  }
+
+  /** Runs the initializer once per instance; returns the failure, if any. */
+  private async initialize(
+    inst: Instance,
+    fn: FunctionSpec,
+    headers: Record<string, string>,
+  ): Promise<{ errorType: FunctionErrorType; body: Buffer } | undefined> {
+    if (!fn.initializer || inst.initialized) return undefined;
+    try {
+      const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000);
+      const errorType = functionErrorOf(res.status, res.headers, false);
+      if (errorType) return { errorType, body: res.body };
+      inst.initialized = true;
+      return undefined;
+    } catch (err) {
+      const message =
+        (err as CallError).kind === 'timeout'
+          ? `Function initialization timed out after ${fn.initializationTimeout} seconds`
+          : 'Process exited unexpectedly before completing request';
+      return { errorType: 'UnhandledInvocationError', body: errorJson(message) };
+    }
+  }
+}
+
+function errorJson(errorMessage: string, errorType?: string): Buffer {
+  return Buffer.from(JSON.stringify(errorType ? { errorMessage, errorType } : { errorMessage }));
+}
+
+function headerBytes(headers: http.IncomingHttpHeaders): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.startsWith('x-fc-') || v === undefined) continue;
+    n += k.length + (Array.isArray(v) ? v.join('').length : String(v).length);
+  }
+  return n;
+}
+
+function exceedsResponseLimits(res: RawResponse, httpMode: boolean): boolean {
+  return res.body.length > LIMITS.payloadBytes || (httpMode && headerBytes(res.headers) > LIMITS.headerBytes);
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** One request to an instance; rejects with a CallError on timeout, crash or an oversized answer. */
+function send(
+  inst: Instance,
+  req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer },
+  timeoutMs: number,
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: CallError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      r.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new CallError('timeout', 'timeout')), timeoutMs);
+    const r = http.request(
+      { host: inst.handle.host, port: inst.handle.port, method: req.method, path: req.path, headers: req.headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          // Keep one byte past the limit so that the caller can tell "too large".
+          if (size > LIMITS.payloadBytes + 1) return fail(new CallError('too large', 'tooLarge'));
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+        res.on('error', () => fail(new CallError('crash', 'crash')));
+      },
+    );
+    r.on('error', () => fail(new CallError('crash', 'crash')));
+    r.end(req.body);
+  });
+}

@@ -1,0 +1,240 @@
+import type { FunctionSpec } from '../model.js';
+import type { Backend, InstanceHandle, LogStream } from './backend.js';
+
+// Warm instances per function. A request leases an instance with a free slot (one slot per
+// instance unless instanceConcurrency says more), scale-out starts another, and an account-wide
+// gate answers throttling past the concurrency limit. There is no lock on the request path: a
+// lease is bookkeeping on plain counters.
+
+export class ThrottledError extends Error {
+  constructor(limit: number) {
+    super(`Reached the account's concurrency limit of ${limit} concurrent executions; retry later`);
+  }
+}
+
+/** Counts executions in flight across all functions, as FC's per-account limit does. */
+export class ConcurrencyGate {
+  active = 0;
+  constructor(readonly limit: number) {}
+
+  tryEnter(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
+  leave(): void {
+    this.active--;
+  }
+}
+
+export class Instance {
+  active = 0;
+  served = 0;
+  lastUsed = Date.now();
+  initialized = false;
+  stale = false;
+  dead = false;
+
+  constructor(readonly handle: InstanceHandle, readonly startedMs: number) {}
+}
+
+export interface Lease {
+  readonly instance: Instance;
+  /** Whether this lease started the instance (a cold start). */
+  readonly cold: boolean;
+  /** Gives the slot back; `discard` stops the instance (timed out, broken, or stale). */
+  release(opts?: { discard?: boolean }): void;
+}
+
+export type PoolEvent =
+  | { type: 'started'; fn: FunctionSpec; instance: Instance }
+  | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: 'idle' | 'discarded' | 'stale' | 'closed' }
+  | { type: 'exited'; fn: FunctionSpec; instance: Instance; code: number | null; signal: string | null };
+
+export interface PoolOptions {
+  region: string;
+  accountId: string;
+  /** Idle instances are stopped after this long. */
+  idleTimeoutMs: number;
+  onLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
+  onEvent?: (event: PoolEvent) => void;
+}
+
+export class FunctionPool {
+  private readonly instances = new Set<Instance>();
+  private closed = false;
+
+  constructor(
+    private spec: FunctionSpec,
+    private readonly backend: Backend,
+    private readonly gate: ConcurrencyGate,
+    private readonly opts: PoolOptions,
+  ) {}
+
+  get fn(): FunctionSpec {
+    return this.spec;
+  }
+
+  get size(): number {
+    return this.instances.size;
+  }
+
+  get busy(): number {
+    let n = 0;
+    for (const i of this.instances) n += i.active;
+    return n;
+  }
+
+  /** Throws ThrottledError at the concurrency limit, or the backend's error if a start fails. */
+  async acquire(): Promise<Lease> {
+    if (this.closed) throw new Error(`function ${this.spec.service}/${this.spec.name} is no longer served`);
+    if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
+    const idle = this.pickIdle();
+    if (idle) return this.lease(idle, false);
+    try {
+      const inst = await this.startInstance();
+      return this.lease(inst, true);
+    } catch (err) {
+      this.gate.leave();
+      throw err;
+    }
+  }
+
+  /** Starts `n` instances ahead of traffic. */
+  async warm(n: number): Promise<void> {
+    const missing = Math.max(0, n - this.instances.size);
+    await Promise.all(Array.from({ length: missing }, () => this.startInstance()));
+  }
+
+  /** New code or config: idle instances go now, busy ones when their request ends. */
+  replaceSpec(spec: FunctionSpec): void {
+    this.spec = spec;
+    this.markStale();
+  }
+
+  markStale(): void {
+    for (const inst of this.instances) {
+      inst.stale = true;
+      if (inst.active === 0) this.stop(inst, 'stale');
+    }
+  }
+
+  reapIdle(now = Date.now()): void {
+    for (const inst of this.instances) {
+      if (inst.active === 0 && now - inst.lastUsed >= this.opts.idleTimeoutMs) this.stop(inst, 'idle');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.instances].map((i) => this.stop(i, 'closed')));
+  }
+
+  private pickIdle(): Instance | undefined {
+    // Prefer the most recently used instance so that surplus ones go idle and get reaped.
+    let best: Instance | undefined;
+    for (const inst of this.instances) {
+      if (inst.dead || inst.stale || inst.active >= this.spec.instanceConcurrency) continue;
+      if (!best || inst.lastUsed > best.lastUsed) best = inst;
+    }
+    return best;
+  }
+
+  private async startInstance(): Promise<Instance> {
+    const spec = this.spec;
+    const t0 = Date.now();
+    const handle = await this.backend.start({ fn: spec, region: this.opts.region, accountId: this.opts.accountId });
+    const inst = new Instance(handle, Date.now() - t0);
+    // Code changed while this one was starting: it must not serve.
+    if (spec !== this.spec) inst.stale = true;
+    this.instances.add(inst);
+    if (this.opts.onLine) {
+      const onLine = this.opts.onLine;
+      handle.onLine((line, stream) => onLine(spec, line, stream));
+    }
+    void handle.exited.then((exit) => {
+      if (inst.dead) return;
+      inst.dead = true;
+      this.instances.delete(inst);
+      this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
+    });
+    this.opts.onEvent?.({ type: 'started', fn: spec, instance: inst });
+    if (this.closed) {
+      void this.stop(inst, 'closed');
+      throw new Error(`function ${spec.service}/${spec.name} is no longer served`);
+    }
+    return inst;
+  }
+
+  private lease(inst: Instance, cold: boolean): Lease {
+    inst.active++;
+    let released = false;
+    return {
+      instance: inst,
+      cold,
+      release: (opts) => {
+        if (released) return;
+        released = true;
+        inst.active--;
+        inst.served++;
+        inst.lastUsed = Date.now();
+        this.gate.leave();
+        if (opts?.discard) void this.stop(inst, 'discarded');
+        else if (inst.stale && inst.active === 0) void this.stop(inst, 'stale');
+      },
+    };
+  }
+
+  private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
+    if (inst.dead) return;
+    inst.dead = true;
+    this.instances.delete(inst);
+    this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
+    await inst.handle.stop();
+  }
+}
+
+/** The pools of one running emulator: one per function, created on first use. */
+export class PoolSet {
+  private readonly pools = new Map<string, FunctionPool>();
+  private readonly reaper: NodeJS.Timeout;
+  readonly gate: ConcurrencyGate;
+
+  constructor(
+    readonly backend: Backend,
+    private readonly opts: PoolOptions & { concurrencyLimit: number },
+  ) {
+    this.gate = new ConcurrencyGate(opts.concurrencyLimit);
+    const every = Math.max(50, Math.min(opts.idleTimeoutMs / 2, 5_000));
+    this.reaper = setInterval(() => this.pools.forEach((p) => p.reapIdle()), every);
+    this.reaper.unref();
+  }
+
+  pool(fn: FunctionSpec): FunctionPool {
+    const key = `${fn.service}/${fn.name}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new FunctionPool(fn, this.backend, this.gate, this.opts);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  all(): FunctionPool[] {
+    return [...this.pools.values()];
+  }
+
+  async remove(service: string, fn: string): Promise<void> {
+    const key = `${service}/${fn}`;
+    const pool = this.pools.get(key);
+    this.pools.delete(key);
+    await pool?.close();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.reaper);
+    await Promise.all(this.all().map((p) => p.close()));
+    await this.backend.close();
+  }
+}

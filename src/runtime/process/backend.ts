@@ -1,0 +1,109 @@
+import { execa, type ResultPromise } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
+import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { freePort, LineHub, waitForListener } from '../instance-io.js';
+
+// The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
+// code dir, its env FC's plus the function's (not the host's, so code does not come to rely on it).
+
+export interface ProcessBackendOptions {
+  /** How long an instance may take to listen on its port. */
+  startTimeoutMs?: number;
+}
+
+export class ProcessBackend implements Backend {
+  readonly name = 'process' as const;
+  private readonly live = new Set<InstanceHandle>();
+
+  constructor(private readonly opts: ProcessBackendOptions = {}) {}
+
+  async start(req: InstanceRequest): Promise<InstanceHandle> {
+    const port = await freePort();
+    const launch = agentLaunch(
+      req,
+      { agentsDir: AGENTS_DIR, codeDir: req.fn.codeUri, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath },
+      port,
+      '127.0.0.1',
+    );
+    const child = execa(launch.command, launch.args, {
+      cwd: req.fn.codeUri,
+      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', TZ: 'UTC', HOME: '/tmp', ...launch.env },
+      extendEnv: false,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    });
+    const instance = new ProcessInstance(randomUUID(), port, child);
+    this.live.add(instance);
+    void instance.exited.then(() => this.live.delete(instance));
+
+    // Keep what it printed while booting, to explain a failed start.
+    const boot: string[] = [];
+    const off = instance.onLine((line) => boot.length < 50 && boot.push(line));
+    try {
+      await waitForListener(port, '127.0.0.1', this.opts.startTimeoutMs ?? 15_000, () => instance.endReason());
+    } catch (err) {
+      await instance.stop();
+      const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
+      throw new InstanceStartError(`${what} for ${req.fn.service}/${req.fn.name} failed to start: ${(err as Error).message}`, boot.join('\n'));
+    } finally {
+      off();
+    }
+    return instance;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((i) => i.stop()));
+  }
+}
+
+class ProcessInstance implements InstanceHandle {
+  readonly host = '127.0.0.1';
+  readonly exited: Promise<ExitInfo>;
+  private readonly lines = new LineHub();
+  private ended?: ExitInfo;
+  private spawnError?: string;
+
+  constructor(
+    readonly id: string,
+    readonly port: number,
+    private readonly child: ResultPromise,
+  ) {
+    if (child.stdout) this.lines.attach(child.stdout, 'stdout');
+    if (child.stderr) this.lines.attach(child.stderr, 'stderr');
+    this.exited = child.then((r) => {
+      if (r.failed && r.exitCode === undefined && !r.signal) this.spawnError = r.shortMessage;
+      this.ended = { code: r.exitCode ?? null, signal: r.signal ?? null };
+      return this.ended;
+    });
+  }
+
+  endReason(): string | undefined {
+    if (this.spawnError) return this.spawnError;
+    if (!this.ended) return undefined;
+    return this.ended.signal ? `exited on ${this.ended.signal}` : `exited with code ${this.ended.code}`;
+  }
+
+  onLine(listener: Parameters<InstanceHandle['onLine']>[0]): () => void {
+    return this.lines.on(listener);
+  }
+
+  async maxMemoryMB(): Promise<number | undefined> {
+    if (!this.child.pid || this.ended) return undefined;
+    try {
+      const status = await readFile(`/proc/${this.child.pid}/status`, 'utf8');
+      const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+      return kb ? Math.ceil(Number(kb) / 1024) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.ended) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
