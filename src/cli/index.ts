@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT, UsageError } from './common.js';
 import { registerValidate } from './validate.js';
 import { registerInvoke } from './invoke.js';
+import { registerStart } from './start.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,10 +18,12 @@ export function buildProgram(): Command {
     `
 Examples:
   $ fc-local validate -t fc.yml          check a template, errors as file:line:col
+  $ fc-local start -t fc.yml.example       serve the invoke API and HTTP triggers on 127.0.0.1:8000
   $ fc-local invoke demo/hello -e event.json
 `,
   );
   registerValidate(program);
+  registerStart(program);
   registerInvoke(program);
   return program;
 }

@@ -172,7 +172,8 @@ export class Invoker {
     }
     off();
     if (!markers) logs.push(endLine);
-    const maxMemoryUsedMB = await inst.handle.maxMemoryMB();
+    // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
+    const maxMemoryUsedMB = httpMode ? undefined : await inst.handle.maxMemoryMB();
     lease.release({ discard });
     return finish({ ...outcome, maxMemoryUsedMB });
   }

@@ -1,0 +1,99 @@
+// Benchmarks: fc-local against a bare Node server in the same run, on loopback, bounded in time.
+// Usage: npm run bench [-- --duration 5 --connections 10 --backend process]
+// Prints a markdown report; ratios matter, absolute numbers depend on the machine.
+import autocannon from 'autocannon';
+import { execa } from 'execa';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    backend: { type: 'string', default: 'process' },
+    invocations: { type: 'string', default: '300' },
+  },
+});
+const duration = Number(opts.duration);
+const connections = Number(opts.connections);
+
+/** Starts a server with its output going to a file: reading it here would load autocannon's loop. */
+async function spawnServer(args, name) {
+  const log = path.join(os.tmpdir(), `fc-local-bench-${name.replace(/\W/g, '-')}-${process.pid}.log`);
+  const fd = openSync(log, 'w');
+  const proc = execa('node', args, { cwd: root, stdout: fd, stderr: fd, reject: false });
+  closeSync(fd);
+  for (let i = 0; i < 600; i++) {
+    const m = /listening on (http:\/\/[^ \n]+)/.exec(readFileSync(log, 'utf8'));
+    if (m) return { base: m[1], stop: async () => { proc.kill('SIGINT'); await proc; } };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill();
+  throw new Error(`${name} did not start:\n${readFileSync(log, 'utf8')}`);
+}
+
+async function load(url, init = {}) {
+  // Warm up (cold starts, JIT), then measure.
+  await autocannon({ url, connections, duration: 1, ...init });
+  const r = await autocannon({ url, connections, duration, ...init });
+  if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+/** Sequential warm invocations through the invoker vs calling the handler in-process. */
+async function invokeOverhead(n) {
+  const { loadTemplate } = await import(path.join(root, 'dist/template/load.js'));
+  const { createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
+  const { selectBackend } = await import(path.join(root, 'dist/runtime/select-backend.js'));
+  const { createRequire } = await import('node:module');
+  const tpl = loadTemplate(path.join(root, 'bench/fc.yml')).template;
+  const fn = tpl.services[0].functions.find((f) => f.name === 'event');
+  const { backend } = await selectBackend(opts.backend);
+  const rt = createRuntime({ backend, credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
+  const event = Buffer.from('{}');
+  await rt.invoker.invokeEvent(fn, event); // cold start
+  const warm = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await rt.invoker.invokeEvent(fn, event);
+    warm.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  await rt.close();
+  const handler = createRequire(import.meta.url)(path.join(root, 'bench/functions/index.js')).event;
+  const local = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise((resolve) => handler(event, {}, resolve));
+    local.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+  return { warmP50: pct(warm, 50), warmP99: pct(warm, 99), localP50: pct(local, 50) };
+}
+
+const bare = await spawnServer(['bench/bare-server.js'], 'bare server');
+const fc = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--backend', opts.backend], 'fc-local');
+try {
+  const baseline = await load(`${bare.base}/`);
+  const trigger = await load(`${fc.base}/2016-08-15/proxy/bench/http/`);
+  const multi = await load(`${fc.base}/2016-08-15/proxy/bench/http-multi/`);
+  const api = await load(`${fc.base}/2016-08-15/services/bench/functions/event/invocations`, { method: 'POST', body: '{}' });
+  await fc.stop();
+  const overhead = await invokeOverhead(Number(opts.invocations));
+  const f = (x) => x.toFixed(0);
+  const row = (name, r) => `| ${name} | ${f(r.rps)} | ${((100 * r.rps) / baseline.rps).toFixed(0)}% | ${r.p50} | ${r.p99} |`;
+  console.log(`## ${opts.backend} backend, ${connections} connections, ${duration} s per run (${new Date().toISOString().slice(0, 10)})\n`);
+  console.log('| target | req/s | of bare | p50 ms | p99 ms |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(row('bare Node http server', baseline));
+  console.log(row('HTTP trigger (warm)', trigger));
+  console.log(row('HTTP trigger, instanceConcurrency 10', multi));
+  console.log(row('invoke API (warm)', api));
+  console.log(`\nWarm invoke through the invoker, ${opts.invocations} sequential calls: p50 ${overhead.warmP50.toFixed(2)} ms, p99 ${overhead.warmP99.toFixed(2)} ms; the same handler called in-process: p50 ${(overhead.localP50 * 1000).toFixed(1)} µs. Overhead per warm invocation ≈ ${(overhead.warmP50 - overhead.localP50).toFixed(2)} ms.`);
+} finally {
+  await bare.stop();
+  await fc.stop().catch(() => {});
+}

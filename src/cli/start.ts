@@ -1,0 +1,159 @@
+import type { Command } from 'commander';
+import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import { allFunctions, type Template } from '../model.js';
+import { createRuntime } from '../runtime/index.js';
+import { BackendUnavailableError, selectBackend, type BackendChoice } from '../runtime/select-backend.js';
+import { loadCredentials } from '../template/profile.js';
+import { formatError } from '../template/source.js';
+import { AsyncInvocations } from '../gateway/async-invocations.js';
+import { createGateway } from '../gateway/app.js';
+import { openTemplate, UsageError } from './common.js';
+import { lineWriter } from './line-writer.js';
+
+interface StartOptions {
+  template?: string;
+  port: string;
+  host: string;
+  backend: string;
+  auth: boolean;
+  concurrency: string;
+  idleTimeout: string;
+  asyncBackoff: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('serve every function of the template: the FC invoke API and HTTP triggers on one local port')
+    .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
+    .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8000')
+    .option('--host <host>', 'address to bind; anything but loopback exposes your functions to the network', '127.0.0.1')
+    .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
+    .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
+    .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
+    .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
+    .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles each of 3 retries)', '1000')
+    .addHelpText(
+      'after',
+      `
+Routes:
+  POST /2016-08-15/services/{service}/functions/{function}/invocations   the invoke API
+  GET  /2016-08-15/services[/...]                                         services, functions, triggers
+  ANY  /2016-08-15/proxy/{service}/{function}/{path}                      HTTP triggers
+
+Signed requests use the local credentials: ALIBABA_CLOUD_ACCESS_KEY_ID and
+ALIBABA_CLOUD_ACCESS_KEY_SECRET, or ~/.fcli/config.yaml (access_key_id, access_key_secret).
+
+Examples:
+  $ fc-local start -t fc.yml.example
+  $ curl http://127.0.0.1:8000/2016-08-15/proxy/demo/web/hello?x=1
+`,
+    )
+    .action(async (opts: StartOptions) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (got ${opts.port})`);
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive whole number (got ${opts.concurrency})`);
+      const idle = Number(opts.idleTimeout);
+      if (!(idle > 0)) throw new UsageError(`--idle-timeout must be a positive number of seconds (got ${opts.idleTimeout})`);
+      const backoff = Number(opts.asyncBackoff);
+      if (!(backoff >= 0)) throw new UsageError(`--async-backoff must be a number of milliseconds (got ${opts.asyncBackoff})`);
+      if (!['auto', 'docker', 'process'].includes(opts.backend)) throw new UsageError(`--backend must be auto, docker or process (got ${opts.backend})`);
+
+      const { file, result } = openTemplate(opts.template);
+      if (!result.template) {
+        for (const e of result.errors) console.error(formatError(e));
+        throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
+      }
+      const template: Template = result.template;
+      let selected;
+      try {
+        selected = await selectBackend(opts.backend as BackendChoice);
+      } catch (err) {
+        if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
+        throw err;
+      }
+      const credentials = loadCredentials();
+      const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
+      const out = lineWriter(process.stdout);
+      const runtime = createRuntime({
+        backend: selected.backend,
+        credentials,
+        template: () => template,
+        concurrencyLimit: concurrency,
+        idleTimeoutMs: idle * 1000,
+        onLine: (fn, line) => out(`${color(`${fn.service}/${fn.name}`)} ${line}`),
+      });
+      const asyncInvocations = new AsyncInvocations(runtime.invoker, { maxRetries: 3, backoffMs: backoff, maxThrottledMs: 5 * 60_000, log: (l) => out(`fc-local ${l}`) });
+      const now = new Date().toISOString();
+      const listener = createGateway({
+        template: () => template,
+        invoker: runtime.invoker,
+        credentials,
+        auth: opts.auth,
+        times: { createdTime: now, lastModifiedTime: now },
+        async: asyncInvocations,
+        log: (l) => out(`fc-local ${l}`),
+      });
+
+      const server = http.createServer(listener).listen(port, opts.host);
+      await new Promise<void>((resolve, reject) => {
+        server.once('listening', resolve);
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(new UsageError(err.code === 'EADDRINUSE' ? `port ${port} on ${opts.host} is in use; pick another with --port` : `cannot listen on ${opts.host}:${port}: ${err.message}`)),
+        );
+      }).catch(async (err) => {
+        await runtime.close();
+        throw err;
+      });
+      // Instances answer quickly; keep client connections open for reuse like FC's front ends.
+      server.keepAliveTimeout = 65_000;
+      const addr = server.address() as AddressInfo;
+      const base = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency });
+      if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        out(`fc-local: ${signal}, stopping instances`);
+        server.close();
+        server.closeAllConnections();
+        await runtime.close();
+        // Let the batched output drain before exiting.
+        setImmediate(() => process.exit(0));
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+}
+
+function printBanner(
+  out: (l: string) => void,
+  b: { file: string; template: Template; base: string; backend: string; auth: boolean; credentialsSource: string; concurrency: number },
+): void {
+  out(`fc-local serving ${b.file} (${b.template.format === 'funcraft' ? 'Funcraft' : 'fc.yml'} format, region ${b.template.region})`);
+  out(`  backend      ${b.backend}`);
+  out(
+    `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
+  );
+  out(`  concurrency  ${b.concurrency} executions at once`);
+  out('');
+  const rows: [string, string, string][] = [];
+  for (const f of allFunctions(b.template)) {
+    rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${f.service}/${f.name} (invoke API)`]);
+    for (const t of f.triggers) {
+      if (t.type === 'http') rows.push([t.config.methods.join(','), `${b.base}/2016-08-15/proxy/${f.service}/${f.name}/`, `${f.service}/${f.name} http trigger '${t.name}' (${t.config.authType})`]);
+    }
+  }
+  const w0 = Math.max(6, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(5, ...rows.map((r) => r[1].length));
+  out(`  ${'METHOD'.padEnd(w0)}  ${'ROUTE'.padEnd(w1)}  FUNCTION`);
+  for (const r of rows) out(`  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  out('');
+  out(`fc-local listening on ${b.base} (Ctrl-C to stop)`);
+}

@@ -1,0 +1,266 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import getRawBody from 'raw-body';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { LIMITS, type FunctionSpec, type Service, type Template } from '../model.js';
+import type { Credentials } from '../template/profile.js';
+import type { Invoker, Outcome } from '../runtime/invoker.js';
+import { ThrottledError } from '../runtime/pool.js';
+import type { AsyncInvocations } from './async-invocations.js';
+import { codeInfo } from './code-checksum.js';
+import { describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
+import { FcError, notFound, sendFcError } from './errors.js';
+import { verifySignature, type Queries } from './signature.js';
+
+// FC's API (2016-08-15) on one local port: the invoke API, the read side of the management API,
+// and HTTP triggers under /proxy/. It asks the invoker for results and knows no backend.
+
+export interface GatewayDeps {
+  template: () => Template;
+  invoker: Invoker;
+  credentials: Credentials;
+  /** Check FC signatures on the API and on authType=function triggers. */
+  auth: boolean;
+  times: Times;
+  async: AsyncInvocations;
+  /** Extra routes mounted before the FC ones (e.g. the event injection API). */
+  extraRoutes?: express.Router;
+  log?: (line: string) => void;
+}
+
+const VERSION = '/2016-08-15';
+const LOG_TAIL_BYTES = 4 * 1024;
+// Response headers FC sets itself; a function's own are dropped (the guide's list).
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'content-length', 'content-encoding', 'date', 'keep-alive', 'proxy-authenticate', 'server', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/**
+ * The request listener for the emulator's port. HTTP triggers take a fast path past express
+ * (routing cost 7% of the gateway's CPU under load); everything else goes through the app.
+ */
+export function createGateway(deps: GatewayDeps): RequestListener {
+  const app = createApp(deps);
+  const proxyPrefix = `${VERSION}/proxy/`;
+  return (req, res) => {
+    if (!req.url?.startsWith(proxyPrefix)) return app(req, res);
+    const requestId = randomUUID();
+    httpTrigger(deps, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
+  };
+}
+
+function handleError(deps: GatewayDeps, err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  if (err instanceof FcError) return sendFcError(res, err, requestId);
+  if (err instanceof ThrottledError) return sendFcError(res, new FcError(429, 'ResourceThrottled', err.message), requestId);
+  deps.log?.(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+  sendFcError(res, new FcError(500, 'InternalServerError', `fc-local internal error: ${(err as Error).message}`), requestId);
+}
+
+function createApp(deps: GatewayDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use((_req, res, next) => {
+    res.locals.requestId = randomUUID();
+    next();
+  });
+  if (deps.extraRoutes) app.use(deps.extraRoutes);
+
+  const api = express.Router();
+  api.use((req, _res, next) => {
+    if (deps.auth) verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
+    next();
+  });
+  api.post('/services/:service/functions/:function/invocations', wrap((req, res) => invoke(deps, req, res)));
+  api.get('/services', (req, res) => {
+    const { items, nextToken } = page(deps.template().services, (s) => s.name, req.query);
+    json(res, { services: items.map((s) => describeService(s, deps.times)), ...(nextToken ? { nextToken } : {}) });
+  });
+  api.get('/services/:service', (req, res) => json(res, describeService(service(deps, param(req, 'service')), deps.times)));
+  api.get('/services/:service/functions', (req, res) => {
+    const svc = service(deps, param(req, 'service'));
+    const { items, nextToken } = page(svc.functions, (f) => f.name, req.query);
+    json(res, { functions: items.map((f) => describeFunction(f, deps.times)), ...(nextToken ? { nextToken } : {}) });
+  });
+  api.get('/services/:service/functions/:function', (req, res) => json(res, describeFunction(fn(deps, param(req, 'service'), param(req, 'function')), deps.times)));
+  api.get('/services/:service/functions/:function/triggers', (req, res) => {
+    const f = fn(deps, param(req, 'service'), param(req, 'function'));
+    const { items, nextToken } = page(f.triggers, (t) => t.name, req.query);
+    json(res, { triggers: items.map((t) => describeTrigger(t, deps.times)), ...(nextToken ? { nextToken } : {}) });
+  });
+  api.get('/services/:service/functions/:function/triggers/:trigger', (req, res) => {
+    const [s, f, t] = [param(req, 'service'), param(req, 'function'), param(req, 'trigger')];
+    const trigger = fn(deps, s, f).triggers.find((x) => x.name === t);
+    if (!trigger) throw notFound.trigger(s, f, t);
+    json(res, describeTrigger(trigger, deps.times));
+  });
+  api.all('/services{/*rest}', (req) => {
+    throw new FcError(
+      req.method === 'GET' ? 404 : 501,
+      req.method === 'GET' ? 'NotFound' : 'NotImplemented',
+      req.method === 'GET'
+        ? `No such resource: ${req.originalUrl}`
+        : `fc-local serves the template: ${req.method} ${req.originalUrl} is not emulated; edit the template instead`,
+    );
+  });
+  app.use(VERSION, api);
+
+  app.use((req, _res, next) => next(new FcError(404, 'NotFound', `No route for ${req.method} ${req.originalUrl}`)));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if ((err as { type?: string }).type === 'entity.parse.failed') err = new FcError(400, 'InvalidArgument', 'Malformed request');
+    handleError(deps, err, req, res, res.locals.requestId as string);
+  });
+  return app;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+function wrap(h: Handler) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    h(req, res).catch(next);
+  };
+}
+
+function param(req: Request, name: string): string {
+  return String(req.params[name]);
+}
+
+function json(res: Response, body: unknown): void {
+  res.set({ 'X-Fc-Request-Id': res.locals.requestId as string, 'Content-Type': 'application/json' }).send(JSON.stringify(body));
+}
+
+function unescapedPath(originalUrl: string): string {
+  const path = originalUrl.split('?', 1)[0]!;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/** `name` or `name.LATEST`: locally every service has the one LATEST version. */
+function serviceName(raw: string): string {
+  const [name, qualifier] = raw.split('.', 2) as [string, string | undefined];
+  if (qualifier !== undefined && qualifier !== 'LATEST') {
+    throw new FcError(404, 'AliasNotFound', `Qualifier '${qualifier}' of service '${name}' does not exist: fc-local serves LATEST only`);
+  }
+  return name;
+}
+
+function service(deps: GatewayDeps, raw: string): Service {
+  const name = serviceName(raw);
+  const svc = deps.template().services.find((s) => s.name === name);
+  if (!svc) throw notFound.service(name);
+  return svc;
+}
+
+function fn(deps: GatewayDeps, rawService: string, name: string): FunctionSpec {
+  const svc = service(deps, rawService);
+  const f = svc.functions.find((x) => x.name === name);
+  if (!f) throw notFound.function(svc.name, name);
+  return f;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+async function readBody(req: IncomingMessage, limit: number, tooLarge: () => FcError): Promise<Buffer> {
+  // Most trigger requests (GET, HEAD) have no body: answer without a stream round trip.
+  if (req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
+    return EMPTY;
+  }
+  try {
+    return await getRawBody(req, { limit, length: req.headers['content-length'] });
+  } catch (err) {
+    if ((err as { type?: string }).type === 'entity.too.large') throw tooLarge();
+    throw new FcError(400, 'InvalidArgument', `Could not read the request body: ${(err as Error).message}`);
+  }
+}
+
+function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Record<string, string> {
+  const h: Record<string, string> = {
+    'X-Fc-Request-Id': out.requestId,
+    'X-Fc-Code-Checksum': codeInfo(fnSpec.codeUri).checksum,
+    'X-Fc-Invocation-Duration': String(out.durationMs),
+    'X-Fc-Invocation-Service-Version': 'LATEST',
+  };
+  if (out.maxMemoryUsedMB !== undefined) h['X-Fc-Max-Memory-Usage'] = String(out.maxMemoryUsedMB);
+  if (out.errorType) h['X-Fc-Error-Type'] = out.errorType;
+  return h;
+}
+
+async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<void> {
+  const f = fn(deps, param(req, 'service'), param(req, 'function'));
+  const requestId = res.locals.requestId as string;
+  const type = (req.get('x-fc-invocation-type') ?? 'Sync').toLowerCase();
+  if (type !== 'sync' && type !== 'async') {
+    throw new FcError(400, 'InvalidArgument', `X-Fc-Invocation-Type must be Sync or Async (got '${req.get('x-fc-invocation-type')}')`);
+  }
+  const limit = type === 'async' ? LIMITS.asyncPayloadBytes : LIMITS.payloadBytes;
+  const event = await readBody(req, limit, () => new FcError(413, 'EntityTooLarge', `The ${type === 'async' ? 'asynchronous' : 'synchronous'} invocation payload exceeds ${limit} bytes`));
+
+  if (type === 'async') {
+    deps.async.enqueue(f, event, requestId);
+    res.status(202).set({ 'X-Fc-Request-Id': requestId }).end();
+    return;
+  }
+  const out = await deps.invoker.invokeEvent(f, event, requestId);
+  if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
+  const headers: Record<string, string> = { ...outcomeHeaders(f, out), 'Content-Type': 'application/octet-stream' };
+  const logType = (req.get('x-fc-log-type') ?? 'None').toLowerCase();
+  if (logType === 'tail') {
+    const logs = Buffer.from(out.logs.join('\n') + (out.logs.length ? '\n' : ''));
+    headers['X-Fc-Log-Result'] = logs.subarray(Math.max(0, logs.length - LOG_TAIL_BYTES)).toString('base64');
+  } else if (logType !== 'none') {
+    throw new FcError(400, 'InvalidArgument', `X-Fc-Log-Type must be None or Tail (got '${req.get('x-fc-log-type')}')`);
+  }
+  res.status(200).set(headers).end(out.body);
+}
+
+function headerBytes(rawHeaders: string[]): number {
+  return rawHeaders.reduce((n, s) => n + Buffer.byteLength(s), 0);
+}
+
+async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const url = req.url ?? '/';
+  const method = req.method ?? 'GET';
+  const m = /^\/2016-08-15\/proxy\/([^/?]+)\/([^/?]+)(\/[^?]*)?(?:\?(.*))?$/.exec(url);
+  if (!m) throw new FcError(404, 'NotFound', 'HTTP trigger URLs are /2016-08-15/proxy/{service}/{function}/[path]');
+  const f = fn(deps, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+  const trigger = f.triggers.find((t) => t.type === 'http');
+  if (!trigger || trigger.type !== 'http') throw new FcError(404, 'TriggerNotFound', `Function '${f.service}/${f.name}' has no HTTP trigger`);
+  if (!(trigger.config.methods as string[]).includes(method)) {
+    throw new FcError(403, 'MethodNotAllowed', `Method ${method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
+  }
+  if (headerBytes(req.rawHeaders) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
+  if (Buffer.byteLength(m[3] ?? '') + Buffer.byteLength(m[4] ?? '') > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request path exceeds ${LIMITS.headerBytes} bytes`);
+  const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
+  if (trigger.config.authType === 'function') {
+    verifySignature({ method, path: unescapedPath(url), headers: req.headers, queries: queriesOf(m[4]) }, deps.credentials);
+  }
+
+  const out = await deps.invoker.invokeHttp(
+    f,
+    { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '' },
+    requestId,
+  );
+  if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
+  if (out.errorType) {
+    res.writeHead(502, { ...outcomeHeaders(f, out), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
+    res.end(out.body);
+    return;
+  }
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(out.headers ?? {})) {
+    if (v === undefined || k.startsWith('x-fc-') || DROPPED_RESPONSE_HEADERS.has(k)) continue;
+    headers[k] = v;
+  }
+  headers['x-fc-request-id'] = requestId;
+  res.writeHead(out.statusCode ?? 200, headers);
+  res.end(method === 'HEAD' ? undefined : out.body);
+}
+
+function queriesOf(query: string | undefined): Queries {
+  const q: Queries = {};
+  for (const [k, v] of new URLSearchParams(query ?? '')) {
+    const prev = q[k];
+    q[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return q;
+}

@@ -1,0 +1,72 @@
+import { execa, type ResultPromise } from 'execa';
+import { BIN, ROOT } from './cli.js';
+
+export interface RunningServer {
+  base: string;
+  port: number;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** Resolves when the output matches `re` (or rejects after `ms`). */
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+  stop(): Promise<{ exitCode?: number; output: string }>;
+  proc: ResultPromise;
+}
+
+export const TEST_CREDENTIALS = {
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-key-id',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-key-secret',
+};
+
+/** Runs the real `fc-local start` on a free port and waits for its banner. */
+export async function startServer(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
+  const proc = execa('node', [BIN, 'start', '--port', '0', ...args], {
+    cwd: ROOT,
+    env: { ...TEST_CREDENTIALS, ...env },
+    reject: false,
+    all: true,
+    buffer: false,
+  });
+  let out = '';
+  const waiters = new Set<() => void>();
+  proc.all!.on('data', (d: Buffer) => {
+    out += d.toString();
+    waiters.forEach((w) => w());
+  });
+  const waitFor = (re: RegExp, ms = 20_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(out);
+        if (m) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${re} in output:\n${out}`));
+      }, ms);
+      waiters.add(check);
+      check();
+    });
+  const exited = proc.then((r) => r);
+  const banner = await Promise.race([
+    waitFor(/listening on (http:\/\/[^ ]+)/),
+    exited.then((r) => {
+      throw new Error(`fc-local start exited (${r.exitCode}):\n${out}`);
+    }),
+  ]);
+  const base = /listening on (http:\/\/[^ ]+)/.exec(banner)![1]!;
+  return {
+    base,
+    port: Number(new URL(base).port),
+    output: () => out,
+    waitFor,
+    proc,
+    stop: async () => {
+      proc.kill('SIGINT');
+      const r = await exited;
+      return { exitCode: r.exitCode, output: out };
+    },
+  };
+}
