@@ -16,6 +16,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '10' },
     backend: { type: 'string', default: 'process' },
     invocations: { type: 'string', default: '300' },
+    image: { type: 'string', default: process.env.FC_LOCAL_IMAGE },
   },
 });
 const duration = Number(opts.duration);
@@ -52,7 +53,7 @@ async function invokeOverhead(n) {
   const { createRequire } = await import('node:module');
   const tpl = loadTemplate(path.join(root, 'bench/fc.yml')).template;
   const fn = tpl.services[0].functions.find((f) => f.name === 'event');
-  const { backend } = await selectBackend(opts.backend);
+  const { backend } = await selectBackend(opts.backend, { template: tpl, image: opts.image });
   const rt = createRuntime({ backend, credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
   const event = Buffer.from('{}');
   await rt.invoker.invokeEvent(fn, event); // cold start
@@ -75,7 +76,7 @@ async function invokeOverhead(n) {
 }
 
 const bare = await spawnServer(['bench/bare-server.js'], 'bare server');
-const fc = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--backend', opts.backend], 'fc-local');
+const fc = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--backend', opts.backend, ...(opts.image ? ['--image', opts.image] : [])], 'fc-local');
 try {
   const baseline = await load(`${bare.base}/`);
   const trigger = await load(`${fc.base}/2016-08-15/proxy/bench/http/`);

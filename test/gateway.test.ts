@@ -2,6 +2,7 @@ import FC from '@alicloud/fc2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign, stringToSign } from '../src/gateway/signature.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const TPL = 'fixtures/nodejs/fc.yml';
 const KEY = TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID;
@@ -14,14 +15,15 @@ function signed(method: string, path: string, headers: Record<string, string> = 
   return h;
 }
 
-describe('fc-local start (process backend, --no-auth)', () => {
+for (const backend of BACKENDS) {
+describe(`fc-local start [${backend.name}, --no-auth]`, () => {
   let srv: RunningServer;
   const api = (p: string) => `${srv.base}/2016-08-15${p}`;
   const invoke = (fn: string, init: RequestInit = {}) => fetch(api(`/services/node-svc/functions/${fn}/invocations`), { method: 'POST', ...init });
   const proxy = (fn: string, rest = '/', init: RequestInit = {}) => fetch(api(`/proxy/node-svc/${fn}${rest}`), init);
 
   beforeAll(async () => {
-    srv = await startServer(['-t', TPL, '--no-auth', '--async-backoff', '50', '--concurrency', '4']);
+    srv = await startServer(['-t', TPL, '--no-auth', '--async-backoff', '50', '--concurrency', '4', ...backend.args]);
   });
   afterAll(async () => {
     const { exitCode } = await srv.stop();
@@ -30,7 +32,7 @@ describe('fc-local start (process backend, --no-auth)', () => {
 
   it('prints a banner with the mode and a table of routes', () => {
     const out = srv.output();
-    expect(out).toMatch(/backend\s+process/);
+    expect(out).toMatch(new RegExp(`backend\\s+${backend.name}`));
     expect(out).toMatch(/auth\s+off \(--no-auth\)/);
     expect(out).toMatch(new RegExp(`POST\\s+${srv.base.replace(/\./g, '\\.')}/2016-08-15/services/node-svc/functions/echo/invocations\\s+node-svc/echo \\(invoke API\\)`));
     expect(out).toMatch(new RegExp(`GET,POST,PUT,DELETE,HEAD\\s+${srv.base.replace(/\./g, '\\.')}/2016-08-15/proxy/node-svc/http/\\s+node-svc/http http trigger 'web' \\(anonymous\\)`));
@@ -249,11 +251,11 @@ describe('fc-local start (process backend, --no-auth)', () => {
   });
 });
 
-describe('fc-local start with signatures (process backend)', () => {
+describe(`fc-local start with signatures [${backend.name}]`, () => {
   let srv: RunningServer;
   let client: FC;
   beforeAll(async () => {
-    srv = await startServer(['-t', TPL]);
+    srv = await startServer(['-t', TPL, ...backend.args]);
     client = new FC('1234567890123456', { accessKeyID: KEY, accessKeySecret: SECRET, region: 'cn-shanghai', endpoint: srv.base, timeout: 20_000 });
   });
   afterAll(() => srv.stop());
@@ -331,3 +333,4 @@ describe('fc-local start with signatures (process backend)', () => {
     expect(viaClient.data).toMatchObject({ path: '/client', body: 'client body', queries: { k: 'v' } });
   });
 });
+}

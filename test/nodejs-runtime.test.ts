@@ -1,13 +1,21 @@
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTemplate } from '../src/template/load.js';
 import { createRuntime, type Runtime } from '../src/runtime/index.js';
-import { ProcessBackend } from '../src/runtime/process/backend.js';
+import { selectBackend } from '../src/runtime/select-backend.js';
 import { findFunction, type Template } from '../src/model.js';
 import { fixture, runCli } from './helpers/cli.js';
+import { BACKENDS } from './helpers/backends.js';
 
 const TPL = 'fixtures/nodejs/fc.yml';
-const CODE = fixture('nodejs');
+const HOST_CODE = fixture('nodejs');
+const SOURCE = readFileSync(path.join(HOST_CODE, 'index.js'), 'utf8').split('\n');
+/** `line:col` of the `new Error` on the fixture line holding `text`, as V8's frame shows it. */
+const at = (text: string) => {
+  const line = SOURCE.findIndex((l) => l.includes(text));
+  return `${line + 1}:${SOURCE[line]!.indexOf('new Error') + 1}`;
+};
 const ENV = {
   ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-key-id',
   ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-key-secret',
@@ -26,16 +34,18 @@ interface JsonOut {
   maxMemoryUsedMB?: number;
 }
 
+for (const backend of BACKENDS) {
+  const CODE = backend.codeDir(HOST_CODE);
 async function invoke(fn: string, event?: string): Promise<{ out: JsonOut; exitCode: number | undefined }> {
-  const args = ['invoke', `node-svc/${fn}`, '-t', TPL, '--json'];
+  const args = ['invoke', `node-svc/${fn}`, '-t', TPL, '--json', ...backend.args];
   if (event !== undefined) args.push('--event', event);
   const r = await runCli(args, { env: ENV });
   return { out: JSON.parse(String(r.stdout)) as JsonOut, exitCode: r.exitCode };
 }
 
-describe('Node.js runtime through `fc-local invoke`', () => {
+describe(`Node.js runtime through \`fc-local invoke\` [${backend.name}]`, () => {
   it('passes the event as a Buffer and returns a Buffer raw', async () => {
-    const r = await runCli(['invoke', 'node-svc/echo', '-t', TPL, '--event', 'raw \u00e9vent'], { env: ENV, encoding: 'buffer' });
+    const r = await runCli(['invoke', 'node-svc/echo', '-t', TPL, '--event', 'raw \u00e9vent', ...backend.args], { env: ENV, encoding: 'buffer' });
     expect(r.exitCode).toBe(0);
     expect(Buffer.from(r.stdout as Uint8Array).toString()).toBe('raw \u00e9vent');
     const obj = await invoke('object', 'abc');
@@ -44,9 +54,9 @@ describe('Node.js runtime through `fc-local invoke`', () => {
   });
 
   it('reads the event from a file and from stdin', async () => {
-    const file = await runCli(['invoke', 'echo', '-t', TPL, '-e', 'fixtures/example/index.js'], { env: ENV });
+    const file = await runCli(['invoke', 'echo', '-t', TPL, '-e', 'fixtures/example/index.js', ...backend.args], { env: ENV });
     expect(file.stdout).toMatch(/^'use strict';/);
-    const stdin = await runCli(['invoke', 'echo', '-t', TPL, '-e', '-'], { env: ENV, input: '{"from":"stdin"}' });
+    const stdin = await runCli(['invoke', 'echo', '-t', TPL, '-e', '-', ...backend.args], { env: ENV, input: '{"from":"stdin"}' });
     expect(stdin.stdout).toBe('{"from":"stdin"}');
   });
 
@@ -104,18 +114,18 @@ describe('Node.js runtime through `fc-local invoke`', () => {
   });
 
   it('prints logs on stderr and the result on stdout without --json', async () => {
-    const r = await runCli(['invoke', 'node-svc/logging', '-t', TPL, '--event', 'out'], { env: ENV });
+    const r = await runCli(['invoke', 'node-svc/logging', '-t', TPL, '--event', 'out', ...backend.args], { env: ENV });
     expect(r.stdout).toBe('out');
     expect(r.stderr).toMatch(/^FC Invoke Start RequestId: .*\n.*\[ERROR\] console error 1\n/);
   });
 
   it('maps callback(err) to HandledInvocationError with FC error JSON', async () => {
-    const r = await runCli(['invoke', 'node-svc/handled', '-t', TPL], { env: ENV });
+    const r = await runCli(['invoke', 'node-svc/handled', '-t', TPL, ...backend.args], { env: ENV });
     expect(r.exitCode).toBe(1);
     expect(JSON.parse(String(r.stdout))).toEqual({
       errorMessage: 'oops',
       errorType: 'Error',
-      stackTrace: [`at exports.handled (${path.join(CODE, 'index.js')}:37:12)`],
+      stackTrace: [`at exports.handled (${path.join(CODE, 'index.js')}:${at("callback(new Error('oops'))")})`],
     });
     expect(r.stderr).toMatch(/\nHandledInvocationError$/);
     expect((await invoke('handled-string')).out.error).toEqual({ errorMessage: 'plain failure' });
@@ -130,7 +140,7 @@ describe('Node.js runtime through `fc-local invoke`', () => {
 
   it('logs the uncaught error with its user stack', async () => {
     const { out } = await invoke('throws');
-    expect(out.logs).toMatch(/\[ERROR\] Error: oops\n\s+at exports\.throws \(.*index\.js:45:9\)/);
+    expect(out.logs).toMatch(new RegExp(`\\[ERROR\\] Error: oops\\n\\s+at exports\\.throws \\(.*index\\.js:${at("throw new Error('oops')")}\\)`));
     expect(out.logs).not.toMatch(/bootstrap\.js/);
   });
 
@@ -186,21 +196,22 @@ describe('Node.js runtime through `fc-local invoke`', () => {
   });
 });
 
-describe('warm instances (process backend)', () => {
+describe(`warm instances [${backend.name}]`, () => {
   let tpl: Template;
   let rt: Runtime;
   const fn = (name: string) => findFunction(tpl, 'node-svc', name)!;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tpl = loadTemplate(fixture('nodejs/fc.yml')).template!;
-    rt = createRuntime({ backend: new ProcessBackend(), credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
+    const { backend: selected } = await selectBackend(backend.name, { template: tpl, image: backend.image });
+    rt = createRuntime({ backend: selected, credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
   });
   afterAll(() => rt.close());
 
   it('reuses the instance: module state survives between invocations', async () => {
     const a = JSON.parse((await rt.invoker.invokeEvent(fn('counter'), Buffer.alloc(0))).body.toString());
     const b = JSON.parse((await rt.invoker.invokeEvent(fn('counter'), Buffer.alloc(0))).body.toString());
-    expect(b.pid).toBe(a.pid);
+    expect(b.instance).toBe(a.instance);
     expect(b.invocations).toBe(a.invocations + 1);
   });
 
@@ -222,12 +233,12 @@ describe('warm instances (process backend)', () => {
   });
 
   it('replaces an instance after a timeout or a crash, and the next request works', async () => {
-    const pid = async () => JSON.parse((await rt.invoker.invokeEvent(fn('counter'), Buffer.alloc(0))).body.toString()).pid as number;
-    const before = await pid();
+    const instanceId = async () => JSON.parse((await rt.invoker.invokeEvent(fn('counter'), Buffer.alloc(0))).body.toString()).instance as string;
+    const before = await instanceId();
     const pool = rt.pools.pool(fn('counter'));
     const inst = [...(pool as unknown as { instances: Set<{ handle: { stop(): Promise<void> } }> }).instances][0]!;
     await inst.handle.stop(); // killed from outside
-    const after = await pid();
+    const after = await instanceId();
     expect(after).not.toBe(before);
 
     const timedOut = await rt.invoker.invokeEvent(fn('never'), Buffer.alloc(0));
@@ -239,3 +250,4 @@ describe('warm instances (process backend)', () => {
     expect(rt.pools.pool(fn('throws')).size).toBe(0);
   });
 });
+}

@@ -277,6 +277,7 @@ function isIgnored(list, key) {
 function handleHttp(req, res) {
   var ctx = buildContext(req.headers);
   currentRequestId = ctx.requestId;
+  var clientIP = req.headers['x-fc-client-ip'] || req.socket.remoteAddress;
   var parsed = require('url').parse(req.url);
   var userHeaders = {};
   Object.keys(req.headers).forEach(function (k) {
@@ -291,7 +292,7 @@ function handleHttp(req, res) {
   define('headers', userHeaders);
   define('path', decodeURIComponent((parsed.pathname || '/').replace(PROXY_PREFIX, '')) || '/');
   define('queries', plainQueries);
-  define('clientIP', req.headers['x-fc-client-ip'] || req.socket.remoteAddress);
+  define('clientIP', clientIP);
   define('url', req.url);
 
   var status = 200;

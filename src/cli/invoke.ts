@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allFunctions, type FunctionSpec, type Template } from '../model.js';
-import { ProcessBackend } from '../runtime/process/backend.js';
+import { BackendUnavailableError, selectBackend, type BackendChoice } from '../runtime/select-backend.js';
 import { createRuntime } from '../runtime/index.js';
 import { loadCredentials } from '../template/profile.js';
 import { formatError } from '../template/source.js';
@@ -12,6 +12,8 @@ interface InvokeOptions {
   eventFile?: string;
   event?: string;
   json?: boolean;
+  backend: string;
+  image?: string;
 }
 
 export function registerInvoke(program: Command): void {
@@ -22,6 +24,8 @@ export function registerInvoke(program: Command): void {
     .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
     .option('-e, --event-file <file>', "event from a file, or '-' to read standard input")
     .option('--event <string>', 'event as a string')
+    .option('--backend <kind>', 'auto | docker | process: where the instance runs', 'auto')
+    .option('--image <image>', 'Docker backend: the image to run the function in')
     .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
     .addHelpText(
       'after',
@@ -43,8 +47,16 @@ Examples:
       const tpl = result.template;
       const fn = pickFunction(tpl, target);
       const event = readEvent(opts);
+      if (!['auto', 'docker', 'process'].includes(opts.backend)) throw new UsageError(`--backend must be auto, docker or process (got ${opts.backend})`);
+      let selected;
+      try {
+        selected = await selectBackend(opts.backend as BackendChoice, { template: tpl, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      } catch (err) {
+        if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
+        throw err;
+      }
       const runtime = createRuntime({
-        backend: new ProcessBackend(),
+        backend: selected.backend,
         credentials: loadCredentials(),
         template: () => tpl,
         // Live logs for people; --json collects them into the object instead.

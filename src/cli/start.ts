@@ -20,6 +20,8 @@ interface StartOptions {
   concurrency: string;
   idleTimeout: string;
   asyncBackoff: string;
+  image?: string;
+  warm: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -32,6 +34,8 @@ export function registerStart(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8000')
     .option('--host <host>', 'address to bind; anything but loopback exposes your functions to the network', '127.0.0.1')
     .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
+    .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
+    .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
     .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
@@ -61,6 +65,8 @@ Examples:
       if (!(idle > 0)) throw new UsageError(`--idle-timeout must be a positive number of seconds (got ${opts.idleTimeout})`);
       const backoff = Number(opts.asyncBackoff);
       if (!(backoff >= 0)) throw new UsageError(`--async-backoff must be a number of milliseconds (got ${opts.asyncBackoff})`);
+      const warm = Number(opts.warm);
+      if (!Number.isInteger(warm) || warm < 0) throw new UsageError(`--warm must be a whole number (got ${opts.warm})`);
       if (!['auto', 'docker', 'process'].includes(opts.backend)) throw new UsageError(`--backend must be auto, docker or process (got ${opts.backend})`);
 
       const { file, result } = openTemplate(opts.template);
@@ -69,16 +75,16 @@ Examples:
         throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
       }
       const template: Template = result.template;
+      const out = lineWriter(process.stdout);
       let selected;
       try {
-        selected = await selectBackend(opts.backend as BackendChoice);
+        selected = await selectBackend(opts.backend as BackendChoice, { template, image: opts.image, log: (l) => out(`fc-local ${l}`) });
       } catch (err) {
         if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
         throw err;
       }
       const credentials = loadCredentials();
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
-      const out = lineWriter(process.stdout);
       const runtime = createRuntime({
         backend: selected.backend,
         credentials,
@@ -88,6 +94,10 @@ Examples:
         onLine: (fn, line) => out(`${color(`${fn.service}/${fn.name}`)} ${line}`),
       });
       const asyncInvocations = new AsyncInvocations(runtime.invoker, { maxRetries: 3, backoffMs: backoff, maxThrottledMs: 5 * 60_000, log: (l) => out(`fc-local ${l}`) });
+      if (warm > 0) {
+        out(`fc-local warming ${warm} instance(s) of each function ...`);
+        await Promise.all(allFunctions(template).map((f) => runtime.pools.pool(f).warm(warm).catch((err: Error) => out(`fc-local could not warm ${f.service}/${f.name}: ${err.message}`))));
+      }
       const now = new Date().toISOString();
       const listener = createGateway({
         template: () => template,

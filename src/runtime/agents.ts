@@ -22,6 +22,8 @@ export interface AgentPaths {
   /** Interpreter overrides, e.g. the process backend runs Node agents with its own node. */
   node?: string;
   python?: string;
+  /** Cap the V8 heap at memorySize: stands in for a memory limit where the backend has none. */
+  heapCap?: boolean;
 }
 
 export interface AgentLaunch {
@@ -53,8 +55,7 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
     case 'nodejs':
       return {
         command: paths.node ?? 'node',
-        // The heap cap stands in for FC's memory limit where the backend cannot enforce one.
-        args: [`--max-old-space-size=${fn.memorySize}`, path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
+        args: [...(paths.heapCap ? [`--max-old-space-size=${fn.memorySize}`] : []), path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
         env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
         printsMarkers: true,
       };

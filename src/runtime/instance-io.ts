@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -34,22 +35,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number, host: string): Promise<boolean> {
+/** Any HTTP answer means the instance serves; a refused or dropped connection means not yet. */
+function answers(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ port, host });
-    sock.once('connect', () => {
-      sock.destroy();
+    const req = http.get({ host, port, path: '/', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
       resolve(true);
     });
-    sock.once('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
   });
 }
 
 /**
- * Resolves when something listens on host:port; rejects with `gone()`'s reason as soon as the
+ * Resolves when something answers HTTP on host:port (a TCP connect is not enough: Docker's port
+ * proxy accepts before the container listens); rejects with `gone()`'s reason as soon as the
  * instance has ended, or after `timeoutMs`.
  */
-export async function waitForListener(
+export async function waitForHttp(
   port: number,
   host: string,
   timeoutMs: number,
@@ -59,8 +62,8 @@ export async function waitForListener(
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
     const reason = gone();
     if (reason) throw new Error(reason);
-    if (await canConnect(port, host)) return;
-    if (Date.now() > deadline) throw new Error(`did not listen on ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`);
+    if (await answers(port, host)) return;
+    if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`);
     await new Promise((r) => setTimeout(r, delay));
   }
 }

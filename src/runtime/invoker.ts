@@ -50,7 +50,8 @@ const END_MARKER_GRACE_MS = 250;
 class CallError extends Error {
   constructor(
     message: string,
-    readonly kind: 'timeout' | 'crash' | 'tooLarge',
+    /** `undelivered`: the request never reached a live instance, so sending again is safe. */
+    readonly kind: 'timeout' | 'crash' | 'tooLarge' | 'undelivered',
   ) {
     super(message);
   }
@@ -101,29 +102,12 @@ export class Invoker {
       return { requestId, logs, durationMs, billedDurationMs: Math.ceil(durationMs / 100) * 100, ...o };
     };
 
-    let lease: Lease;
-    try {
-      lease = await this.pools.pool(fn).acquire();
-    } catch (err) {
-      if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
-        const output = err instanceof InstanceStartError && err.output ? `\n${err.output}` : '';
-        if (output) logs.push(...output.trim().split('\n'));
-        return finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
-      }
-      throw err; // ThrottledError and the like: not a function error, the caller maps them.
-    }
-
-    const inst = lease.instance;
-    const markers = runtimeFamily(fn.runtime) !== 'custom';
-    let sawEnd: () => void = () => {};
-    const ended = new Promise<void>((r) => (sawEnd = r));
+    let lease: Lease | undefined;
+    let inst!: Instance;
+    let off: () => void = () => {};
+    let ended!: Promise<void>;
     const endLine = `FC Invoke End RequestId: ${requestId}`;
-    const off = inst.handle.onLine((line) => {
-      logs.push(line);
-      if (line === endLine) sawEnd();
-    });
-    if (!markers) logs.push(`FC Invoke Start RequestId: ${requestId}`);
-
+    const markers = runtimeFamily(fn.runtime) !== 'custom';
     const headers = protocolHeaders({
       requestId,
       fn,
@@ -134,33 +118,69 @@ export class Invoker {
     });
 
     let discard = false;
-    let outcome: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>;
-    try {
-      const initFailure = await this.initialize(inst, fn, headers);
-      if (initFailure) {
-        discard = true;
-        outcome = { ...initFailure, coldStart: lease.cold };
-      } else {
-        t0 = performance.now();
-        const res = await call(inst, headers, fn.timeout * 1000);
-        const errorType = functionErrorOf(res.status, res.headers, httpMode);
-        outcome = errorType
-          ? { errorType, body: res.body, coldStart: lease.cold }
-          : { body: res.body, coldStart: lease.cold, ...(httpMode ? { statusCode: res.status, headers: res.headers } : {}) };
-        if (!errorType && exceedsResponseLimits(res, httpMode)) {
-          outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(`The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`, 'BadResponse'), coldStart: lease.cold };
+    let outcome!: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>;
+    // A second attempt only when the first request provably never reached a live instance.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        lease = await this.pools.pool(fn).acquire();
+      } catch (err) {
+        if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
+          const output = err instanceof InstanceStartError && err.output ? `\n${err.output}` : '';
+          if (output) logs.push(...output.trim().split('\n'));
+          return finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
         }
+        throw err; // ThrottledError and the like: not a function error, the caller maps them.
       }
-    } catch (err) {
-      discard = true;
-      const e = err as CallError;
-      const message =
-        e.kind === 'timeout'
-          ? `Function timed out after ${fn.timeout} seconds`
-          : e.kind === 'tooLarge'
-            ? `The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`
-            : 'Process exited unexpectedly before completing request';
-      outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(message), coldStart: lease.cold };
+      inst = lease.instance;
+      let sawEnd: () => void = () => {};
+      ended = new Promise<void>((r) => (sawEnd = r));
+      off = inst.handle.onLine((line) => {
+        logs.push(line);
+        if (line === endLine) sawEnd();
+      });
+      if (!markers) logs.push(`FC Invoke Start RequestId: ${requestId}`);
+
+      discard = false;
+      try {
+        const initFailure = await this.initialize(inst, fn, headers);
+        if (initFailure) {
+          discard = true;
+          outcome = { ...initFailure, coldStart: lease.cold };
+        } else {
+          t0 = performance.now();
+          const res = await call(inst, headers, fn.timeout * 1000);
+          const errorType = functionErrorOf(res.status, res.headers, httpMode);
+          outcome = errorType
+            ? { errorType, body: res.body, coldStart: lease.cold }
+            : { body: res.body, coldStart: lease.cold, ...(httpMode ? { statusCode: res.status, headers: res.headers } : {}) };
+          if (!errorType && exceedsResponseLimits(res, httpMode)) {
+            outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(`The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`, 'BadResponse'), coldStart: lease.cold };
+          }
+        }
+      } catch (err) {
+        discard = true;
+        const e = err as CallError;
+        if (e.kind === 'undelivered' && attempt === 0) {
+          off();
+          logs.length = 0;
+          // Give the pool a moment to see the exit, then start over on another instance.
+          await Promise.race([inst.handle.exited, delay(100)]);
+          lease.release({ discard: true });
+          continue;
+        }
+        let message =
+          e.kind === 'timeout'
+            ? `Function timed out after ${fn.timeout} seconds`
+            : e.kind === 'tooLarge'
+              ? `The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`
+              : 'Process exited unexpectedly before completing request';
+        if (e.kind === 'crash' || e.kind === 'undelivered') {
+          const exit = await Promise.race([inst.handle.exited, delay(2000)]);
+          if (exit && exit.reason === 'OOM') message += ` (out of memory: the function's memorySize is ${fn.memorySize} MB)`;
+        }
+        outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(message), coldStart: lease.cold };
+      }
+      break;
     }
 
     // Our agents print the End marker before answering; wait for it so that the invocation's
@@ -174,7 +194,7 @@ export class Invoker {
     if (!markers) logs.push(endLine);
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await inst.handle.maxMemoryMB();
-    lease.release({ discard });
+    lease!.release({ discard });
     return finish({ ...outcome, maxMemoryUsedMB });
   }
 
@@ -256,7 +276,14 @@ function send(
         res.on('error', () => fail(new CallError('crash', 'crash')));
       },
     );
-    r.on('error', () => fail(new CallError('crash', 'crash')));
+    let answered = false;
+    r.on('response', () => (answered = true));
+    r.on('error', (err: NodeJS.ErrnoException) => {
+      // Refused: nobody listens any more (the instance vanished). A reused keep-alive socket
+      // that fails before any answer: the instance closed it. Neither request was handled.
+      const undelivered = err.code === 'ECONNREFUSED' || (r.reusedSocket && !answered);
+      fail(new CallError(err.message, undelivered ? 'undelivered' : 'crash'));
+    });
     r.end(req.body);
   });
 }

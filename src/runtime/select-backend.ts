@@ -1,4 +1,9 @@
+import Docker from 'dockerode';
+import { allFunctions, type Template } from '../model.js';
+import { runtimeFamily } from '../model.js';
 import type { Backend } from './backend.js';
+import { DockerBackend, dockerAnswers, removeLeftovers } from './docker/backend.js';
+import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
 import { ProcessBackend } from './process/backend.js';
 
 export type BackendChoice = 'auto' | 'docker' | 'process';
@@ -11,12 +16,42 @@ export interface SelectedBackend {
 
 export class BackendUnavailableError extends Error {}
 
-export async function selectBackend(choice: BackendChoice): Promise<SelectedBackend> {
-  if (choice === 'docker') {
-    throw new BackendUnavailableError('the Docker backend is not available in this version of fc-local; use --backend process');
+export interface SelectOptions {
+  template: Template;
+  /** --image: one image for every runtime. */
+  image?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * auto: Docker when an engine answers (DOCKER_HOST honoured) and the template's images are there
+ * or can be pulled; the process backend otherwise. Explicit choices fail loudly instead.
+ */
+export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
+  if (choice === 'process') return { backend: new ProcessBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
+
+  const docker = new Docker();
+  const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  if (!(await dockerAnswers(docker))) {
+    if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: no Docker engine answers at ${where} (start dockerd, or set DOCKER_HOST)`);
+    return { backend: new ProcessBackend(), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
   }
-  return {
-    backend: new ProcessBackend(),
-    description: choice === 'process' ? 'process (child processes on 127.0.0.1, as asked)' : 'process (child processes on 127.0.0.1)',
-  };
+
+  let images: ImageChoice;
+  try {
+    images = { all: opts.image ?? process.env.FC_LOCAL_IMAGE, byRuntime: readImageConfig(opts.template.file) };
+  } catch (err) {
+    throw new BackendUnavailableError((err as Error).message);
+  }
+  const backend = new DockerBackend(docker, { images, log: opts.log });
+  const leftovers = await removeLeftovers(docker);
+  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'java' && runtimeFamily(f.runtime) !== 'python').map((f) => imageFor(f.runtime, images)))];
+  try {
+    for (const image of needed) await backend.ensureImage(image);
+  } catch (err) {
+    if (choice === 'docker') throw new BackendUnavailableError((err as Error).message);
+    return { backend: new ProcessBackend(), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
+  }
+  const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
+  return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${cleaned})` };
 }

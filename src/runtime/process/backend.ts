@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { freePort, LineHub, waitForListener } from '../instance-io.js';
+import { freePort, LineHub, waitForHttp } from '../instance-io.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
 // code dir, its env FC's plus the function's (not the host's, so code does not come to rely on it).
@@ -23,7 +23,7 @@ export class ProcessBackend implements Backend {
     const port = await freePort();
     const launch = agentLaunch(
       req,
-      { agentsDir: AGENTS_DIR, codeDir: req.fn.codeUri, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath },
+      { agentsDir: AGENTS_DIR, codeDir: req.fn.codeUri, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
       port,
       '127.0.0.1',
     );
@@ -44,7 +44,7 @@ export class ProcessBackend implements Backend {
     const boot: string[] = [];
     const off = instance.onLine((line) => boot.length < 50 && boot.push(line));
     try {
-      await waitForListener(port, '127.0.0.1', this.opts.startTimeoutMs ?? 15_000, () => instance.endReason());
+      await waitForHttp(port, '127.0.0.1', this.opts.startTimeoutMs ?? 15_000, () => instance.endReason());
     } catch (err) {
       await instance.stop();
       const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;

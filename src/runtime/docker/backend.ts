@@ -1,0 +1,275 @@
+import Docker from 'dockerode';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { PassThrough } from 'node:stream';
+import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
+import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { LineHub, waitForHttp } from '../instance-io.js';
+import { imageFor, type ImageChoice } from './images.js';
+
+// Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
+// nothing else writable, a non-root user, FC's limits (memory, pids and nofile 1024), and its
+// port published on 127.0.0.1 only. Containers carry labels so that fc-local removes its own on
+// exit and the leftovers of a crashed run, and never anyone else's.
+
+const PORT = 9000;
+const LABEL = 'fc-local';
+const AGENTS_IN_CONTAINER = '/opt/fc-local/runtimes';
+const BUILTINS_IN_CONTAINER = '/opt/fc-local/node_modules';
+// FC runs functions as a user without root; any uid works without a passwd entry.
+const USER = '10001:10001';
+
+export interface DockerBackendOptions {
+  images: ImageChoice;
+  startTimeoutMs?: number;
+  /** Progress of image pulls, for the person waiting. */
+  log?: (line: string) => void;
+}
+
+export class DockerBackend implements Backend {
+  readonly name = 'docker' as const;
+  readonly session = randomUUID();
+  private readonly live = new Set<ContainerInstance>();
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly docker: Docker,
+    private readonly opts: DockerBackendOptions,
+  ) {}
+
+  /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
+  ensureImage(image: string): Promise<void> {
+    let p = this.pulls.get(image);
+    if (!p) {
+      p = this.pull(image);
+      this.pulls.set(image, p);
+      p.catch(() => this.pulls.delete(image));
+    }
+    return p;
+  }
+
+  private async pull(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch {
+      // Not present: pull it.
+    }
+    this.opts.log?.(`pulling image ${image} ...`);
+    try {
+      const stream = await this.docker.pull(image);
+      let last = 0;
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(
+          stream,
+          (err) => (err ? reject(err) : resolve()),
+          (ev: { status?: string; id?: string; progress?: string }) => {
+            if (Date.now() - last > 1000) {
+              last = Date.now();
+              this.opts.log?.(`  ${image}: ${ev.id ? `${ev.id} ` : ''}${ev.status ?? ''} ${ev.progress ?? ''}`.trimEnd());
+            }
+          },
+        ),
+      );
+      this.opts.log?.(`pulled image ${image}`);
+    } catch (err) {
+      throw new InstanceStartError(
+        `image ${image} is not present and could not be pulled (${(err as Error).message.split('\n')[0]}). ` +
+          'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
+          'scripts/build-runtime-image.sh builds one without a registry. Or use --backend process.',
+      );
+    }
+  }
+
+  async start(req: InstanceRequest): Promise<InstanceHandle> {
+    const { fn } = req;
+    const image = imageFor(fn.runtime, this.opts.images);
+    await this.ensureImage(image);
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, PORT, '0.0.0.0');
+    const mb = 1024 * 1024;
+    const container = await this.docker.createContainer({
+      Image: image,
+      Cmd: [launch.command, ...launch.args],
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...launch.env }).map(([k, v]) => `${k}=${v}`),
+      User: USER,
+      WorkingDir: '/code',
+      ExposedPorts: { [`${PORT}/tcp`]: {} },
+      Labels: {
+        [LABEL]: '1',
+        [`${LABEL}.session`]: this.session,
+        [`${LABEL}.host`]: os.hostname(),
+        [`${LABEL}.pid`]: String(process.pid),
+        [`${LABEL}.function`]: `${fn.service}/${fn.name}`,
+      },
+      HostConfig: {
+        Binds: [`${fn.codeUri}:/code:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
+        Memory: fn.memorySize * mb,
+        MemorySwap: fn.memorySize * mb,
+        PidsLimit: 1024,
+        Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        PortBindings: { [`${PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+      },
+    });
+    const instance = new ContainerInstance(container, this);
+    this.live.add(instance);
+    void instance.exited.then(() => this.live.delete(instance));
+    const boot: string[] = [];
+    const off = instance.onLine((line) => boot.length < 50 && boot.push(line));
+    try {
+      await instance.begin();
+      await waitForHttp(instance.port, '127.0.0.1', this.opts.startTimeoutMs ?? 30_000, () => instance.endReason());
+    } catch (err) {
+      await instance.stop();
+      const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
+      throw new InstanceStartError(`${what} for ${fn.service}/${fn.name} failed to start: ${(err as Error).message}`, boot.join('\n'));
+    } finally {
+      off();
+    }
+    return instance;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((i) => i.stop()));
+  }
+}
+
+class ContainerInstance implements InstanceHandle {
+  readonly host = '127.0.0.1';
+  port = 0;
+  readonly exited: Promise<ExitInfo>;
+  private readonly lines = new LineHub();
+  private ended?: ExitInfo;
+  private markExited!: (e: ExitInfo) => void;
+  private removing?: Promise<void>;
+
+  constructor(
+    private readonly container: Docker.Container,
+    private readonly backend: DockerBackend,
+  ) {
+    this.exited = new Promise((r) => (this.markExited = r));
+  }
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  /** Attaches to the output, starts the container and learns its published port. */
+  async begin(): Promise<void> {
+    const stream = await this.container.attach({ stream: true, stdout: true, stderr: true });
+    const out = new PassThrough();
+    const err = new PassThrough();
+    this.backend.docker.modem.demuxStream(stream, out, err);
+    stream.on('end', () => {
+      out.end();
+      err.end();
+    });
+    this.lines.attach(out, 'stdout');
+    this.lines.attach(err, 'stderr');
+    await this.container.start();
+    void this.container.wait().then(
+      (r: { StatusCode: number }) => this.onExit(r.StatusCode),
+      () => this.onExit(null),
+    );
+    const info = await this.container.inspect();
+    const binding = info.NetworkSettings.Ports?.[`${PORT}/tcp`]?.[0];
+    if (!binding) throw new Error('the container has no published port');
+    this.port = Number(binding.HostPort);
+  }
+
+  private async onExit(code: number | null): Promise<void> {
+    if (this.ended) return;
+    let reason: string | undefined;
+    try {
+      const info = await this.container.inspect();
+      if (info.State.OOMKilled) reason = 'OOM';
+    } catch {
+      reason = 'removed';
+    }
+    this.ended = { code, signal: null, reason };
+    this.markExited(this.ended);
+    void this.remove();
+  }
+
+  endReason(): string | undefined {
+    if (!this.ended) return undefined;
+    return this.ended.reason === 'OOM' ? 'ran out of memory' : `exited with code ${this.ended.code}`;
+  }
+
+  onLine(listener: Parameters<InstanceHandle['onLine']>[0]): () => void {
+    return this.lines.on(listener);
+  }
+
+  async maxMemoryMB(): Promise<number | undefined> {
+    // The engine's cgroup files, when it runs on this machine (v1, then v2); stats calls take
+    // a second, too slow for every invocation.
+    for (const file of [
+      `/sys/fs/cgroup/memory/docker/${this.id}/memory.max_usage_in_bytes`,
+      `/sys/fs/cgroup/system.slice/docker-${this.id}.scope/memory.peak`,
+      `/sys/fs/cgroup/docker/${this.id}/memory.peak`,
+    ]) {
+      try {
+        return Math.ceil(Number(readFileSync(file, 'utf8')) / (1024 * 1024));
+      } catch {
+        // Try the next layout.
+      }
+    }
+    return undefined;
+  }
+
+  private remove(): Promise<void> {
+    this.removing ??= this.container.remove({ force: true, v: true }).then(
+      () => undefined,
+      () => undefined, // already gone (removed from outside, or auto-removed)
+    );
+    return this.removing;
+  }
+
+  async stop(): Promise<void> {
+    await this.remove();
+    // wait() may not answer for a container removed before it started.
+    if (!this.ended) void this.onExit(null);
+    await this.exited;
+  }
+}
+
+/**
+ * Removes containers left by fc-local runs that died without cleaning up: ours by label, on
+ * this host, whose owning process is gone. Containers of running fc-local processes and
+ * everything without our label are left alone.
+ */
+export async function removeLeftovers(docker: Docker): Promise<number> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=1`, `${LABEL}.host=${os.hostname()}`] } });
+  let removed = 0;
+  for (const c of list) {
+    const pid = Number(c.Labels[`${LABEL}.pid`]);
+    if (pid && pid !== process.pid && isAlive(pid)) continue;
+    if (pid === process.pid) continue;
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether an engine answers (DOCKER_HOST honoured), within `timeoutMs`. */
+export async function dockerAnswers(docker: Docker, timeoutMs = 1500): Promise<boolean> {
+  try {
+    await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref())]);
+    return true;
+  } catch {
+    return false;
+  }
+}

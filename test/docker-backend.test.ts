@@ -1,0 +1,129 @@
+import Docker from 'dockerode';
+import os from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { dockerReady, RUNTIME_IMAGE } from './helpers/docker.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+const ready = await dockerReady();
+const TPL = 'fixtures/nodejs/fc.yml';
+const DOCKER = ['--backend', 'docker', '--image', RUNTIME_IMAGE];
+
+describe.runIf(ready)('Docker backend', () => {
+  const docker = new Docker();
+  let srv: RunningServer;
+  const invoke = (fn: string, body = '') =>
+    fetch(`${srv.base}/2016-08-15/services/node-svc/functions/${fn}/invocations`, { method: 'POST', body });
+  const ours = (fn?: string) =>
+    docker.listContainers({ all: true, filters: { label: ['fc-local=1', `fc-local.pid=${srv.proc.pid}`, ...(fn ? [`fc-local.function=node-svc/${fn}`] : [])] } });
+
+  beforeAll(async () => {
+    srv = await startServer(['-t', TPL, '--no-auth', ...DOCKER]);
+  });
+  afterAll(async () => {
+    if (srv.proc.exitCode === null) await srv.stop();
+  });
+
+  it('runs functions as a non-root user with read-only code, a writable /tmp and FC limits', async () => {
+    const r = await (await invoke('sandbox')).json();
+    expect(r.uid).not.toBe(0);
+    expect(r.code).toBe('EROFS');
+    expect(r.root).toBe('EROFS');
+    expect(r.tmp).toBe('ok');
+    expect(r.nofile).toBe('1024');
+    expect(r.pidsMax).toBe('1024');
+  });
+
+  it('publishes instance ports on 127.0.0.1 only', async () => {
+    await invoke('sandbox');
+    const [c] = await ours('sandbox');
+    expect(c).toBeDefined();
+    const bindings = (await docker.getContainer(c!.Id).inspect()).HostConfig.PortBindings as Record<string, { HostIp: string }[]>;
+    expect(Object.values(bindings).flat().map((b) => b.HostIp)).toEqual(['127.0.0.1']);
+  });
+
+  it('holds the memory limit: an OOM reports FC\'s error and the instance is replaced', async () => {
+    const oom = await invoke('hog', '300');
+    expect(oom.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
+    expect(await oom.json()).toEqual({ errorMessage: "Process exited unexpectedly before completing request (out of memory: the function's memorySize is 128 MB)" });
+    const ok = await invoke('hog', '20');
+    expect(await ok.text()).toBe('allocated 20 MB');
+  });
+
+  it('replaces a container removed from outside, and the next request does not fail', async () => {
+    const first = await (await invoke('counter')).json();
+    const [c] = await ours('counter');
+    await docker.getContainer(c!.Id).remove({ force: true });
+    const r = await invoke('counter');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-fc-error-type')).toBeNull();
+    const second = await r.json();
+    expect(second.instance).not.toBe(first.instance);
+    expect(second.invocations).toBe(1);
+  });
+
+  it('removes every container it started when it stops', async () => {
+    expect((await ours()).length).toBeGreaterThan(0);
+    const { exitCode } = await srv.stop();
+    expect(exitCode).toBe(0);
+    expect(await ours()).toEqual([]);
+  });
+});
+
+describe.runIf(ready)('Docker backend housekeeping', () => {
+  const docker = new Docker();
+
+  it("removes leftovers of a crashed run at start, and never others' containers", async () => {
+    const labels = { 'fc-local': '1', 'fc-local.host': os.hostname(), 'fc-local.pid': '999999999', 'fc-local.function': 'x/y' };
+    const leftover = await docker.createContainer({ Image: RUNTIME_IMAGE, Cmd: ['sleep', '60'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
+    const foreign = await docker.createContainer({ Image: RUNTIME_IMAGE, Cmd: ['sleep', '60'], Labels: { 'someone-else': '1' }, HostConfig: { NetworkMode: 'none' } });
+    try {
+      const srv = await startServer(['-t', TPL, '--no-auth', ...DOCKER]);
+      await srv.stop();
+      // Any fc-local starting meanwhile (parallel test files) may be the one that removed it.
+      await expect(leftover.inspect()).rejects.toThrow();
+      expect((await foreign.inspect()).Id).toBe(foreign.id);
+    } finally {
+      await foreign.remove({ force: true });
+      await leftover.remove({ force: true }).catch(() => undefined);
+    }
+  });
+
+  it('starts instances eagerly with --warm', async () => {
+    const srv = await startServer(['-t', 'fc.yml.example', '--no-auth', '--warm', '1', ...DOCKER]);
+    try {
+      const list = await docker.listContainers({ filters: { label: ['fc-local=1', `fc-local.pid=${srv.proc.pid}`] } });
+      expect(list.map((c) => c.Labels['fc-local.function']).sort()).toEqual(['demo/hello', 'demo/on-events', 'demo/web']);
+      const r = await fetch(`${srv.base}/2016-08-15/proxy/demo/web/x`);
+      expect(r.status).toBe(200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('explains an image it cannot get, and how to use another', async () => {
+    // A registry on a refused loopback port: the engine fails at once without leaving the machine.
+    const r = await runCli(['invoke', 'echo', '-t', TPL, '--backend', 'docker', '--image', '127.0.0.1:9/fc-local/missing:0']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/image 127\.0\.0\.1:9\/fc-local\/missing:0 is not present and could not be pulled/);
+    expect(r.stderr).toMatch(/--image NAME, FC_LOCAL_IMAGE=NAME, or .*fc-local\.json/);
+  });
+});
+
+describe('Docker backend selection', () => {
+  it('fails clearly with --backend docker when no engine answers', async () => {
+    const r = await runCli(['invoke', 'echo', '-t', TPL, '--backend', 'docker'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--backend docker: no Docker engine answers at tcp:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('falls back to the process backend with auto when no engine answers, and says so', async () => {
+    const srv = await startServer(['-t', TPL, '--no-auth', '--backend', 'auto'], { DOCKER_HOST: 'tcp://127.0.0.1:9' });
+    try {
+      expect(srv.output()).toMatch(/backend\s+process \(child processes on 127\.0\.0\.1; no Docker engine answers at tcp:\/\/127\.0\.0\.1:9\)/);
+      expect(await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/echo/invocations`, { method: 'POST', body: 'p' })).text()).toBe('p');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
