@@ -17,6 +17,7 @@ const { values: opts } = parseArgs({
     backend: { type: 'string', default: 'process' },
     invocations: { type: 'string', default: '300' },
     image: { type: 'string', default: process.env.FC_LOCAL_IMAGE },
+    cold: { type: 'string', default: '7' },
   },
 });
 const duration = Number(opts.duration);
@@ -75,6 +76,27 @@ async function invokeOverhead(n) {
   return { warmP50: pct(warm, 50), warmP99: pct(warm, 99), localP50: pct(local, 50) };
 }
 
+/** A cold instance's first answer: start (process or container), initialize, invoke; n times. */
+async function coldStarts(n) {
+  const { loadTemplate } = await import(path.join(root, 'dist/template/load.js'));
+  const { createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
+  const { selectBackend } = await import(path.join(root, 'dist/runtime/select-backend.js'));
+  const tpl = loadTemplate(path.join(root, 'bench/fc.yml')).template;
+  const fn = tpl.services[0].functions.find((f) => f.name === 'event');
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const { backend } = await selectBackend(opts.backend, { template: tpl, image: opts.image });
+    const rt = createRuntime({ backend, credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
+    const t0 = process.hrtime.bigint();
+    const out = await rt.invoker.invokeEvent(fn, Buffer.from('{}'));
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (out.errorType) throw new Error(`cold start failed: ${out.body}`);
+    await rt.close();
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n / 2)], max: times[n - 1] };
+}
+
 const bare = await spawnServer(['bench/bare-server.js'], 'bare server');
 const fc = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--backend', opts.backend, ...(opts.image ? ['--image', opts.image] : [])], 'fc-local');
 try {
@@ -84,6 +106,7 @@ try {
   const api = await load(`${fc.base}/2016-08-15/services/bench/functions/event/invocations`, { method: 'POST', body: '{}' });
   await fc.stop();
   const overhead = await invokeOverhead(Number(opts.invocations));
+  const cold = await coldStarts(Number(opts.cold));
   const f = (x) => x.toFixed(0);
   const row = (name, r) => `| ${name} | ${f(r.rps)} | ${((100 * r.rps) / baseline.rps).toFixed(0)}% | ${r.p50} | ${r.p99} |`;
   console.log(`## ${opts.backend} backend, ${connections} connections, ${duration} s per run (${new Date().toISOString().slice(0, 10)})\n`);
@@ -94,6 +117,7 @@ try {
   console.log(row('HTTP trigger, instanceConcurrency 10', multi));
   console.log(row('invoke API (warm)', api));
   console.log(`\nWarm invoke through the invoker, ${opts.invocations} sequential calls: p50 ${overhead.warmP50.toFixed(2)} ms, p99 ${overhead.warmP99.toFixed(2)} ms; the same handler called in-process: p50 ${(overhead.localP50 * 1000).toFixed(1)} µs. Overhead per warm invocation ≈ ${(overhead.warmP50 - overhead.localP50).toFixed(2)} ms.`);
+  console.log(`\nCold start to first answer (${opts.cold} fresh instances): p50 ${cold.p50.toFixed(0)} ms, max ${cold.max.toFixed(0)} ms.`);
 } finally {
   await bare.stop();
   await fc.stop().catch(() => {});

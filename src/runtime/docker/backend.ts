@@ -113,6 +113,7 @@ export class DockerBackend implements Backend {
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         PortBindings: { [`${PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        LogConfig: { Type: 'none', Config: {} },
       },
     });
     const instance = new ContainerInstance(container, this);
