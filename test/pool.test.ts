@@ -150,6 +150,29 @@ describe('FunctionPool', () => {
     expect(pool.fn.handler).toBe('index.other');
   });
 
+  it('lets a request claim an instance that is already warming instead of starting another', async () => {
+    const { pool, backend } = setup();
+    const warming = pool.warm(2);
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    await warming;
+    expect(backend.started).toHaveLength(2);
+    expect(a.instance).not.toBe(b.instance);
+    const c = await pool.acquire(); // both busy: scale out
+    expect(backend.started).toHaveLength(3);
+    [a, b, c].forEach((l) => l.release());
+  });
+
+  it('refresh replaces current instances once, never the retiring ones again', async () => {
+    const { pool, backend } = setup();
+    const busy = await pool.acquire();
+    await pool.refresh();
+    expect(backend.started).toHaveLength(2);
+    await pool.refresh(); // the busy stale one does not count again
+    expect(backend.started).toHaveLength(3);
+    busy.release();
+    expect(pool.size).toBe(1);
+  });
+
   it('warms instances ahead of traffic and stops all on close', async () => {
     const { pool, backend } = setup();
     await pool.warm(3);

@@ -10,6 +10,8 @@ import { AsyncInvocations } from '../gateway/async-invocations.js';
 import { createGateway } from '../gateway/app.js';
 import { openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
+import { startHotReload } from './hot-reload.js';
+import path from 'node:path';
 
 interface StartOptions {
   template?: string;
@@ -22,6 +24,7 @@ interface StartOptions {
   asyncBackoff: string;
   image?: string;
   warm: string;
+  watch: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -36,6 +39,7 @@ export function registerStart(program: Command): void {
     .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
     .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
     .option('--warm <n>', 'start n instances of every function before serving', '0')
+    .option('--no-watch', 'do not reload functions when their code or the template changes')
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
     .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
@@ -74,7 +78,7 @@ Examples:
         for (const e of result.errors) console.error(formatError(e));
         throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
       }
-      const template: Template = result.template;
+      let template: Template = result.template;
       const out = lineWriter(process.stdout);
       let selected;
       try {
@@ -123,7 +127,10 @@ Examples:
       server.keepAliveTimeout = 65_000;
       const addr = server.address() as AddressInfo;
       const base = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-      printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency });
+      const reload = opts.watch
+        ? await startHotReload({ templateFile: path.resolve(file), template: () => template, setTemplate: (t) => (template = t), pools: runtime.pools, out })
+        : undefined;
+      printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency, watch: opts.watch });
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
 
       let stopping = false;
@@ -133,6 +140,7 @@ Examples:
         out(`fc-local: ${signal}, stopping instances`);
         server.close();
         server.closeAllConnections();
+        await reload?.close();
         await runtime.close();
         // Let the batched output drain before exiting.
         setImmediate(() => process.exit(0));
@@ -144,7 +152,7 @@ Examples:
 
 function printBanner(
   out: (l: string) => void,
-  b: { file: string; template: Template; base: string; backend: string; auth: boolean; credentialsSource: string; concurrency: number },
+  b: { file: string; template: Template; base: string; backend: string; auth: boolean; credentialsSource: string; concurrency: number; watch: boolean },
 ): void {
   out(`fc-local serving ${b.file} (${b.template.format === 'funcraft' ? 'Funcraft' : 'fc.yml'} format, region ${b.template.region})`);
   out(`  backend      ${b.backend}`);
@@ -152,6 +160,7 @@ function printBanner(
     `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
   );
   out(`  concurrency  ${b.concurrency} executions at once`);
+  out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);
   out('');
   const rows: [string, string, string][] = [];
   for (const f of allFunctions(b.template)) {

@@ -63,6 +63,8 @@ export interface PoolOptions {
 
 export class FunctionPool {
   private readonly instances = new Set<Instance>();
+  /** Instances started ahead of traffic (reload, --warm); a request claims one rather than start its own. */
+  private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean }[] = [];
   private closed = false;
 
   constructor(
@@ -90,27 +92,55 @@ export class FunctionPool {
   async acquire(): Promise<Lease> {
     if (this.closed) throw new Error(`function ${this.spec.service}/${this.spec.name} is no longer served`);
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
-    const idle = this.pickIdle();
-    if (idle) return this.lease(idle, false);
     try {
-      const inst = await this.startInstance();
-      return this.lease(inst, true);
+      for (;;) {
+        const idle = this.pickIdle();
+        if (idle) return this.lease(idle, false);
+        const warming = this.warming.find((w) => !w.claimed);
+        if (!warming) return this.lease(await this.startInstance(), true);
+        warming.claimed = true;
+        const inst = await warming.ready;
+        // Taken meanwhile, stale, or failed to start: look again.
+        if (inst && !inst.dead && !inst.stale && inst.active < this.spec.instanceConcurrency) return this.lease(inst, true);
+      }
     } catch (err) {
       this.gate.leave();
       throw err;
     }
   }
 
-  /** Starts `n` instances ahead of traffic. */
+  /** Starts instances ahead of traffic until `n` current (not stale) ones are up. */
   async warm(n: number): Promise<void> {
-    const missing = Math.max(0, n - this.instances.size);
-    await Promise.all(Array.from({ length: missing }, () => this.startInstance()));
+    let fresh = 0;
+    for (const i of this.instances) if (!i.stale && !i.dead) fresh++;
+    const missing = Math.max(0, n - fresh - this.warming.length);
+    const started = Array.from({ length: missing }, () => {
+      const entry = { ready: this.startInstance().catch(() => undefined), claimed: false };
+      this.warming.push(entry);
+      void entry.ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+      return entry.ready;
+    });
+    const results = await Promise.all(started);
+    if (results.some((r) => r === undefined)) throw new Error(`an instance of ${this.spec.service}/${this.spec.name} failed to start`);
   }
 
   /** New code or config: idle instances go now, busy ones when their request ends. */
   replaceSpec(spec: FunctionSpec): void {
     this.spec = spec;
     this.markStale();
+  }
+
+  /**
+   * Hot reload: retire every instance (idle now, busy after their request) and start as many
+   * fresh ones as were live, so that the next request finds new code already warm.
+   * Resolves with how many were started once they are ready.
+   */
+  async refresh(spec: FunctionSpec = this.spec): Promise<number> {
+    // Only current instances count: retiring ones were already replaced once.
+    const live = [...this.instances].filter((i) => !i.dead && !i.stale).length;
+    this.replaceSpec(spec);
+    await this.warm(live);
+    return live;
   }
 
   markStale(): void {
@@ -223,6 +253,11 @@ export class PoolSet {
 
   all(): FunctionPool[] {
     return [...this.pools.values()];
+  }
+
+  /** The pool of a function, if it has served anything yet. */
+  existing(service: string, fn: string): FunctionPool | undefined {
+    return this.pools.get(`${service}/${fn}`);
   }
 
   async remove(service: string, fn: string): Promise<void> {
