@@ -15,6 +15,8 @@ export interface HotReloadDeps {
   setTemplate(t: Template): void;
   pools: PoolSet;
   out(line: string): void;
+  /** Called after a new template is in force (event sources re-read their triggers). */
+  onApplied?(t: Template): Promise<void> | void;
 }
 
 const key = (f: FunctionSpec) => `${f.service}/${f.name}`;
@@ -64,6 +66,7 @@ export async function startHotReload(deps: HotReloadDeps): Promise<{ close(): Pr
     await Promise.all(removed.map((k) => pools.remove(...(k.split('/') as [string, string]))));
     await Promise.all(changed.map((f) => pools.existing(f.service, f.name)?.refresh(f)));
     await code.setDirs(codeDirs(result.template));
+    await deps.onApplied?.(result.template);
     const parts = [
       added.length ? `added ${added.join(', ')}` : '',
       removed.length ? `removed ${removed.join(', ')}` : '',

@@ -4,6 +4,7 @@ import { EXIT, UsageError } from './common.js';
 import { registerValidate } from './validate.js';
 import { registerInvoke } from './invoke.js';
 import { registerStart } from './start.js';
+import { registerEvents } from './events.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,11 +21,13 @@ Examples:
   $ fc-local validate -t fc.yml          check a template, errors as file:line:col
   $ fc-local start -t fc.yml.example       serve the invoke API and HTTP triggers on 127.0.0.1:8000
   $ fc-local invoke demo/hello -e event.json
+  $ fc-local events generate oss | fc-local invoke demo/on-events -e -
 `,
   );
   registerValidate(program);
   registerStart(program);
   registerInvoke(program);
+  registerEvents(program);
   return program;
 }
 

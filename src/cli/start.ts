@@ -11,6 +11,7 @@ import { createGateway } from '../gateway/app.js';
 import { openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
 import { startHotReload } from './hot-reload.js';
+import { EventSources } from '../events/index.js';
 import path from 'node:path';
 
 interface StartOptions {
@@ -25,6 +26,8 @@ interface StartOptions {
   image?: string;
   warm: string;
   watch: boolean;
+  ossDir?: string;
+  logDir?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -39,6 +42,8 @@ export function registerStart(program: Command): void {
     .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
     .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
     .option('--warm <n>', 'start n instances of every function before serving', '0')
+    .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
+    .option('--log-dir <dir>', 'folder of <logstore>.jsonl files feeding Log triggers (default: .fc-local/log beside the template)')
     .option('--no-watch', 'do not reload functions when their code or the template changes')
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
@@ -95,7 +100,23 @@ Examples:
         template: () => template,
         concurrencyLimit: concurrency,
         idleTimeoutMs: idle * 1000,
-        onLine: (fn, line) => out(`${color(`${fn.service}/${fn.name}`)} ${line}`),
+        onLine: (fn, line) => {
+          out(`${color(`${fn.service}/${fn.name}`)} ${line}`);
+          // A service's logConfig logstore gets its functions' output, as in FC, so that one
+          // function's logs can feed another's Log trigger.
+          const logConfig = template.services.find((s) => s.name === fn.service)?.logConfig;
+          if (logConfig) events.logs.append(logConfig.logstore, [{ message: line, serviceName: fn.service, functionName: fn.name }]);
+        },
+      });
+      let base = '';
+      const templateDir = path.dirname(path.resolve(file));
+      const events = new EventSources({
+        invoker: runtime.invoker,
+        template: () => template,
+        log: (l) => out(`fc-local ${l}`),
+        ossDir: path.resolve(opts.ossDir ?? path.join(templateDir, '.fc-local', 'oss')),
+        logDir: path.resolve(opts.logDir ?? path.join(templateDir, '.fc-local', 'log')),
+        baseUrl: () => base,
       });
       const asyncInvocations = new AsyncInvocations(runtime.invoker, { maxRetries: 3, backoffMs: backoff, maxThrottledMs: 5 * 60_000, log: (l) => out(`fc-local ${l}`) });
       if (warm > 0) {
@@ -111,6 +132,7 @@ Examples:
         times: { createdTime: now, lastModifiedTime: now },
         async: asyncInvocations,
         log: (l) => out(`fc-local ${l}`),
+        extraRoutes: events.router(),
       });
 
       const server = http.createServer(listener).listen(port, opts.host);
@@ -126,11 +148,19 @@ Examples:
       // Instances answer quickly; keep client connections open for reuse like FC's front ends.
       server.keepAliveTimeout = 65_000;
       const addr = server.address() as AddressInfo;
-      const base = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      base = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      await events.apply(template);
       const reload = opts.watch
-        ? await startHotReload({ templateFile: path.resolve(file), template: () => template, setTemplate: (t) => (template = t), pools: runtime.pools, out })
+        ? await startHotReload({
+            templateFile: path.resolve(file),
+            template: () => template,
+            setTemplate: (t) => (template = t),
+            pools: runtime.pools,
+            out,
+            onApplied: (t) => events.apply(t),
+          })
         : undefined;
-      printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency, watch: opts.watch });
+      printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency, watch: opts.watch, events: events.describe(template) });
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
 
       let stopping = false;
@@ -141,6 +171,7 @@ Examples:
         server.close();
         server.closeAllConnections();
         await reload?.close();
+        await events.close();
         await runtime.close();
         // Let the batched output drain before exiting.
         setImmediate(() => process.exit(0));
@@ -152,7 +183,7 @@ Examples:
 
 function printBanner(
   out: (l: string) => void,
-  b: { file: string; template: Template; base: string; backend: string; auth: boolean; credentialsSource: string; concurrency: number; watch: boolean },
+  b: { file: string; template: Template; base: string; backend: string; auth: boolean; credentialsSource: string; concurrency: number; watch: boolean; events: string[] },
 ): void {
   out(`fc-local serving ${b.file} (${b.template.format === 'funcraft' ? 'Funcraft' : 'fc.yml'} format, region ${b.template.region})`);
   out(`  backend      ${b.backend}`);
@@ -173,6 +204,11 @@ function printBanner(
   const w1 = Math.max(5, ...rows.map((r) => r[1].length));
   out(`  ${'METHOD'.padEnd(w0)}  ${'ROUTE'.padEnd(w1)}  FUNCTION`);
   for (const r of rows) out(`  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  if (b.events.length) {
+    out('');
+    out(`  EVENT SOURCES (inject with POST ${b.base}/_fc-local/events/{oss|log|cdn|timer} or fc-local events emit)`);
+    for (const e of b.events) out(`  ${e}`);
+  }
   out('');
   out(`fc-local listening on ${b.base} (Ctrl-C to stop)`);
 }

@@ -1,0 +1,81 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Template } from '../model.js';
+import { ossEvent } from './builders.js';
+import { triggersOfType, type EventDispatcher, type FiredInvocation, type TriggerOf } from './dispatcher.js';
+
+// OSS triggers: each bucket named by a trigger is a local folder; creating or overwriting a file
+// fires ObjectCreated:PutObject, deleting one ObjectRemoved:DeleteObject, for the triggers whose
+// events and key filters match. The injection API fires any event name without a file.
+
+export function bucketOf(trigger: TriggerOf<'oss'>): string | undefined {
+  return trigger.config.bucketName ?? trigger.sourceArn?.split(':').pop() ?? undefined;
+}
+
+/** `oss:ObjectCreated:*` style patterns against an event name such as ObjectCreated:PutObject. */
+export function ossTriggerMatches(trigger: TriggerOf<'oss'>, bucket: string, eventName: string, key: string): boolean {
+  if (bucketOf(trigger) !== bucket) return false;
+  const wanted = trigger.config.events.some((pattern) => {
+    const p = pattern.replace(/^oss:/, '');
+    return p.endsWith('*') ? eventName.startsWith(p.slice(0, -1)) : p === eventName;
+  });
+  if (!wanted) return false;
+  const { prefix, suffix } = trigger.config.filter?.key ?? {};
+  return (!prefix || key.startsWith(prefix)) && (!suffix || key.endsWith(suffix));
+}
+
+export interface OssInjection {
+  bucket: string;
+  key: string;
+  eventName?: string;
+  size?: number;
+}
+
+export class OssSource {
+  private watcher?: FSWatcher;
+  private template?: Template;
+
+  constructor(
+    private readonly dispatcher: EventDispatcher,
+    /** Folder holding one folder per bucket. */
+    readonly root: string,
+  ) {}
+
+  async apply(tpl: Template): Promise<void> {
+    await this.close();
+    this.template = tpl;
+    const buckets = [...new Set(triggersOfType(tpl, 'oss').map(({ trigger }) => bucketOf(trigger)).filter((b): b is string => !!b))];
+    if (!buckets.length) return;
+    const dirs = buckets.map((b) => path.join(this.root, b));
+    dirs.forEach((d) => mkdirSync(d, { recursive: true }));
+    const watcher = watch(dirs, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
+    const onFile = (eventName: string) => (file: string) => {
+      const rel = path.relative(this.root, file).split(path.sep);
+      const [bucket, ...key] = rel;
+      const size = eventName.startsWith('ObjectCreated') ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
+      void this.fire({ bucket: bucket!, key: key.join('/'), eventName, size }, true);
+    };
+    watcher.on('add', onFile('ObjectCreated:PutObject'));
+    watcher.on('change', onFile('ObjectCreated:PutObject'));
+    watcher.on('unlink', onFile('ObjectRemoved:DeleteObject'));
+    await new Promise<void>((r) => watcher.once('ready', () => r()));
+    this.watcher = watcher;
+  }
+
+  fire(i: OssInjection, wait: boolean): Promise<FiredInvocation[]> {
+    const tpl = this.template!;
+    const eventName = (i.eventName ?? 'ObjectCreated:PutObject').replace(/^oss:/, '');
+    const hits = triggersOfType(tpl, 'oss').filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key));
+    return Promise.all(
+      hits.map(({ fn, trigger }) =>
+        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, region: tpl.region, accountId: tpl.accountId }), wait),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = undefined;
+  }
+}

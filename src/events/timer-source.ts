@@ -1,0 +1,44 @@
+import { Cron } from 'croner';
+import type { Template } from '../model.js';
+import { parseSchedule } from './cron.js';
+import { timerEvent } from './builders.js';
+import { triggersOfType, type EventDispatcher, type FiredInvocation } from './dispatcher.js';
+
+// Timer triggers: FC's cron dialect (seconds first, Quartz steps) or @every; disabled ones stay
+// quiet. Each firing is one invocation with the guide's {triggerTime, triggerName, payload}.
+
+export class TimerSource {
+  private stops: (() => void)[] = [];
+  private template?: Template;
+
+  constructor(private readonly dispatcher: EventDispatcher) {}
+
+  apply(tpl: Template): void {
+    this.close();
+    this.template = tpl;
+    for (const { fn, trigger } of triggersOfType(tpl, 'timer')) {
+      if (!trigger.config.enable) continue;
+      const fire = () => void this.dispatcher.fire(fn, trigger, timerEvent({ triggerName: trigger.name, payload: trigger.config.payload }));
+      const schedule = parseSchedule(trigger.config.cronExpression);
+      if (schedule.kind === 'every') {
+        const t = setInterval(fire, schedule.intervalMs);
+        this.stops.push(() => clearInterval(t));
+      } else {
+        const job = new Cron(schedule.pattern, { timezone: 'UTC', legacyMode: true, protect: false }, fire);
+        this.stops.push(() => job.stop());
+      }
+    }
+  }
+
+  /** Fires one timer trigger now (the injection API), enabled or not. */
+  async fireNow(service: string, fnName: string, triggerName: string, wait: boolean): Promise<FiredInvocation[] | undefined> {
+    const hit = triggersOfType(this.template!, 'timer').find((x) => x.fn.service === service && x.fn.name === fnName && x.trigger.name === triggerName);
+    if (!hit) return undefined;
+    return [await this.dispatcher.fire(hit.fn, hit.trigger, timerEvent({ triggerName, payload: hit.trigger.config.payload }), wait)];
+  }
+
+  close(): void {
+    this.stops.forEach((s) => s());
+    this.stops = [];
+  }
+}
