@@ -161,6 +161,8 @@ describe('event sources under fc-local start', () => {
   it('sends CDN events to the triggers whose domain filter matches', async () => {
     const hit = await inject('cdn', { eventName: 'CachedObjectsRefreshed', domain: 'a.example.com', objectPath: ['/x.mp4'] });
     expect(hit.body).toEqual([{ service: 'ev', function: 'cdn', trigger: 'refreshed', requestId: expect.any(String), status: 'succeeded' }]);
+    // The answer can arrive before the server's output line does.
+    expect(await waitUntil(() => received('cdn').length > 0)).toBe(true);
     const e = (received('cdn').at(-1)!.events as Record<string, unknown>[])[0]!;
     expect(e).toMatchObject({ eventName: 'CachedObjectsRefreshed', eventVersion: '1.0.0', eventSource: 'cdn', region: 'cn-shanghai', resource: { domain: 'a.example.com' }, eventParameter: { objectPath: ['/x.mp4'], domain: 'a.example.com', objectType: 'File' } });
     expect(e.eventTime).toMatch(/\+08:00$/);
@@ -180,7 +182,7 @@ describe('event sources under fc-local start', () => {
   it('fires a timer on demand, and emits through the CLI', async () => {
     const now = await inject('timer', { service: 'ev', function: 'ticker-off', trigger: 'tick' });
     expect(now.body).toMatchObject([{ function: 'ticker-off', status: 'succeeded' }]);
-    expect(received('ticker-off')).toHaveLength(1);
+    expect(await waitUntil(() => received('ticker-off').length === 1)).toBe(true);
     const cli = await runCli(['events', 'emit', 'cdn', '--port', String(srv.port), '--domain', 'a.example.com']);
     expect(cli.exitCode).toBe(0);
     expect(JSON.parse(String(cli.stdout))).toMatchObject([{ function: 'cdn', status: 'succeeded' }]);
