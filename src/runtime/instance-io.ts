@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { LineListener, LogStream } from './backend.js';
+import { InstanceStartError, type InstanceHandle, type LineListener, type LogStream } from './backend.js';
 
 // Small pieces both backends need: line fan-out, a free loopback port, waiting for a listener.
 
@@ -65,5 +65,32 @@ export async function waitForHttp(
     if (await answers(port, host)) return;
     if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`);
     await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+export interface Booting {
+  instance: Pick<InstanceHandle, 'onLine' | 'stop'> & { readonly port: number; endReason(): string | undefined };
+  /** Work before waiting, e.g. starting the container (its port is known after). */
+  begin?: () => Promise<void>;
+  timeoutMs: number;
+  /** Names what failed, e.g. "the nodejs18 runtime for svc/fn". */
+  what: string;
+}
+
+/**
+ * Waits until a new instance answers HTTP. On failure it stops the instance and throws an
+ * InstanceStartError carrying what the instance printed while booting, to explain why.
+ */
+export async function awaitReady(b: Booting): Promise<void> {
+  const boot: string[] = [];
+  const off = b.instance.onLine((line) => boot.length < 50 && boot.push(line));
+  try {
+    await b.begin?.();
+    await waitForHttp(b.instance.port, '127.0.0.1', b.timeoutMs, () => b.instance.endReason());
+  } catch (err) {
+    await b.instance.stop();
+    throw new InstanceStartError(`${b.what} failed to start: ${(err as Error).message}`, boot.join('\n'));
+  } finally {
+    off();
   }
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { LineHub, waitForHttp } from '../instance-io.js';
+import { awaitReady, LineHub } from '../instance-io.js';
 import { imageFor, type ImageChoice } from './images.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
@@ -119,18 +119,8 @@ export class DockerBackend implements Backend {
     const instance = new ContainerInstance(container, this);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
-    const boot: string[] = [];
-    const off = instance.onLine((line) => boot.length < 50 && boot.push(line));
-    try {
-      await instance.begin();
-      await waitForHttp(instance.port, '127.0.0.1', this.opts.startTimeoutMs ?? 30_000, () => instance.endReason());
-    } catch (err) {
-      await instance.stop();
-      const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
-      throw new InstanceStartError(`${what} for ${fn.service}/${fn.name} failed to start: ${(err as Error).message}`, boot.join('\n'));
-    } finally {
-      off();
-    }
+    const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? 30_000, what: `${what} for ${fn.service}/${fn.name}` });
     return instance;
   }
 

@@ -2,8 +2,8 @@ import { execa, type ResultPromise } from 'execa';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
-import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { freePort, LineHub, waitForHttp } from '../instance-io.js';
+import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { awaitReady, freePort, LineHub } from '../instance-io.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
 // code dir, its env FC's plus the function's (not the host's, so code does not come to rely on it).
@@ -40,18 +40,8 @@ export class ProcessBackend implements Backend {
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
 
-    // Keep what it printed while booting, to explain a failed start.
-    const boot: string[] = [];
-    const off = instance.onLine((line) => boot.length < 50 && boot.push(line));
-    try {
-      await waitForHttp(port, '127.0.0.1', this.opts.startTimeoutMs ?? 15_000, () => instance.endReason());
-    } catch (err) {
-      await instance.stop();
-      const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
-      throw new InstanceStartError(`${what} for ${req.fn.service}/${req.fn.name} failed to start: ${(err as Error).message}`, boot.join('\n'));
-    } finally {
-      off();
-    }
+    const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
+    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? 15_000, what: `${what} for ${req.fn.service}/${req.fn.name}` });
     return instance;
   }
 
