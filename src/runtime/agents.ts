@@ -59,11 +59,19 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
         env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
         printsMarkers: true,
       };
+    case 'python':
+      return {
+        // python2.7 needs a python2 interpreter; python3.x runtimes run on the python3 there is.
+        command: fn.runtime === 'python2.7' ? 'python2' : (paths.python ?? 'python3'),
+        args: ['-u', path.join(paths.agentsDir, 'python', 'bootstrap.py')],
+        env: { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+        printsMarkers: true,
+      };
     case 'custom':
       return { command: path.join(paths.codeDir, 'bootstrap'), args: [], env, printsMarkers: false };
     default:
       throw new UnsupportedRuntimeError(
-        `runtime ${fn.runtime} is not supported by fc-local yet; the nodejs runtimes and custom are`,
+        `runtime ${fn.runtime} is not supported by fc-local yet; the nodejs and python runtimes and custom are`,
       );
   }
 }

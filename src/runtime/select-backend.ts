@@ -45,7 +45,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   }
   const backend = new DockerBackend(docker, { images, log: opts.log });
   const leftovers = await removeLeftovers(docker);
-  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'java' && runtimeFamily(f.runtime) !== 'python').map((f) => imageFor(f.runtime, images)))];
+  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'java').map((f) => imageFor(f.runtime, images)))];
   try {
     for (const image of needed) await backend.ensureImage(image);
   } catch (err) {

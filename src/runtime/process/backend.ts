@@ -65,7 +65,10 @@ class ProcessInstance implements InstanceHandle {
     if (child.stdout) this.lines.attach(child.stdout, 'stdout');
     if (child.stderr) this.lines.attach(child.stderr, 'stderr');
     this.exited = child.then((r) => {
-      if (r.failed && r.exitCode === undefined && !r.signal) this.spawnError = r.shortMessage;
+      if (r.failed && r.exitCode === undefined && !r.signal) {
+        const code = (r as { code?: string }).code;
+        this.spawnError = code === 'ENOENT' ? `${r.command.split(' ')[0]} is not installed or not on PATH (${code})` : code === 'EACCES' ? `${r.command.split(' ')[0]} is not executable (${code})` : r.shortMessage;
+      }
       this.ended = { code: r.exitCode ?? null, signal: r.signal ?? null };
       return this.ended;
     });

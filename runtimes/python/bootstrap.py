@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+"""fc-local's Python agent: FC's Python programming model behind FC's custom-runtime HTTP
+protocol (POST /initialize, POST /invoke; HTTP functions are WSGI apps and get the raw request).
+Standard library only; runs on Python 3.6 and later."""
+
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
+from urllib.parse import unquote, urlsplit
+
+CODE_DIR = os.environ.get('FC_FUNC_CODE_PATH') or os.getcwd()
+PORT = int(os.environ.get('FC_SERVER_PORT') or 9000)
+HOST = os.environ.get('FC_SERVER_HOST') or '127.0.0.1'
+PROXY_PREFIX = '/2016-08-15/proxy/'
+AGENT_FILE = os.path.abspath(__file__)
+
+# Packaged modules (`pip install -t .`) import from the code dir, as in FC.
+sys.path.insert(0, CODE_DIR)
+
+# ---------------------------------------------------------------------------------------------
+# Logging: the root logger prints `<ISO time> <requestId> [LEVEL] message`; print() goes out raw.
+_state = threading.local()
+_current = {'request_id': ''}
+
+
+def current_request_id():
+    return getattr(_state, 'request_id', None) or _current['request_id']
+
+
+class _FCFormatter(logging.Formatter):
+    def format(self, record):
+        t = time.gmtime(record.created)
+        stamp = time.strftime('%Y-%m-%dT%H:%M:%S', t) + '.%03dZ' % int(record.msecs)
+        return '%s %s [%s] %s' % (stamp, current_request_id(), record.levelname, record.getMessage()) + (
+            '\n' + self.formatException(record.exc_info) if record.exc_info else '')
+
+
+_out_lock = threading.Lock()
+
+
+def _write_line(line):
+    with _out_lock:
+        sys.stdout.write(line + '\n')
+        sys.stdout.flush()
+
+
+class _FCHandler(logging.Handler):
+    def emit(self, record):
+        try:
+            _write_line(self.format(record))
+        except Exception:  # noqa: BLE001 - a log line must never break an invocation
+            pass
+
+
+_root = logging.getLogger()
+for h in list(_root.handlers):
+    _root.removeHandler(h)
+_handler = _FCHandler()
+_handler.setFormatter(_FCFormatter())
+_root.addHandler(_handler)
+_root.setLevel(logging.INFO)
+
+
+# ---------------------------------------------------------------------------------------------
+# Context: FC's FCContext, with the guide's snake_case names and the camelCase ones it also uses.
+class Credentials(object):
+    def __init__(self, access_key_id, access_key_secret, security_token):
+        self.access_key_id = self.accessKeyId = access_key_id
+        self.access_key_secret = self.accessKeySecret = access_key_secret
+        self.security_token = self.securityToken = security_token
+
+
+class FunctionMeta(object):
+    def __init__(self, name, handler, memory, timeout, initializer, initialization_timeout):
+        self.name = name
+        self.handler = handler
+        self.memory = memory
+        self.timeout = timeout
+        self.initializer = initializer
+        self.initialization_timeout = initialization_timeout
+
+
+class ServiceMeta(object):
+    def __init__(self, name, log_project, log_store, qualifier):
+        self.name = name
+        self.log_project = self.logProject = log_project
+        self.log_store = self.logStore = log_store
+        self.qualifier = qualifier
+        self.version_id = ''
+
+
+class FCContext(object):
+    def __init__(self, h):
+        def num(key):
+            try:
+                return int(h.get(key) or 0)
+            except ValueError:
+                return 0
+        self.request_id = self.requestId = h.get('x-fc-request-id', '')
+        self.credentials = Credentials(h.get('x-fc-access-key-id', ''), h.get('x-fc-access-key-secret', ''), h.get('x-fc-security-token', ''))
+        self.function = FunctionMeta(h.get('x-fc-function-name', ''), h.get('x-fc-function-handler', ''), num('x-fc-function-memory'),
+                                     num('x-fc-function-timeout'), h.get('x-fc-function-initializer', ''), num('x-fc-initialization-timeout'))
+        self.service = ServiceMeta(h.get('x-fc-service-name', ''), h.get('x-fc-service-logproject', ''), h.get('x-fc-service-logstore', ''),
+                                   h.get('x-fc-qualifier', 'LATEST'))
+        self.region = h.get('x-fc-region', '')
+        self.account_id = self.accountId = h.get('x-fc-account-id', '')
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors in FC's JSON: {"errorMessage", "errorType", "stackTrace": [["File \"/code/main.py\"",
+# "line 2", "in my_handler", "raise Exception(...)"], ...]} with the user's frames only.
+def error_json(exc, message=None):
+    frames = []
+    for f in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(f[0]) == AGENT_FILE or '/importlib/' in f[0] or f[0].startswith('<frozen'):
+            continue
+        frames.append(['File "%s"' % f[0], 'line %d' % f[1], 'in %s' % f[2], f[3] or ''])
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append(['File "%s"' % exc.filename, 'line %s' % exc.lineno, 'in <module>', (exc.text or '').strip()])
+    return {'errorMessage': message or str(exc), 'errorType': type(exc).__name__, 'stackTrace': frames}
+
+
+class LoadError(Exception):
+    def __init__(self, payload):
+        Exception.__init__(self, payload['errorMessage'])
+        self.payload = payload
+
+
+_modules = {}
+
+
+def load(handler):
+    """`module.function`; a failed import is not cached, so fixed code loads on the next request."""
+    if '.' not in handler:
+        raise LoadError({'errorMessage': "Invalid handler '%s': it must be {module}.{function}" % handler, 'errorType': 'InvalidHandler'})
+    module_name, func_name = handler.rsplit('.', 1)
+    module = _modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            if getattr(e, 'name', None) == module_name.split('.')[0] or module_name in str(e):
+                raise LoadError({'errorMessage': "Module '%s' is missing" % module_name, 'errorType': 'ModuleNotFound'})
+            raise LoadError(error_json(e, "Unable to import module '%s': %s" % (module_name, e)))
+        except Exception as e:  # noqa: BLE001 - syntax errors, errors at import time
+            raise LoadError(error_json(e))
+        _modules[module_name] = module
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise LoadError({'errorMessage': "Handler '%s' is missing on module '%s'" % (func_name, module_name), 'errorType': 'HandlerNotFound'})
+    return func
+
+
+def encode(value):
+    if value is None:
+        return b''
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode('utf-8')
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).encode('utf-8')
+    return str(value).encode('utf-8')
+
+
+IGNORED_REQUEST_HEADERS = {'accept-encoding', 'connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding'}
+IGNORED_RESPONSE_HEADERS = {'connection', 'content-length', 'content-encoding', 'date', 'keep-alive', 'proxy-authenticate', 'server',
+                            'trailer', 'transfer-encoding', 'upgrade'}
+
+
+class Agent(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'fc-local-python'
+
+    def log_message(self, *args):  # the protocol's own access log is noise
+        pass
+
+    def headers_dict(self):
+        return dict((k.lower(), v) for k, v in self.headers.items())
+
+    def body(self):
+        n = int(self.headers.get('content-length') or 0)
+        return self.rfile.read(n) if n else b''
+
+    def answer(self, status, headers, body):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def fc_answer(self, error_type, payload):
+        """x-fc-status 404 and the error JSON: FC's protocol for a function error."""
+        if error_type:
+            self.answer(404, [('x-fc-status', '404'), ('x-fc-error-type', error_type), ('Content-Type', 'application/json')],
+                        json.dumps(payload).encode('utf-8'))
+        else:
+            self.answer(200, [('x-fc-status', '200'), ('Content-Type', 'application/octet-stream')], payload)
+
+    def begin(self, what):
+        h = self.headers_dict()
+        ctx = FCContext(h)
+        _state.request_id = _current['request_id'] = ctx.request_id
+        _write_line('FC %s Start RequestId: %s' % (what, ctx.request_id))
+        return h, ctx
+
+    def end(self, what, ctx):
+        _write_line('FC %s End RequestId: %s' % (what, ctx.request_id))
+
+    def do_POST(self):
+        if self.path.startswith(PROXY_PREFIX):
+            return self.http_function()
+        if self.path == '/invoke':
+            return self.invoke()
+        if self.path == '/initialize':
+            return self.initialize()
+        self.answer(404, [('Content-Type', 'text/plain')], b'fc-local python agent: unknown route\n')
+
+    def do_GET(self):
+        if self.path.startswith(PROXY_PREFIX):
+            return self.http_function()
+        self.answer(404, [('Content-Type', 'text/plain')], b'fc-local python agent: unknown route\n')
+
+    do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_GET
+
+    def invoke(self):
+        event = self.body()
+        h, ctx = self.begin('Invoke')
+        try:
+            result = load(ctx.function.handler)(event, ctx)
+            payload, error_type = encode(result), None
+        except LoadError as e:
+            payload, error_type = e.payload, 'UnhandledInvocationError'
+        except Exception as e:  # noqa: BLE001 - the function's exception is its answer
+            payload, error_type = error_json(e), 'UnhandledInvocationError'
+            logging.error('%s: %s' % (type(e).__name__, e))
+        self.end('Invoke', ctx)
+        self.fc_answer(error_type, payload)
+
+    def initialize(self):
+        self.body()
+        h, ctx = self.begin('Initialize')
+        error_type, payload = None, b''
+        if ctx.function.initializer:
+            try:
+                load(ctx.function.initializer)(ctx)
+            except LoadError as e:
+                error_type, payload = 'UnhandledInvocationError', e.payload
+            except Exception as e:  # noqa: BLE001
+                error_type, payload = 'UnhandledInvocationError', error_json(e)
+        self.end('Initialize', ctx)
+        self.fc_answer(error_type, payload)
+
+    def http_function(self):
+        body = self.body()
+        h, ctx = self.begin('Invoke')
+        url = urlsplit(self.path)
+        # /2016-08-15/proxy/{service}/{function}/rest -> /rest
+        rest = url.path[len(PROXY_PREFIX):].split('/', 2)
+        environ = {
+            'REQUEST_METHOD': self.command,
+            'SCRIPT_NAME': '',
+            'PATH_INFO': unquote('/' + (rest[2] if len(rest) > 2 else '')),
+            'QUERY_STRING': url.query,
+            'CONTENT_LENGTH': str(len(body)),
+            'CONTENT_TYPE': h.get('content-type', ''),
+            'SERVER_NAME': h.get('host', 'localhost').split(':')[0],
+            'SERVER_PORT': str(PORT),
+            'SERVER_PROTOCOL': 'HTTP/1.1',
+            'REMOTE_ADDR': h.get('x-fc-client-ip', self.client_address[0]),
+            'wsgi.version': (1, 0),
+            'wsgi.url_scheme': 'http',
+            'wsgi.input': io.BytesIO(body),
+            'wsgi.errors': sys.stderr,
+            'wsgi.multithread': False,
+            'wsgi.multiprocess': False,
+            'wsgi.run_once': False,
+            'fc.context': ctx,
+            'fc.request_uri': self.path,
+        }
+        for k, v in h.items():
+            if k.startswith('x-fc-') or k in IGNORED_REQUEST_HEADERS or k in ('content-type', 'content-length'):
+                continue
+            environ['HTTP_' + k.upper().replace('-', '_')] = v
+        response = {}
+
+        def start_response(status, headers, exc_info=None):
+            response['status'] = int(status.split(' ', 1)[0])
+            response['headers'] = [(k, v) for k, v in headers if k.lower() not in IGNORED_RESPONSE_HEADERS and not k.lower().startswith('x-fc-')]
+            chunks = response.setdefault('chunks', [])
+            return chunks.append
+
+        try:
+            app = load(ctx.function.handler)
+            result = app(environ, start_response)
+            try:
+                for chunk in result:
+                    response.setdefault('chunks', []).append(chunk)
+            finally:
+                if hasattr(result, 'close'):
+                    result.close()
+        except LoadError as e:
+            self.end('Invoke', ctx)
+            return self.fc_answer('UnhandledInvocationError', e.payload)
+        except Exception as e:  # noqa: BLE001
+            logging.error('%s: %s' % (type(e).__name__, e))
+            self.end('Invoke', ctx)
+            return self.fc_answer('UnhandledInvocationError', error_json(e))
+        self.end('Invoke', ctx)
+        if 'status' not in response:
+            return self.fc_answer('UnhandledInvocationError', {'errorMessage': 'The WSGI app did not call start_response', 'errorType': 'BadResponse'})
+        payload = b''.join(encode(c) for c in response.get('chunks', []))
+        self.answer(response['status'], response['headers'], b'' if self.command == 'HEAD' else payload)
+
+
+class Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+if __name__ == '__main__':
+    Server((HOST, PORT), Agent).serve_forever()
