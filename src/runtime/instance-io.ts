@@ -3,6 +3,7 @@ import net from 'node:net';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InstanceStartError, type InstanceHandle, type LineListener, type LogStream } from './backend.js';
+import { runtimeFamily, type FunctionSpec } from '../model.js';
 
 // Small pieces both backends need: line fan-out, a free loopback port, waiting for a listener.
 
@@ -93,4 +94,12 @@ export async function awaitReady(b: Booting): Promise<void> {
   } finally {
     off();
   }
+}
+
+/**
+ * How long a new instance may take to answer: our agents get a fixed allowance; a custom
+ * bootstrap gets the function's timeout (at least 1 s), since a request waits on it anyway.
+ */
+export function startLimitMs(fn: FunctionSpec, agentLimitMs: number): number {
+  return runtimeFamily(fn.runtime) === 'custom' ? Math.max(1, fn.timeout) * 1000 : agentLimitMs;
 }

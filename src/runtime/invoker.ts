@@ -46,6 +46,7 @@ export interface InvokerContext {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const END_MARKER_GRACE_MS = 250;
+const QUIET_MS = 20;
 
 class CallError extends Error {
   constructor(
@@ -106,6 +107,7 @@ export class Invoker {
     let inst!: Instance;
     let off: () => void = () => {};
     let ended!: Promise<void>;
+    let lastLineAt = 0;
     const endLine = `FC Invoke End RequestId: ${requestId}`;
     const markers = runtimeFamily(fn.runtime) !== 'custom';
     const headers = protocolHeaders({
@@ -136,6 +138,7 @@ export class Invoker {
       ended = new Promise<void>((r) => (sawEnd = r));
       off = inst.handle.onLine((line) => {
         logs.push(line);
+        lastLineAt = performance.now();
         if (line === endLine) sawEnd();
       });
       if (!markers) logs.push(`FC Invoke Start RequestId: ${requestId}`);
@@ -187,6 +190,12 @@ export class Invoker {
     // lines are all here, but never for long (a crashed instance prints nothing more).
     if (markers && !discard) {
       await Promise.race([ended, inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
+    } else if (!markers && !discard && !httpMode) {
+      // No marker to wait for (a custom bootstrap): let its output pause briefly, so that the
+      // invocation's logs (tail, --json) are complete. HTTP triggers return no logs: no wait.
+      const answeredAt = performance.now();
+      const until = answeredAt + END_MARKER_GRACE_MS;
+      while (performance.now() < until && performance.now() - Math.max(lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
     } else if (discard) {
       await Promise.race([inst.handle.exited, delay(50)]);
     }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { awaitReady, LineHub } from '../instance-io.js';
+import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, type ImageChoice } from './images.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
@@ -120,7 +120,7 @@ export class DockerBackend implements Backend {
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
-    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? 30_000, what: `${what} for ${fn.service}/${fn.name}` });
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000), what: `${what} for ${fn.service}/${fn.name}` });
     return instance;
   }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { awaitReady, freePort, LineHub } from '../instance-io.js';
+import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
 // code dir, its env FC's plus the function's (not the host's, so code does not come to rely on it).
@@ -13,9 +13,13 @@ export interface ProcessBackendOptions {
   startTimeoutMs?: number;
 }
 
+/** Every live instance of every backend in this process, killed if fc-local exits abruptly. */
+const allInstances = new Set<ProcessInstance>();
+process.on('exit', () => allInstances.forEach((i) => i.kill()));
+
 export class ProcessBackend implements Backend {
   readonly name = 'process' as const;
-  private readonly live = new Set<InstanceHandle>();
+  private readonly live = new Set<ProcessInstance>();
 
   constructor(private readonly opts: ProcessBackendOptions = {}) {}
 
@@ -34,14 +38,21 @@ export class ProcessBackend implements Backend {
       stdin: 'ignore',
       buffer: false,
       reject: false,
-      cleanup: true,
+      // Its own process group, so that stopping it also stops what it started (a bootstrap's
+      // server, a function's child processes): otherwise they keep its output pipes open.
+      detached: true,
+      cleanup: false,
     });
     const instance = new ProcessInstance(randomUUID(), port, child);
     this.live.add(instance);
-    void instance.exited.then(() => this.live.delete(instance));
+    allInstances.add(instance);
+    void instance.exited.then(() => {
+      this.live.delete(instance);
+      allInstances.delete(instance);
+    });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
-    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? 15_000, what: `${what} for ${req.fn.service}/${req.fn.name}` });
+    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000), what: `${what} for ${req.fn.service}/${req.fn.name}` });
     return instance;
   }
 
@@ -67,7 +78,9 @@ class ProcessInstance implements InstanceHandle {
     this.exited = child.then((r) => {
       if (r.failed && r.exitCode === undefined && !r.signal) {
         const code = (r as { code?: string }).code;
-        this.spawnError = code === 'ENOENT' ? `${r.command.split(' ')[0]} is not installed or not on PATH (${code})` : code === 'EACCES' ? `${r.command.split(' ')[0]} is not executable (${code})` : r.shortMessage;
+        const cmd = r.command.split(' ')[0]!;
+        const missing = cmd.startsWith('/') ? `${cmd} does not exist` : `${cmd} is not installed or not on PATH`;
+        this.spawnError = code === 'ENOENT' ? `${missing} (${code})` : code === 'EACCES' ? `${cmd} is not executable (${code})` : r.shortMessage;
       }
       this.ended = { code: r.exitCode ?? null, signal: r.signal ?? null };
       return this.ended;
@@ -97,8 +110,18 @@ class ProcessInstance implements InstanceHandle {
     }
   }
 
+  /** Kills the instance's whole process group; synchronous, so it can run in an exit hook. */
+  kill(): void {
+    if (this.ended || !this.child.pid) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+
   async stop(): Promise<void> {
-    if (!this.ended) this.child.kill('SIGKILL');
+    this.kill();
     await this.exited;
   }
 }

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+const TPL = 'fixtures/custom/fc.yml';
+
+for (const backend of BACKENDS) {
+  describe(`custom runtime [${backend.name}]`, () => {
+    let srv: RunningServer;
+    const invoke = (fn: string, body = '') =>
+      fetch(`${srv.base}/2016-08-15/services/custom-svc/functions/${fn}/invocations`, { method: 'POST', body, headers: { 'X-Fc-Log-Type': 'Tail' } });
+
+    beforeAll(async () => {
+      srv = await startServer(['-t', TPL, '--no-auth', ...backend.args]);
+    });
+    afterAll(() => srv.stop());
+
+    it('starts the bootstrap (shell + node) and speaks the same protocol to it, initializer included', async () => {
+      const r = await invoke('node', 'hello');
+      expect(r.status).toBe(200);
+      const out = await r.json();
+      expect(out).toEqual({ runtime: 'custom-node', event: 'hello', requestId: r.headers.get('x-fc-request-id'), fn: 'node', initialized: 1 });
+      const tail = Buffer.from(r.headers.get('x-fc-log-result')!, 'base64').toString();
+      expect(tail).toBe(`FC Invoke Start RequestId: ${out.requestId}\ncustom node handling ${out.requestId}\nFC Invoke End RequestId: ${out.requestId}\n`);
+    });
+
+    it('maps x-fc-status 404 to a function error', async () => {
+      const r = await invoke('node', 'fail');
+      expect(r.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
+      expect(await r.json()).toEqual({ errorMessage: 'custom failure', errorType: 'CustomError' });
+    });
+
+    it('forwards HTTP-trigger requests to the bootstrap as they came', async () => {
+      const r = await fetch(`${srv.base}/2016-08-15/proxy/custom-svc/node/some/path?q=1`, { method: 'POST', body: 'b' });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-from')).toBe('custom');
+      expect(await r.text()).toBe('custom http POST /2016-08-15/proxy/custom-svc/node/some/path?q=1 b');
+    });
+
+    it('starts a bootstrap written in shell + python', async () => {
+      const r = await invoke('python', 'py');
+      expect(await r.json()).toMatchObject({ runtime: 'custom-python', event: 'py' });
+    });
+
+    it('says clearly when a bootstrap never listens, and keeps serving', async () => {
+      const r = await invoke('silent');
+      expect(r.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
+      const err = await r.json();
+      expect(err.errorType).toBe('InstanceStartError');
+      expect(err.errorMessage).toMatch(/bootstrap .* for custom-svc\/silent failed to start: did not answer HTTP on 127\.0\.0\.1:\d+ within 2s\nstarting, but never listening/);
+      expect((await invoke('node', 'after')).status).toBe(200);
+    });
+  });
+}
+
+describe('custom runtime start failures [process]', () => {
+  it('names a bootstrap that is missing or not executable', async () => {
+    const missing = await runCli(['invoke', 'custom-svc/missing', '-t', TPL, '--backend', 'process']);
+    expect(missing.exitCode).toBe(1);
+    expect(JSON.parse(String(missing.stdout)).errorMessage).toMatch(/fixtures\/custom\/bootstrap does not exist \(ENOENT\)/);
+    const noexec = await runCli(['invoke', 'custom-svc/noexec', '-t', TPL, '--backend', 'process']);
+    expect(JSON.parse(String(noexec.stdout)).errorMessage).toMatch(/noexec\/bootstrap is not executable \(EACCES\)/);
+  });
+});
