@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3) without a registry:
+# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3 + a headless JRE) without a registry:
 # debootstrap a rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-1)
+# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-2)
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
 
-tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-1}}"
-packages="nodejs,python3,ca-certificates"
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-2}}"
+packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "runtime image $tag already present"
@@ -45,5 +45,5 @@ rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lis
 tar -C "$work/rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /code' - "$tag" >/dev/null
-docker run --rm "$tag" sh -c 'node --version && python3 --version'
+docker run --rm "$tag" sh -c 'node --version && python3 --version && java -version 2>&1 | head -n1'
 echo "built $tag"

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -17,7 +18,10 @@ export const NODE_BUILTINS_DIR = path.resolve(
 
 export interface AgentPaths {
   agentsDir: string;
+  /** The code dir as the instance sees it (FC_FUNC_CODE_PATH). */
   codeDir: string;
+  /** When codeUri is a single file (a jar), that file as the instance sees it, inside codeDir. */
+  codeFile?: string;
   nodeBuiltinsDir: string;
   /** Interpreter overrides, e.g. the process backend runs Node agents with its own node. */
   node?: string;
@@ -34,6 +38,9 @@ export interface AgentLaunch {
   printsMarkers: boolean;
 }
 
+export const JAVA_AGENT_JAR = path.join(AGENTS_DIR, 'java', 'fc-local-java-agent.jar');
+
+/** A runtime fc-local cannot launch here (e.g. the Java agent is not built). */
 export class UnsupportedRuntimeError extends Error {}
 
 export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
@@ -50,6 +57,7 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
     FC_REGION: req.region,
     FC_ACCOUNT_ID: req.accountId,
     FC_RUNTIME: fn.runtime,
+    ...(paths.codeFile ? { FC_LOCAL_CODE_FILE: paths.codeFile } : {}),
   };
   switch (runtimeFamily(fn.runtime)) {
     case 'nodejs':
@@ -67,11 +75,21 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
         env: { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
         printsMarkers: true,
       };
+    case 'java': {
+      if (!existsSync(JAVA_AGENT_JAR)) {
+        throw new UnsupportedRuntimeError(`the Java agent is not built: run scripts/build-java-agent.sh (needs a JDK and gson) to serve ${fn.runtime}`);
+      }
+      const jar = path.join(paths.agentsDir, 'java', 'fc-local-java-agent.jar');
+      const gson = path.join(paths.agentsDir, 'java', 'lib', 'gson.jar');
+      return {
+        command: 'java',
+        // MaxRAM sizes the JVM from the function's memory, container limit or not.
+        args: [`-XX:MaxRAM=${fn.memorySize}m`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', `${jar}:${gson}`, 'fclocal.Agent'],
+        env,
+        printsMarkers: true,
+      };
+    }
     case 'custom':
       return { command: path.join(paths.codeDir, 'bootstrap'), args: [], env, printsMarkers: false };
-    default:
-      throw new UnsupportedRuntimeError(
-        `runtime ${fn.runtime} is not supported by fc-local yet; the nodejs and python runtimes and custom are`,
-      );
   }
 }

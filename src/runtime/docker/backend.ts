@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
@@ -86,7 +87,10 @@ export class DockerBackend implements Backend {
     const { fn } = req;
     const image = imageFor(fn.runtime, this.opts.images);
     await this.ensureImage(image);
-    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, PORT, '0.0.0.0');
+    // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
+    const isFile = statSync(fn.codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
+    const codeFile = isFile ? `/code/${path.basename(fn.codeUri)}` : undefined;
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, PORT, '0.0.0.0');
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({
       Image: image,
@@ -103,7 +107,7 @@ export class DockerBackend implements Backend {
         [`${LABEL}.function`]: `${fn.service}/${fn.name}`,
       },
       HostConfig: {
-        Binds: [`${fn.codeUri}:/code:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
+        Binds: [`${fn.codeUri}:${codeFile ?? '/code'}:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
         Memory: fn.memorySize * mb,

@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
@@ -25,14 +26,17 @@ export class ProcessBackend implements Backend {
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const port = await freePort();
+    // A jar codeUri is a file: its folder is the code dir, as FC unpacks code into one.
+    const isFile = statSync(req.fn.codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
+    const codeDir = isFile ? path.dirname(req.fn.codeUri) : req.fn.codeUri;
     const launch = agentLaunch(
       req,
-      { agentsDir: AGENTS_DIR, codeDir: req.fn.codeUri, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
+      { agentsDir: AGENTS_DIR, codeDir, codeFile: isFile ? req.fn.codeUri : undefined, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
       port,
       '127.0.0.1',
     );
     const child = execa(launch.command, launch.args, {
-      cwd: req.fn.codeUri,
+      cwd: codeDir,
       env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', TZ: 'UTC', HOME: '/tmp', ...launch.env },
       extendEnv: false,
       stdin: 'ignore',
