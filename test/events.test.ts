@@ -23,7 +23,25 @@ ${trigger}`;
 const TEMPLATE = `region: cn-shanghai
 accountId: '1234567890123456'
 services:
-  ev:
+  chain:
+    logConfig: { project: p, logstore: chain-logs }
+    functions:
+${fn('producer', `          never:
+            type: timer
+            config: { cronExpression: '0 0 0 1 1 *', enable: false }
+`)}${fn('consumer', `          feed:
+            type: log
+            config:
+              sourceConfig: { logstore: chain-logs }
+              jobConfig: { maxRetryTime: 0, triggerInterval: 3 }
+              enable: true
+`)}${fn('fails', `          retried:
+            type: log
+            config:
+              sourceConfig: { logstore: retry-store }
+              jobConfig: { maxRetryTime: 2, triggerInterval: 3 }
+              enable: true
+`)}  ev:
     functions:
 ${fn('ticker', `          tick:
             type: timer
@@ -177,6 +195,22 @@ describe('event sources under fc-local start', () => {
     await srv.waitFor(new RegExp(`event cdn_events trigger ev/fails/refreshed: request ${fired!.requestId} failed: HandledInvocationError .*event handler failed`));
     const ticks = received('ticker').length;
     expect(await waitUntil(() => received('ticker').length > ticks, 3000)).toBe(true);
+  });
+
+  it("feeds a service's logstore with its functions' output, so one function's logs trigger another", async () => {
+    const r = await fetch(`${srv.base}/2016-08-15/services/chain/functions/producer/invocations`, { method: 'POST', body: 'produced-line' });
+    expect(r.status).toBe(200);
+    const id = r.headers.get('x-fc-request-id')!;
+    expect(await waitUntil(() => received('consumer').length > 0, 4500)).toBe(true);
+    const src = received('consumer').at(-1)!.source as { beginCursor: string; endCursor: string; logstoreName: string };
+    expect(src.logstoreName).toBe('chain-logs');
+    const records = (await (await fetch(`${srv.base}/_fc-local/log/chain-logs?from=${src.beginCursor}&to=${src.endCursor}`)).json()).records as { message: string; functionName: string }[];
+    expect(records).toContainEqual({ message: expect.stringContaining(`${id} [VERBOSE] EVENT producer produced-line`), serviceName: 'chain', functionName: 'producer' });
+  });
+
+  it('retries a failing Log trigger invocation maxRetryTime times', async () => {
+    await inject('log', { logstore: 'retry-store', records: [{ n: 1 }] }, '?async=true');
+    expect(await waitUntil(() => (srv.output().match(/event log trigger chain\/fails\/retried: request .* failed: HandledInvocationError/g) ?? []).length >= 3, 5000)).toBe(true);
   });
 
   it('fires a timer on demand, and emits through the CLI', async () => {
