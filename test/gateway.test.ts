@@ -49,6 +49,7 @@ describe(`fc-local start [${backend.name}, --no-auth]`, () => {
       expect(Number(r.headers.get('x-fc-invocation-duration'))).toBeGreaterThan(0);
       expect(Number(r.headers.get('x-fc-max-memory-usage'))).toBeGreaterThan(0);
       expect(r.headers.get('x-fc-error-type')).toBeNull();
+      await srv.waitFor(/fc-local node-svc\/echo: instance started in \d+ ms/);
     });
 
     it('accepts the .LATEST qualifier and rejects others', async () => {
@@ -76,6 +77,7 @@ describe(`fc-local start [${backend.name}, --no-auth]`, () => {
       const crashed = await invoke('throws');
       expect(crashed.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
       expect(await crashed.json()).toEqual({ errorMessage: 'Process exited unexpectedly before completing request' });
+      await srv.waitFor(/fc-local node-svc\/throws: instance exited \(code \d+\); the next request starts another/);
     });
 
     it('accepts async invocations with 202 and runs them in the background, retrying failures', async () => {

@@ -100,6 +100,12 @@ Examples:
         template: () => template,
         concurrencyLimit: concurrency,
         idleTimeoutMs: idle * 1000,
+        onEvent: (e) => {
+          const name = `${e.fn.service}/${e.fn.name}`;
+          if (e.type === 'started') out(`fc-local ${name}: instance started in ${e.instance.startedMs} ms`);
+          else if (e.type === 'stopped' && e.why === 'idle') out(`fc-local ${name}: idle instance stopped`);
+          else if (e.type === 'exited') out(`fc-local ${name}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
+        },
         onLine: (fn, line) => {
           out(`${color(`${fn.service}/${fn.name}`)} ${line}`);
           // A service's logConfig logstore gets its functions' output, as in FC, so that one
