@@ -241,6 +241,9 @@ describe(`fc-local start [${backend.name}, --no-auth]`, () => {
       const big = await proxy('http-big');
       expect(big.status).toBe(502);
       expect(await big.json()).toMatchObject({ ErrorCode: 'BadResponse' });
+      // An oversized answer is the function's mistake: the instance stays warm for the next one.
+      expect((await proxy('http-big')).status).toBe(502);
+      expect(srv.output().match(/node-svc\/http-big: instance started/g)).toHaveLength(1);
       const bigHeaders = await proxy('http-big-headers');
       expect(bigHeaders.status).toBe(502);
       expect(await bigHeaders.json()).toMatchObject({ ErrorCode: 'BadResponse' });

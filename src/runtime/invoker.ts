@@ -103,12 +103,6 @@ export class Invoker {
       return { requestId, logs, durationMs, billedDurationMs: Math.ceil(durationMs / 100) * 100, ...o };
     };
 
-    let lease: Lease | undefined;
-    let inst!: Instance;
-    let off: () => void = () => {};
-    let ended!: Promise<void>;
-    let lastLineAt = 0;
-    const endLine = `FC Invoke End RequestId: ${requestId}`;
     const markers = runtimeFamily(fn.runtime) !== 'custom';
     const headers = protocolHeaders({
       requestId,
@@ -119,6 +113,8 @@ export class Invoker {
       credentials: this.ctx.credentials,
     });
 
+    let lease!: Lease;
+    let log!: InvocationLog;
     let discard = false;
     let outcome!: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>;
     // A second attempt only when the first request provably never reached a live instance.
@@ -133,16 +129,8 @@ export class Invoker {
         }
         throw err; // ThrottledError and the like: not a function error, the caller maps them.
       }
-      inst = lease.instance;
-      let sawEnd: () => void = () => {};
-      ended = new Promise<void>((r) => (sawEnd = r));
-      off = inst.handle.onLine((line) => {
-        logs.push(line);
-        lastLineAt = performance.now();
-        if (line === endLine) sawEnd();
-      });
-      if (!markers) logs.push(`FC Invoke Start RequestId: ${requestId}`);
-
+      const inst = lease.instance;
+      log = new InvocationLog(inst, requestId, markers);
       discard = false;
       try {
         const initFailure = await this.initialize(inst, fn, headers);
@@ -157,53 +145,30 @@ export class Invoker {
             ? { errorType, body: res.body, coldStart: lease.cold }
             : { body: res.body, coldStart: lease.cold, ...(httpMode ? { statusCode: res.status, headers: res.headers } : {}) };
           if (!errorType && exceedsResponseLimits(res, httpMode)) {
-            outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(`The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`, 'BadResponse'), coldStart: lease.cold };
+            outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(TOO_LARGE, 'BadResponse'), coldStart: lease.cold };
           }
         }
       } catch (err) {
-        discard = true;
         const e = err as CallError;
         if (e.kind === 'undelivered' && attempt === 0) {
-          off();
-          logs.length = 0;
+          log.detach();
           // Give the pool a moment to see the exit, then start over on another instance.
           await Promise.race([inst.handle.exited, delay(100)]);
           lease.release({ discard: true });
           continue;
         }
-        let message =
-          e.kind === 'timeout'
-            ? `Function timed out after ${fn.timeout} seconds`
-            : e.kind === 'tooLarge'
-              ? `The function's response exceeds FC's limits (body 6 MB, headers 4 KB)`
-              : 'Process exited unexpectedly before completing request';
-        if (e.kind === 'crash' || e.kind === 'undelivered') {
-          const exit = await Promise.race([inst.handle.exited, delay(2000)]);
-          if (exit && exit.reason === 'OOM') message += ` (out of memory: the function's memorySize is ${fn.memorySize} MB)`;
-        }
-        outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(message), coldStart: lease.cold };
+        // An oversized answer is the function's mistake, not a broken instance: keep it warm.
+        discard = e.kind !== 'tooLarge';
+        outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(await failureMessage(e, fn, inst)), coldStart: lease.cold };
       }
       break;
     }
 
-    // Our agents print the End marker before answering; wait for it so that the invocation's
-    // lines are all here, but never for long (a crashed instance prints nothing more).
-    if (markers && !discard) {
-      await Promise.race([ended, inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
-    } else if (!markers && !discard && !httpMode) {
-      // No marker to wait for (a custom bootstrap): let its output pause briefly, so that the
-      // invocation's logs (tail, --json) are complete. HTTP triggers return no logs: no wait.
-      const answeredAt = performance.now();
-      const until = answeredAt + END_MARKER_GRACE_MS;
-      while (performance.now() < until && performance.now() - Math.max(lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
-    } else if (discard) {
-      await Promise.race([inst.handle.exited, delay(50)]);
-    }
-    off();
-    if (!markers) logs.push(endLine);
+    await log.settle(discard, httpMode);
+    logs.push(...log.lines);
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
-    const maxMemoryUsedMB = httpMode ? undefined : await inst.handle.maxMemoryMB();
-    lease!.release({ discard });
+    const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB();
+    lease.release({ discard });
     return finish({ ...outcome, maxMemoryUsedMB });
   }
 
@@ -227,6 +192,65 @@ export class Invoker {
           : 'Process exited unexpectedly before completing request';
       return { errorType: 'UnhandledInvocationError', body: errorJson(message) };
     }
+  }
+}
+
+const TOO_LARGE = "The function's response exceeds FC's limits (body 6 MB, headers 4 KB)";
+
+async function failureMessage(e: CallError, fn: FunctionSpec, inst: Instance): Promise<string> {
+  if (e.kind === 'timeout') return `Function timed out after ${fn.timeout} seconds`;
+  if (e.kind === 'tooLarge') return TOO_LARGE;
+  const message = 'Process exited unexpectedly before completing request';
+  // The backend may know why it ended (Docker reports an OOM kill); wait briefly to hear it.
+  const exit = await Promise.race([inst.handle.exited, delay(2000)]);
+  return exit && exit.reason === 'OOM' ? `${message} (out of memory: the function's memorySize is ${fn.memorySize} MB)` : message;
+}
+
+/** The lines one invocation prints, collected from its instance's output. */
+class InvocationLog {
+  readonly lines: string[] = [];
+  private lastLineAt = 0;
+  private sawEnd: () => void = () => {};
+  private readonly ended = new Promise<void>((r) => (this.sawEnd = r));
+  private readonly endLine: string;
+  private readonly off: () => void;
+
+  constructor(
+    private readonly inst: Instance,
+    requestId: string,
+    /** Our agents print FC's Start/End markers; for a custom bootstrap fc-local adds them. */
+    private readonly markers: boolean,
+  ) {
+    this.endLine = `FC Invoke End RequestId: ${requestId}`;
+    if (!markers) this.lines.push(`FC Invoke Start RequestId: ${requestId}`);
+    this.off = inst.handle.onLine((line) => {
+      this.lines.push(line);
+      this.lastLineAt = performance.now();
+      if (line === this.endLine) this.sawEnd();
+    });
+  }
+
+  detach(): void {
+    this.off();
+  }
+
+  /**
+   * Waits until the invocation's lines are in, never for long: our agents print the End marker
+   * before answering; a custom bootstrap's output is given a short pause (not for HTTP
+   * triggers, which return no logs); a discarded instance prints nothing more.
+   */
+  async settle(discarded: boolean, httpMode: boolean): Promise<void> {
+    if (discarded) {
+      await Promise.race([this.inst.handle.exited, delay(50)]);
+    } else if (this.markers) {
+      await Promise.race([this.ended, this.inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
+    } else if (!httpMode) {
+      const answeredAt = performance.now();
+      const until = answeredAt + END_MARKER_GRACE_MS;
+      while (performance.now() < until && performance.now() - Math.max(this.lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
+    }
+    this.detach();
+    if (!this.markers) this.lines.push(this.endLine);
   }
 }
 
