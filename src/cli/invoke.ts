@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allFunctions, type FunctionSpec, type Template } from '../model.js';
-import { BackendUnavailableError, selectBackend, type BackendChoice } from '../runtime/select-backend.js';
 import { createRuntime } from '../runtime/index.js';
 import { loadCredentials } from '../template/profile.js';
 import { formatError } from '../template/source.js';
-import { EXIT, openTemplate, UsageError } from './common.js';
+import { chooseBackend, EXIT, openTemplate, UsageError } from './common.js';
 
 interface InvokeOptions {
   template?: string;
@@ -47,14 +46,7 @@ Examples:
       const tpl = result.template;
       const fn = pickFunction(tpl, target);
       const event = readEvent(opts);
-      if (!['auto', 'docker', 'process'].includes(opts.backend)) throw new UsageError(`--backend must be auto, docker or process (got ${opts.backend})`);
-      let selected;
-      try {
-        selected = await selectBackend(opts.backend as BackendChoice, { template: tpl, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
-      } catch (err) {
-        if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
-        throw err;
-      }
+      const selected = await chooseBackend(opts.backend, { template: tpl, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const runtime = createRuntime({
         backend: selected.backend,
         credentials: loadCredentials(),

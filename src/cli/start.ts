@@ -3,12 +3,11 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { allFunctions, type Template } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
-import { BackendUnavailableError, selectBackend, type BackendChoice } from '../runtime/select-backend.js';
 import { loadCredentials } from '../template/profile.js';
 import { formatError } from '../template/source.js';
 import { AsyncInvocations } from '../gateway/async-invocations.js';
 import { createGateway } from '../gateway/app.js';
-import { openTemplate, UsageError } from './common.js';
+import { chooseBackend, openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
 import { startHotReload } from './hot-reload.js';
 import { EventSources } from '../events/index.js';
@@ -76,7 +75,6 @@ Examples:
       if (!(backoff >= 0)) throw new UsageError(`--async-backoff must be a number of milliseconds (got ${opts.asyncBackoff})`);
       const warm = Number(opts.warm);
       if (!Number.isInteger(warm) || warm < 0) throw new UsageError(`--warm must be a whole number (got ${opts.warm})`);
-      if (!['auto', 'docker', 'process'].includes(opts.backend)) throw new UsageError(`--backend must be auto, docker or process (got ${opts.backend})`);
 
       const { file, result } = openTemplate(opts.template);
       if (!result.template) {
@@ -85,13 +83,7 @@ Examples:
       }
       let template: Template = result.template;
       const out = lineWriter(process.stdout);
-      let selected;
-      try {
-        selected = await selectBackend(opts.backend as BackendChoice, { template, image: opts.image, log: (l) => out(`fc-local ${l}`) });
-      } catch (err) {
-        if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
-        throw err;
-      }
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => out(`fc-local ${l}`) });
       const credentials = loadCredentials();
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
       const runtime = createRuntime({

@@ -69,7 +69,8 @@ function createApp(deps: GatewayDeps): express.Express {
     if (deps.auth) verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
     next();
   });
-  api.post('/services/:service/functions/:function/invocations', wrap((req, res) => invoke(deps, req, res)));
+  // Express 5 hands a rejected promise to the error handler below.
+  api.post('/services/:service/functions/:function/invocations', (req, res) => invoke(deps, req, res));
   api.get('/services', (req, res) => {
     const { items, nextToken } = page(deps.template().services, (s) => s.name, req.query);
     json(res, { services: items.map((s) => describeService(s, deps.times)), ...(nextToken ? { nextToken } : {}) });
@@ -109,13 +110,6 @@ function createApp(deps: GatewayDeps): express.Express {
     handleError(deps, err, req, res, res.locals.requestId as string);
   });
   return app;
-}
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-function wrap(h: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    h(req, res).catch(next);
-  };
 }
 
 function param(req: Request, name: string): string {
