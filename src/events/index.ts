@@ -8,7 +8,7 @@ import { cursorPosition } from './builders.js';
 import { fireCdn } from './cdn-source.js';
 import { EventDispatcher, triggersOfType, type FiredInvocation } from './dispatcher.js';
 import { LogSource } from './log-source.js';
-import { OssSource } from './oss-source.js';
+import { bucketOf, OssSource } from './oss-source.js';
 import { TimerSource } from './timer-source.js';
 
 export interface EventSourcesOptions {
@@ -46,7 +46,7 @@ export class EventSources {
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     return [
       ...triggersOfType(tpl, 'timer').map(({ fn, trigger: t }) => `timer  ${fn.service}/${fn.name}/${t.name}: ${t.config.cronExpression}${t.config.enable ? '' : ' (disabled)'}`),
-      ...triggersOfType(tpl, 'oss').map(({ fn, trigger: t }) => `oss    ${fn.service}/${fn.name}/${t.name}: files under ${rel(path.join(this.oss.root, t.config.bucketName ?? t.sourceArn?.split(':').pop() ?? '?'))}/`),
+      ...triggersOfType(tpl, 'oss').map(({ fn, trigger: t }) => `oss    ${fn.service}/${fn.name}/${t.name}: files under ${rel(path.join(this.oss.root, bucketOf(t) ?? '?'))}/`),
       ...triggersOfType(tpl, 'log').map(({ fn, trigger: t }) => `log    ${fn.service}/${fn.name}/${t.name}: logstore ${t.config.sourceConfig.logstore} every ${t.config.jobConfig.triggerInterval}s (append to ${rel(path.join(this.logs.root, `${t.config.sourceConfig.logstore}.jsonl`))})`),
       ...triggersOfType(tpl, 'cdn_events').map(({ fn, trigger: t }) => `cdn    ${fn.service}/${fn.name}/${t.name}: ${t.config.eventName} for ${Object.values(t.config.filter).flat().join(', ')}`),
     ];
