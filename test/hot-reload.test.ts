@@ -68,6 +68,8 @@ for (const backend of BACKENDS) {
     });
 
     it('serves the new code on the next request after a save, for every function of the code dir', async () => {
+      const checksum = async () => (await (await fetch(`${srv.base}/2016-08-15/services/s/functions/a`)).json()).codeChecksum as string;
+      const before = await checksum();
       expect(await get()).toBe('200 v1');
       expect(await invoke('b')).toBe('200 other v1');
       writeFileSync(path.join(dir, 'code', 'index.js'), CODE('v2'));
@@ -75,6 +77,7 @@ for (const backend of BACKENDS) {
       await srv.waitFor(/fc-local reloaded s\/b \(index\.js changed\) in \d+ ms/);
       expect(await get()).toBe('200 v2');
       expect(await invoke('b')).toBe('200 other v2');
+      expect(await checksum()).not.toBe(before);
     });
 
     it('ignores editor noise, .git and .fcignore patterns', async () => {

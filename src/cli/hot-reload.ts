@@ -2,7 +2,7 @@ import { watch } from 'chokidar';
 import { allFunctions, type FunctionSpec, type Template } from '../model.js';
 import { CodeWatcher, type CodeChange } from '../runtime/code-watcher.js';
 import type { PoolSet } from '../runtime/pool.js';
-import { invalidateCodeInfo } from '../gateway/code-checksum.js';
+import { codeInfo, invalidateCodeInfo } from '../gateway/code-checksum.js';
 import { loadTemplate } from '../template/load.js';
 import { formatError } from '../template/source.js';
 
@@ -29,6 +29,7 @@ export async function startHotReload(deps: HotReloadDeps): Promise<{ close(): Pr
       fns.map(async (fn) => {
         const t0 = performance.now();
         invalidateCodeInfo(fn.codeUri);
+        void codeInfo(fn.codeUri); // recomputed in the background, off the request path
         try {
           const restarted = (await pools.existing(fn.service, fn.name)?.refresh(fn)) ?? 0;
           out(`fc-local reloaded ${key(fn)} (${why}) in ${Math.round(performance.now() - t0)} ms${restarted ? `, ${restarted} instance(s) restarted` : ''}`);
@@ -63,6 +64,7 @@ export async function startHotReload(deps: HotReloadDeps): Promise<{ close(): Pr
     const changed = [...after.entries()].filter(([k, f]) => before.has(k) && JSON.stringify(before.get(k)) !== JSON.stringify(f)).map(([, f]) => f);
     deps.setTemplate(result.template);
     invalidateCodeInfo();
+    for (const f of allFunctions(result.template)) void codeInfo(f.codeUri);
     await Promise.all(removed.map((k) => pools.remove(...(k.split('/') as [string, string]))));
     await Promise.all(changed.map((f) => pools.existing(f.service, f.name)?.refresh(f)));
     await code.setDirs(codeDirs(result.template));

@@ -11,6 +11,7 @@ import { chooseBackend, openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
 import { startHotReload } from './hot-reload.js';
 import { EventSources } from '../events/index.js';
+import { codeInfo } from '../gateway/code-checksum.js';
 import path from 'node:path';
 
 interface StartOptions {
@@ -148,6 +149,8 @@ Examples:
       const addr = server.address() as AddressInfo;
       base = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       await events.apply(template);
+      // Checksums for X-Fc-Code-Checksum, computed in the background before the first request.
+      for (const f of allFunctions(template)) void codeInfo(f.codeUri);
       const reload = opts.watch
         ? await startHotReload({
             templateFile: path.resolve(file),

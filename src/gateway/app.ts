@@ -76,12 +76,14 @@ function createApp(deps: GatewayDeps): express.Express {
     json(res, { services: items.map((s) => describeService(s, deps.times)), ...(nextToken ? { nextToken } : {}) });
   });
   api.get('/services/:service', (req, res) => json(res, describeService(service(deps, param(req, 'service')), deps.times)));
-  api.get('/services/:service/functions', (req, res) => {
+  api.get('/services/:service/functions', async (req, res) => {
     const svc = service(deps, param(req, 'service'));
     const { items, nextToken } = page(svc.functions, (f) => f.name, req.query);
-    json(res, { functions: items.map((f) => describeFunction(f, deps.times)), ...(nextToken ? { nextToken } : {}) });
+    json(res, { functions: await Promise.all(items.map((f) => describeFunction(f, deps.times))), ...(nextToken ? { nextToken } : {}) });
   });
-  api.get('/services/:service/functions/:function', (req, res) => json(res, describeFunction(fn(deps, param(req, 'service'), param(req, 'function')), deps.times)));
+  api.get('/services/:service/functions/:function', async (req, res) =>
+    json(res, await describeFunction(fn(deps, param(req, 'service'), param(req, 'function')), deps.times)),
+  );
   api.get('/services/:service/functions/:function/triggers', (req, res) => {
     const f = fn(deps, param(req, 'service'), param(req, 'function'));
     const { items, nextToken } = page(f.triggers, (t) => t.name, req.query);
@@ -167,10 +169,10 @@ async function readBody(req: IncomingMessage, limit: number, tooLarge: () => FcE
   }
 }
 
-function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Record<string, string> {
+async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promise<Record<string, string>> {
   const h: Record<string, string> = {
     'X-Fc-Request-Id': out.requestId,
-    'X-Fc-Code-Checksum': codeInfo(fnSpec.codeUri).checksum,
+    'X-Fc-Code-Checksum': (await codeInfo(fnSpec.codeUri)).checksum,
     'X-Fc-Invocation-Duration': String(out.durationMs),
     'X-Fc-Invocation-Service-Version': 'LATEST',
   };
@@ -196,7 +198,7 @@ async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<v
   }
   const out = await deps.invoker.invokeEvent(f, event, requestId);
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
-  const headers: Record<string, string> = { ...outcomeHeaders(f, out), 'Content-Type': 'application/octet-stream' };
+  const headers: Record<string, string> = { ...(await outcomeHeaders(f, out)), 'Content-Type': 'application/octet-stream' };
   const logType = (req.get('x-fc-log-type') ?? 'None').toLowerCase();
   if (logType === 'tail') {
     const logs = Buffer.from(out.logs.join('\n') + (out.logs.length ? '\n' : ''));
@@ -236,7 +238,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   );
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   if (out.errorType) {
-    res.writeHead(502, { ...outcomeHeaders(f, out), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
+    res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
     res.end(out.body);
     return;
   }

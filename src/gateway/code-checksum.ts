@@ -1,27 +1,34 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 // FC reports a CRC-64 of the uploaded code as a decimal string. Locally there is no package, so
 // the checksum is a 64-bit digest of the code dir's file names, sizes and times: it changes when
-// the code changes, which is what clients use it for. Cached per dir until invalidated.
+// the code changes, which is what clients use it for. The walk is asynchronous and cached per
+// dir until invalidated (a code dir with node_modules holds tens of thousands of files: a
+// synchronous walk would stall every request in flight).
 
-const cache = new Map<string, { checksum: string; size: number }>();
+export interface CodeInfo {
+  checksum: string;
+  size: number;
+}
+
+const cache = new Map<string, Promise<CodeInfo>>();
 const SKIP = new Set(['.git', '.fc-local']);
 
-function walk(dir: string, hash: ReturnType<typeof createHash>, acc: { size: number }): void {
+async function walk(dir: string, hash: ReturnType<typeof createHash>, acc: { size: number }): Promise<void> {
   let entries: string[];
   try {
-    entries = readdirSync(dir).sort();
+    entries = (await readdir(dir)).sort();
   } catch {
     return;
   }
   for (const name of entries) {
     if (SKIP.has(name)) continue;
     const full = path.join(dir, name);
-    const st = statSync(full, { throwIfNoEntry: false });
+    const st = await stat(full).catch(() => undefined);
     if (!st) continue;
-    if (st.isDirectory()) walk(full, hash, acc);
+    if (st.isDirectory()) await walk(full, hash, acc);
     else {
       acc.size += st.size;
       hash.update(`${full}\0${st.size}\0${st.mtimeMs}\n`);
@@ -29,18 +36,22 @@ function walk(dir: string, hash: ReturnType<typeof createHash>, acc: { size: num
   }
 }
 
-export function codeInfo(codeUri: string): { checksum: string; size: number } {
+async function compute(codeUri: string): Promise<CodeInfo> {
+  const hash = createHash('sha256');
+  const acc = { size: 0 };
+  const st = await stat(codeUri).catch(() => undefined);
+  if (st?.isDirectory()) await walk(codeUri, hash, acc);
+  else if (st) {
+    acc.size = st.size;
+    hash.update(`${codeUri}\0${st.size}\0${st.mtimeMs}`);
+  }
+  return { checksum: hash.digest().readBigUInt64BE(0).toString(), size: acc.size };
+}
+
+export function codeInfo(codeUri: string): Promise<CodeInfo> {
   let hit = cache.get(codeUri);
   if (!hit) {
-    const hash = createHash('sha256');
-    const acc = { size: 0 };
-    const st = statSync(codeUri, { throwIfNoEntry: false });
-    if (st?.isDirectory()) walk(codeUri, hash, acc);
-    else if (st) {
-      acc.size = st.size;
-      hash.update(`${codeUri}\0${st.size}\0${st.mtimeMs}`);
-    }
-    hit = { checksum: hash.digest().readBigUInt64BE(0).toString(), size: acc.size };
+    hit = compute(codeUri);
     cache.set(codeUri, hit);
   }
   return hit;

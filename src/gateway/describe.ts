@@ -23,8 +23,8 @@ export function describeService(s: Service, times: Times) {
   };
 }
 
-export function describeFunction(f: FunctionSpec, times: Times) {
-  const code = codeInfo(f.codeUri);
+export async function describeFunction(f: FunctionSpec, times: Times) {
+  const code = await codeInfo(f.codeUri);
   return {
     functionId: id('function', f.service, f.name),
     functionName: f.name,
