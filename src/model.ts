@@ -61,8 +61,23 @@ export interface FunctionSpec {
   environmentVariables: Record<string, string>;
   /** Concurrent requests one instance takes (FC 1.0 semantics: 1). */
   instanceConcurrency: number;
+  /** How async invocations of this function are retried, aged out and reported. */
+  asyncConfig: AsyncConfig;
   triggers: Trigger[];
 }
+
+/** FC's async invocation config (PutFunctionAsyncInvokeConfig), with FC's defaults filled in. */
+export interface AsyncConfig {
+  /** Retries after a function error (FC's default: 3). */
+  maxAsyncRetryAttempts: number;
+  /** An event older than this is dropped instead of run (FC's default: one day). */
+  maxAsyncEventAgeInSeconds: number;
+  statefulInvocation: boolean;
+  /** Function ARNs (acs:fc:{region}:{account}:services/{s}[.{q}]/functions/{f}) that get the result record. */
+  destination: { onSuccess?: string; onFailure?: string };
+}
+
+export const DEFAULT_ASYNC_CONFIG: AsyncConfig = { maxAsyncRetryAttempts: 3, maxAsyncEventAgeInSeconds: 86_400, statefulInvocation: false, destination: {} };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
 

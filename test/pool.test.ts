@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, ExitInfo, InstanceHandle, InstanceRequest } from '../src/runtime/backend.js';
 import { ConcurrencyGate, FunctionPool, ThrottledError, type PoolEvent } from '../src/runtime/pool.js';
-import type { FunctionSpec } from '../src/model.js';
+import { DEFAULT_ASYNC_CONFIG, type FunctionSpec } from '../src/model.js';
 
 // A backend whose instances are plain objects: the pool's bookkeeping without processes.
 class FakeBackend implements Backend {
@@ -45,7 +45,7 @@ class FakeInstance implements InstanceHandle {
 
 const spec = (over: Partial<FunctionSpec> = {}): FunctionSpec => ({
   service: 's', name: 'f', runtime: 'nodejs18', handler: 'index.handler', codeUri: '/tmp', timeout: 3, memorySize: 128,
-  initializationTimeout: 3, environmentVariables: {}, instanceConcurrency: 1, triggers: [], ...over,
+  initializationTimeout: 3, environmentVariables: {}, instanceConcurrency: 1, asyncConfig: DEFAULT_ASYNC_CONFIG, triggers: [], ...over,
 });
 
 function setup(limit = 10, idleTimeoutMs = 60_000, over: Partial<FunctionSpec> = {}) {

@@ -43,15 +43,22 @@ var currentRequestId = '';
 // Lines are coalesced into one write per event-loop turn, and flushed before every answer so
 // that an invocation's lines are out before its result: each write costs a syscall here and, in
 // a container, a round through the Docker daemon.
+// Past FLUSH_BYTES the lines go out at once: a function logging in a tight loop must not grow
+// this buffer (the write to a pipe is synchronous, so a flood slows the function down instead).
+var FLUSH_BYTES = 64 * 1024;
 var pendingLines = [];
+var pendingBytes = 0;
 function writeLine(line) {
   if (pendingLines.length === 0) setImmediate(flushLines);
   pendingLines.push(line);
+  pendingBytes += line.length + 1;
+  if (pendingBytes >= FLUSH_BYTES) flushLines();
 }
 function flushLines() {
   if (pendingLines.length === 0) return;
   var text = pendingLines.join('\n') + '\n';
   pendingLines = [];
+  pendingBytes = 0;
   process.stdout.write(text);
 }
 
@@ -224,7 +231,8 @@ function crash(err) {
 process.on('uncaughtException', crash);
 
 // Runs a user function once; `done(err, value)` is called at most once (first callback wins).
-function runUser(fn, args, done) {
+// A synchronous throw crashes the instance unless `onThrow` takes it.
+function runUser(fn, args, done, onThrow) {
   var finished = false;
   var callback = function (err, data) {
     if (finished) return;
@@ -235,6 +243,7 @@ function runUser(fn, args, done) {
   try {
     ret = fn.apply(null, args.concat([callback]));
   } catch (err) {
+    if (onThrow) return onThrow(err);
     return crash(err);
   }
   if (ret && typeof ret.then === 'function') {
@@ -258,6 +267,13 @@ function handleInitialize(req, res) {
         marker('FC Initialize End RequestId: ' + ctx.requestId);
         if (err !== null && err !== undefined) return reply(res, 404, 'HandledInvocationError', JSON.stringify(toErrorJson(err)));
         reply(res, 200, null, '');
+      }, function (thrown) {
+        // The message is what the developer needs; the instance is discarded after a failed
+        // initializer anyway, so it need not crash to be replaced.
+        var e = toErrorJson(thrown);
+        emit('error', [(e.errorType ? e.errorType + ': ' : '') + e.errorMessage]);
+        marker('FC Initialize End RequestId: ' + ctx.requestId);
+        reply(res, 404, 'UnhandledInvocationError', JSON.stringify(e));
       });
     });
   });
@@ -292,6 +308,15 @@ function isIgnored(list, key) {
   return k.indexOf('x-fc-') === 0 || list.indexOf(k) >= 0;
 }
 
+// Bad percent-encoding (`%ff`) reaches the function as it was sent rather than failing.
+function safeDecode(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch (e) {
+    return s;
+  }
+}
+
 function handleHttp(req, res) {
   var ctx = buildContext(req.headers);
   currentRequestId = ctx.requestId;
@@ -308,7 +333,7 @@ function handleHttp(req, res) {
     Object.defineProperty(req, name, { value: value, writable: true, configurable: true, enumerable: true });
   };
   define('headers', userHeaders);
-  define('path', decodeURIComponent((parsed.pathname || '/').replace(PROXY_PREFIX, '')) || '/');
+  define('path', safeDecode((parsed.pathname || '/').replace(PROXY_PREFIX, '')) || '/');
   define('queries', plainQueries);
   define('clientIP', clientIP);
   define('url', req.url);
@@ -355,12 +380,23 @@ function handleHttp(req, res) {
   });
 }
 
-var server = http.createServer(function (req, res) {
+function route(req, res) {
   if (PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
   if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
   if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
   res.writeHead(404, { 'content-type': 'text/plain' });
   res.end('fc-local nodejs agent: unknown route ' + req.method + ' ' + req.url + '\n');
+}
+
+// User code's own throws are handled where it runs; whatever else a request causes here must
+// answer that request, never end the instance.
+var server = http.createServer(function (req, res) {
+  try {
+    route(req, res);
+  } catch (err) {
+    if (res.headersSent) return res.destroy();
+    reply(res, 404, 'UnhandledInvocationError', JSON.stringify(new FcError('fc-local agent could not handle the request: ' + String(err && err.message))));
+  }
 });
 server.keepAliveTimeout = 0;
 server.listen(PORT, HOST);

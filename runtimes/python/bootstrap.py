@@ -294,6 +294,10 @@ class Agent(BaseHTTPRequestHandler):
         response = {}
 
         def start_response(status, headers, exc_info=None):
+            # PEP 3333: a second call is an error unless it reports an exception (exc_info);
+            # nothing has been sent yet (the answer is buffered), so that one replaces the first.
+            if 'status' in response and not exc_info:
+                raise AssertionError('start_response was already called (PEP 3333: only with exc_info may it be called again)')
             response['status'] = int(status.split(' ', 1)[0])
             response['headers'] = [(k, v) for k, v in headers if k.lower() not in IGNORED_RESPONSE_HEADERS and not k.lower().startswith('x-fc-')]
             chunks = response.setdefault('chunks', [])

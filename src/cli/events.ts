@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { sign, stringToSign } from '../gateway/signature.js';
+import { loadCredentials } from '../template/profile.js';
 import { apiGatewayEvent, cdnEvent, datahubEvent, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
 import { EXIT, UsageError } from './common.js';
 
@@ -73,10 +75,15 @@ export function registerEvents(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ fc-local events emit oss --bucket demo-bucket --key uploads/a.png\n  $ fc-local events emit timer --service demo --function on-events --trigger every-5-minutes\n')
     .action(async (type: string, o: EventOptions) => {
       if (!(EMIT_TYPES as readonly string[]).includes(type)) throw new UsageError(`events emit takes ${EMIT_TYPES.join(', ')} (got ${type})`);
-      const url = `http://${o.host}:${o.port}/_fc-local/events/${type}${o.async ? '?async=true' : ''}`;
+      const pathname = `/_fc-local/events/${type}`;
+      const url = `http://${o.host}:${o.port}${pathname}${o.async ? '?async=true' : ''}`;
+      // Signed with the local credentials, like any API call, so that it works with auth on.
+      const headers: Record<string, string> = { 'content-type': 'application/json', date: new Date().toUTCString() };
+      const creds = loadCredentials();
+      if (creds.accessKeyId) headers.authorization = sign(creds.accessKeyId, creds.accessKeySecret, stringToSign('POST', pathname, headers));
       let res: Response;
       try {
-        res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(emitBody(type, o)) });
+        res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(emitBody(type, o)) });
       } catch (err) {
         throw new UsageError(`no fc-local start answers at ${o.host}:${o.port} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message})`);
       }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
-import { allFunctions, type Template } from '../model.js';
+import { allFunctions, findFunction, type Template } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
 import { loadCredentials } from '../template/profile.js';
 import { formatError } from '../template/source.js';
-import { AsyncInvocations } from '../gateway/async-invocations.js';
+import { AsyncQueue } from '../runtime/async/queue.js';
 import { createGateway } from '../gateway/app.js';
 import { chooseBackend, openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
@@ -23,6 +23,8 @@ interface StartOptions {
   concurrency: string;
   idleTimeout: string;
   asyncBackoff: string;
+  asyncConcurrency: string;
+  stateDir?: string;
   image?: string;
   warm: string;
   watch: boolean;
@@ -48,7 +50,9 @@ export function registerStart(program: Command): void {
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
     .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
-    .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles each of 3 retries)', '1000')
+    .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles with each retry)', '1000')
+    .option('--async-concurrency <n>', 'async invocations run at once at most, so that queued work leaves room for sync callers', '10')
+    .option('--state-dir <dir>', "fc-local's own state, e.g. the journal of accepted async invocations (default: .fc-local beside the template)")
     .addHelpText(
       'after',
       `
@@ -74,6 +78,8 @@ Examples:
       if (!(idle > 0)) throw new UsageError(`--idle-timeout must be a positive number of seconds (got ${opts.idleTimeout})`);
       const backoff = Number(opts.asyncBackoff);
       if (!(backoff >= 0)) throw new UsageError(`--async-backoff must be a number of milliseconds (got ${opts.asyncBackoff})`);
+      const asyncConcurrency = Number(opts.asyncConcurrency);
+      if (!Number.isInteger(asyncConcurrency) || asyncConcurrency < 1) throw new UsageError(`--async-concurrency must be a positive whole number (got ${opts.asyncConcurrency})`);
       const warm = Number(opts.warm);
       if (!Number.isInteger(warm) || warm < 0) throw new UsageError(`--warm must be a whole number (got ${opts.warm})`);
 
@@ -117,7 +123,17 @@ Examples:
         logDir: path.resolve(opts.logDir ?? path.join(templateDir, '.fc-local', 'log')),
         baseUrl: () => base,
       });
-      const asyncInvocations = new AsyncInvocations(runtime.invoker, { maxRetries: 3, backoffMs: backoff, maxThrottledMs: 5 * 60_000, log: (l) => out(`fc-local ${l}`) });
+      const asyncInvocations = new AsyncQueue(runtime.invoker, {
+        dir: path.resolve(opts.stateDir ?? path.join(templateDir, '.fc-local'), 'async'),
+        concurrency: asyncConcurrency,
+        backoffMs: backoff,
+        maxThrottledMs: 5 * 60 * 60_000,
+        gate: runtime.pools.gate,
+        lookup: (s, f) => findFunction(template, s, f),
+        region: template.region,
+        accountId: template.accountId,
+        log: (l) => out(`fc-local ${l}`),
+      });
       if (warm > 0) {
         out(`fc-local warming ${warm} instance(s) of each function ...`);
         await Promise.all(allFunctions(template).map((f) => runtime.pools.pool(f).warm(warm).catch((err: Error) => out(`fc-local could not warm ${f.service}/${f.name}: ${err.message}`))));
@@ -134,7 +150,21 @@ Examples:
         extraRoutes: events.router(),
       });
 
-      const server = http.createServer(listener).listen(port, opts.host);
+      // In flight: requests being answered. Draining: shutting down, new requests are refused.
+      let inFlight = 0;
+      let draining = false;
+      const server = http
+        .createServer((req, res) => {
+          if (draining) {
+            res.writeHead(503, { 'Content-Type': 'application/json', Connection: 'close' });
+            res.end(JSON.stringify({ ErrorCode: 'ServiceUnavailable', ErrorMessage: 'fc-local is shutting down' }));
+            return;
+          }
+          inFlight++;
+          res.once('close', () => inFlight--);
+          listener(req, res);
+        })
+        .listen(port, opts.host);
       await new Promise<void>((resolve, reject) => {
         server.once('listening', resolve);
         server.once('error', (err: NodeJS.ErrnoException) =>
@@ -164,16 +194,32 @@ Examples:
       printBanner(out, { file, template, base, backend: selected.description, auth: opts.auth, credentialsSource: credentials.source, concurrency, watch: opts.watch, events: events.describe(template) });
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
 
-      let stopping = false;
+      asyncInvocations.start();
+
+      // Ctrl-C: stop accepting, let in-flight invocations finish (each within its timeout), keep
+      // queued async invocations in the journal for the next start. A second Ctrl-C forces.
+      let signals = 0;
       const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        out(`fc-local: ${signal}, stopping instances`);
+        if (++signals > 1) {
+          out(`fc-local: ${signal} again: stopping now, in-flight invocations are cut`);
+          process.exitCode = 130;
+          setImmediate(() => process.exit(130));
+          return;
+        }
+        draining = true;
+        out(`fc-local: ${signal}: finishing ${inFlight} request(s) in flight and ${asyncInvocations.pending ? 'running async invocations' : 'no async invocation'}; queued async invocations are kept for the next start (${signal} again to force)`);
         server.close();
-        server.closeAllConnections();
+        // Idle keep-alive connections go now, busy ones as soon as their answer is out.
+        const closer = setInterval(() => server.closeIdleConnections(), 50);
+        server.closeIdleConnections();
         await reload?.close();
         await events.close();
+        await asyncInvocations.close();
+        while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+        clearInterval(closer);
+        server.closeAllConnections();
         await runtime.close();
+        out('fc-local: stopped');
         // Let the batched output drain before exiting.
         setImmediate(() => process.exit(0));
       };

@@ -11,20 +11,43 @@ import { triggersOfType, type EventDispatcher, type FiredInvocation, type Trigge
 // guide's event for the records it has not seen (cursors are positions), retried up to
 // maxRetryTime times; a batch that still fails is offered again at the next interval.
 
+// A logstore keeps its newest records within both bounds, so that a function flooding its
+// output cannot grow the emulator without limit.
 const MAX_RECORDS = 100_000;
+const MAX_BYTES = 32 * 1024 * 1024;
+
+function approxBytes(record: Record<string, unknown>): number {
+  let n = 16;
+  for (const v of Object.values(record)) n += typeof v === 'string' ? v.length : 16;
+  return n;
+}
 
 class LogStore {
   /** Position of records[0]; positions stay valid when old records are dropped. */
   base = 0;
   records: Record<string, unknown>[] = [];
+  private sizes: number[] = [];
+  private bytes = 0;
   get end(): number {
     return this.base + this.records.length;
   }
   append(records: Record<string, unknown>[]): void {
-    this.records.push(...records);
-    const excess = this.records.length - MAX_RECORDS;
+    for (const r of records) {
+      const size = approxBytes(r);
+      this.records.push(r);
+      this.sizes.push(size);
+      this.bytes += size;
+    }
+    let excess = 0;
+    let freed = 0;
+    while (excess < this.records.length - 1 && (this.records.length - excess > MAX_RECORDS || this.bytes - freed > MAX_BYTES)) {
+      freed += this.sizes[excess]!;
+      excess++;
+    }
     if (excess > 0) {
+      this.bytes -= freed;
       this.records.splice(0, excess);
+      this.sizes.splice(0, excess);
       this.base += excess;
     }
   }

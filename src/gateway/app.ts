@@ -6,7 +6,8 @@ import { LIMITS, type FunctionSpec, type Service, type Template } from '../model
 import type { Credentials } from '../template/profile.js';
 import type { Invoker, Outcome } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
-import type { AsyncInvocations } from './async-invocations.js';
+import { DuplicateInvocationError, type AsyncQueue } from '../runtime/async/queue.js';
+import type { AsyncRecord } from '../runtime/async/journal.js';
 import { codeInfo } from './code-checksum.js';
 import { describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
@@ -22,7 +23,7 @@ export interface GatewayDeps {
   /** Check FC signatures on the API and on authType=function triggers. */
   auth: boolean;
   times: Times;
-  async: AsyncInvocations;
+  async: AsyncQueue;
   /** Extra routes mounted before the FC ones (e.g. the event injection API). */
   extraRoutes?: express.Router;
   log?: (line: string) => void;
@@ -62,13 +63,16 @@ function createApp(deps: GatewayDeps): express.Express {
     res.locals.requestId = randomUUID();
     next();
   });
+  const signed = (req: Request, _res: Response, next: NextFunction) => {
+    if (deps.auth) verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
+    next();
+  };
+  // Injecting events invokes functions: it takes the same signature as the invoke API.
+  app.use('/_fc-local/events', signed);
   if (deps.extraRoutes) app.use(deps.extraRoutes);
 
   const api = express.Router();
-  api.use((req, _res, next) => {
-    if (deps.auth) verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
-    next();
-  });
+  api.use(signed);
   // Express 5 hands a rejected promise to the error handler below.
   api.post('/services/:service/functions/:function/invocations', (req, res) => invoke(deps, req, res));
   api.get('/services', (req, res) => {
@@ -94,6 +98,18 @@ function createApp(deps: GatewayDeps): express.Express {
     const trigger = fn(deps, s, f).triggers.find((x) => x.name === t);
     if (!trigger) throw notFound.trigger(s, f, t);
     json(res, describeTrigger(trigger, deps.times));
+  });
+  api.get('/services/:service/functions/:function/stateful-async-invocations', (req, res) => {
+    const f = fn(deps, param(req, 'service'), param(req, 'function'));
+    json(res, listInvocations(deps.async.list(f.service, f.name), req.query));
+  });
+  api.get('/services/:service/functions/:function/stateful-async-invocations/:id', (req, res) => {
+    const f = fn(deps, param(req, 'service'), param(req, 'function'));
+    const r = deps.async.get(param(req, 'id'));
+    if (!r || r.fn !== `${f.service}/${f.name}`) {
+      throw new FcError(404, 'StatefulAsyncInvocationNotFound', `Async invocation '${param(req, 'id')}' of '${f.service}/${f.name}' does not exist`);
+    }
+    json(res, describeInvocation(r, req.query.includePayload === 'true'));
   });
   api.all('/services{/*rest}', (req) => {
     throw new FcError(
@@ -192,8 +208,15 @@ async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<v
   const event = await readBody(req, limit, () => new FcError(413, 'EntityTooLarge', `The ${type === 'async' ? 'asynchronous' : 'synchronous'} invocation payload exceeds ${limit} bytes`));
 
   if (type === 'async') {
-    deps.async.enqueue(f, event, requestId);
-    res.status(202).set({ 'X-Fc-Request-Id': requestId }).end();
+    // 202 only once the invocation is on disk: an accepted async invocation survives a crash.
+    const invocationId = req.get('x-fc-stateful-async-invocation-id') || undefined;
+    try {
+      await deps.async.enqueue(f, event, { requestId, invocationId });
+    } catch (err) {
+      if (err instanceof DuplicateInvocationError) throw new FcError(409, 'StatefulAsyncInvocationAlreadyExists', err.message);
+      throw err;
+    }
+    res.status(202).set({ 'X-Fc-Request-Id': requestId, 'X-Fc-Stateful-Async-Invocation-Id': invocationId ?? requestId }).end();
     return;
   }
   const out = await deps.invoker.invokeEvent(f, event, requestId);
@@ -218,7 +241,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   const method = req.method ?? 'GET';
   const m = /^\/2016-08-15\/proxy\/([^/?]+)\/([^/?]+)(\/[^?]*)?(?:\?(.*))?$/.exec(url);
   if (!m) throw new FcError(404, 'NotFound', 'HTTP trigger URLs are /2016-08-15/proxy/{service}/{function}/[path]');
-  const f = fn(deps, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+  const f = fn(deps, decodeSegment(m[1]!), decodeSegment(m[2]!));
   const trigger = f.triggers.find((t) => t.type === 'http');
   if (!trigger || trigger.type !== 'http') throw new FcError(404, 'TriggerNotFound', `Function '${f.service}/${f.name}' has no HTTP trigger`);
   if (!(trigger.config.methods as string[]).includes(method)) {
@@ -250,6 +273,51 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   headers['x-fc-request-id'] = requestId;
   res.writeHead(out.statusCode ?? 200, headers);
   res.end(method === 'HEAD' ? undefined : out.body);
+}
+
+/** FC 2.0's StatefulAsyncInvocation. */
+function describeInvocation(r: AsyncRecord, includePayload: boolean): Record<string, unknown> {
+  const [serviceName, functionName] = [r.fn.slice(0, r.fn.indexOf('/')), r.fn.slice(r.fn.indexOf('/') + 1)];
+  return {
+    serviceName,
+    functionName,
+    qualifier: 'LATEST',
+    invocationId: r.id,
+    requestId: r.requestId,
+    status: r.status,
+    startedTime: r.startedAt ?? r.acceptedAt,
+    endTime: r.endedAt ?? 0,
+    alreadyRetriedTimes: r.failedAttempts,
+    destinationStatus: r.destinationStatus ?? '',
+    invocationErrorMessage: r.status === 'Succeeded' ? '' : (r.error ?? ''),
+    ...(includePayload ? { invocationPayload: r.event.toString('utf8') } : {}),
+  };
+}
+
+function listInvocations(all: AsyncRecord[], q: Record<string, unknown>): { invocations: unknown[]; nextToken?: string } {
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const limit = q.limit === undefined ? 50 : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new FcError(400, 'InvalidArgument', `limit must be a whole number from 1 to 100 (got ${String(q.limit)})`);
+  const status = str(q.status);
+  const prefix = str(q.invocationIdPrefix);
+  const begin = Number(str(q.startedTimeBegin) ?? 0);
+  const end = Number(str(q.startedTimeEnd) ?? Infinity);
+  let rows = all.filter((r) => (!status || r.status === status) && (!prefix || r.id.startsWith(prefix)) && r.acceptedAt >= begin && r.acceptedAt <= end);
+  if (q.sortOrderByTime === 'desc') rows = rows.reverse();
+  const start = Number(str(q.nextToken) ?? 0);
+  const pageRows = rows.slice(start, start + limit);
+  return {
+    invocations: pageRows.map((r) => describeInvocation(r, q.includePayload === 'true')),
+    ...(start + limit < rows.length ? { nextToken: String(start + limit) } : {}),
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new FcError(400, 'InvalidArgument', `Malformed percent-encoding in the request path: '${segment.slice(0, 100)}'`);
+  }
 }
 
 function queriesOf(query: string | undefined): Queries {

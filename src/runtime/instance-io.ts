@@ -1,17 +1,47 @@
 import http from 'node:http';
 import net from 'node:net';
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InstanceStartError, type InstanceHandle, type LineListener, type LogStream } from './backend.js';
 import { runtimeFamily, type FunctionSpec } from '../model.js';
 
 // Small pieces both backends need: line fan-out, a free loopback port, waiting for a listener.
 
+/** Longest line kept whole; a longer one is cut there, so that one endless line cannot fill memory. */
+export const MAX_LINE_CHARS = 64 * 1024;
+
 export class LineHub {
   private readonly listeners = new Set<LineListener>();
 
   attach(stream: Readable, name: LogStream): void {
-    readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.emit(line, name));
+    let partial = '';
+    let cut = false;
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      let start = 0;
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+        const piece = chunk.slice(start, nl);
+        start = nl + 1;
+        if (cut) {
+          cut = false;
+          partial = '';
+          continue;
+        }
+        const line = partial + piece;
+        partial = '';
+        this.emit(line.endsWith('\r') ? line.slice(0, -1) : line, name);
+      }
+      if (cut) return;
+      partial += chunk.slice(start);
+      if (partial.length > MAX_LINE_CHARS) {
+        this.emit(`${partial.slice(0, MAX_LINE_CHARS)} [fc-local: line cut at ${MAX_LINE_CHARS} characters]`, name);
+        partial = '';
+        cut = true;
+      }
+    });
+    stream.on('end', () => {
+      if (partial && !cut) this.emit(partial, name);
+      partial = '';
+    });
   }
 
   emit(line: string, stream: LogStream): void {

@@ -45,6 +45,8 @@ export interface InvokerContext {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+// Headers of one hop: the caller's `expect` was answered by the gateway, and ours is the receipt.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 const END_MARKER_GRACE_MS = 250;
 const QUIET_MS = 20;
 
@@ -72,7 +74,7 @@ export class Invoker {
 
   invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID()): Promise<Outcome> {
     return this.run(fn, requestId, false, (inst, headers, timeoutMs) =>
-      send(inst, { method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs),
+      send(inst, { method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs, acks(fn)),
     );
   }
 
@@ -81,11 +83,10 @@ export class Invoker {
       const forwarded: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(call.headers)) {
         // Clients cannot forge protocol headers; hop-by-hop headers stay on this hop.
-        if (v === undefined || k.startsWith('x-fc-') || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
+        if (v === undefined || k.startsWith('x-fc-') || HOP_BY_HOP.has(k)) continue;
         forwarded[k] = v;
       }
-      forwarded['content-length'] = String(call.body.length);
-      return send(inst, { method: call.method, path: call.url, headers: { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP }, body: call.body }, timeoutMs);
+      return send(inst, { method: call.method, path: call.url, headers: { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP }, body: call.body }, timeoutMs, acks(fn));
     });
   }
 
@@ -180,7 +181,7 @@ export class Invoker {
   ): Promise<{ errorType: FunctionErrorType; body: Buffer } | undefined> {
     if (!fn.initializer || inst.initialized) return undefined;
     try {
-      const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000);
+      const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000, acks(fn));
       const errorType = functionErrorOf(res.status, res.headers, false);
       if (errorType) return { errorType, body: res.body };
       inst.initialized = true;
@@ -206,9 +207,14 @@ async function failureMessage(e: CallError, fn: FunctionSpec, inst: Instance): P
   return exit && exit.reason === 'OOM' ? `${message} (out of memory: the function's memorySize is ${fn.memorySize} MB)` : message;
 }
 
+/** What one invocation's log keeps: the newest lines, so that a flood cannot fill memory. */
+const LOG_KEEP_CHARS = 1024 * 1024;
+
 /** The lines one invocation prints, collected from its instance's output. */
 class InvocationLog {
-  readonly lines: string[] = [];
+  private kept: string[] = [];
+  private keptChars = 0;
+  private dropped = 0;
   private lastLineAt = 0;
   private sawEnd: () => void = () => {};
   private readonly ended = new Promise<void>((r) => (this.sawEnd = r));
@@ -222,12 +228,28 @@ class InvocationLog {
     private readonly markers: boolean,
   ) {
     this.endLine = `FC Invoke End RequestId: ${requestId}`;
-    if (!markers) this.lines.push(`FC Invoke Start RequestId: ${requestId}`);
+    if (!markers) this.push(`FC Invoke Start RequestId: ${requestId}`);
     this.off = inst.handle.onLine((line) => {
-      this.lines.push(line);
+      this.push(line);
       this.lastLineAt = performance.now();
       if (line === this.endLine) this.sawEnd();
     });
+  }
+
+  private push(line: string): void {
+    this.kept.push(line);
+    this.keptChars += line.length + 1;
+    if (this.keptChars > LOG_KEEP_CHARS * 2) {
+      // Drop the oldest half in one go: amortised O(1) per line.
+      let n = 0;
+      while (this.keptChars > LOG_KEEP_CHARS) this.keptChars -= this.kept[n++]!.length + 1;
+      this.kept = this.kept.slice(n);
+      this.dropped += n;
+    }
+  }
+
+  get lines(): string[] {
+    return this.dropped ? [`[fc-local: ${this.dropped} earlier log lines of this invocation dropped]`, ...this.kept] : this.kept;
   }
 
   detach(): void {
@@ -250,7 +272,7 @@ class InvocationLog {
       while (performance.now() < until && performance.now() - Math.max(this.lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
     }
     this.detach();
-    if (!this.markers) this.lines.push(this.endLine);
+    if (!this.markers) this.push(this.endLine);
   }
 }
 
@@ -273,14 +295,31 @@ function exceedsResponseLimits(res: RawResponse, httpMode: boolean): boolean {
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-/** One request to an instance; rejects with a CallError on timeout, crash or an oversized answer. */
+/**
+ * Our agents acknowledge receipt before any user code runs: they answer `Expect: 100-continue`
+ * with `100 Continue` as soon as the request's head is parsed (Node's, Python's and the JDK's
+ * HTTP servers all do so before calling the handler). A custom bootstrap may not, so for it only
+ * a refused connection proves that a request was never delivered.
+ */
+function acks(fn: FunctionSpec): boolean {
+  return runtimeFamily(fn.runtime) !== 'custom';
+}
+
+/**
+ * One request to an instance; rejects with a CallError on timeout, crash or an oversized answer.
+ * The error is `undelivered` only when the request provably never reached the function: the
+ * connection was refused, or an acknowledging agent failed before its `100 Continue`. Anything
+ * else may have run the function, and FC runs a sync invocation at most once.
+ */
 function send(
   inst: Instance,
   req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer },
   timeoutMs: number,
+  ack: boolean,
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let acknowledged = false;
     const fail = (e: CallError) => {
       if (settled) return;
       settled = true;
@@ -289,9 +328,15 @@ function send(
       reject(e);
     };
     const timer = setTimeout(() => fail(new CallError('timeout', 'timeout')), timeoutMs);
+    // The body goes with the head, without waiting for 100 Continue: the interim answer is the
+    // receipt, not a permission, so it costs no round trip.
+    // An explicit length: with `Expect` set, Node sends the head before the body and would
+    // otherwise fall back to chunked encoding, which not every agent's server reads.
+    const headers = { ...req.headers, 'content-length': String(req.body.length), ...(ack ? { expect: '100-continue' } : {}) };
     const r = http.request(
-      { host: inst.handle.host, port: inst.handle.port, method: req.method, path: req.path, headers: req.headers, agent },
+      { host: inst.handle.host, port: inst.handle.port, method: req.method, path: req.path, headers, agent },
       (res) => {
+        acknowledged = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -309,12 +354,9 @@ function send(
         res.on('error', () => fail(new CallError('crash', 'crash')));
       },
     );
-    let answered = false;
-    r.on('response', () => (answered = true));
+    r.on('continue', () => (acknowledged = true));
     r.on('error', (err: NodeJS.ErrnoException) => {
-      // Refused: nobody listens any more (the instance vanished). A reused keep-alive socket
-      // that fails before any answer: the instance closed it. Neither request was handled.
-      const undelivered = err.code === 'ECONNREFUSED' || (r.reusedSocket && !answered);
+      const undelivered = err.code === 'ECONNREFUSED' || (ack && !acknowledged);
       fail(new CallError(err.message, undelivered ? 'undelivered' : 'crash'));
     });
     r.end(req.body);

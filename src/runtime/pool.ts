@@ -15,6 +15,7 @@ export class ThrottledError extends Error {
 /** Counts executions in flight across all functions, as FC's per-account limit does. */
 export class ConcurrencyGate {
   active = 0;
+  private waiters: (() => void)[] = [];
   constructor(readonly limit: number) {}
 
   tryEnter(): boolean {
@@ -25,6 +26,16 @@ export class ConcurrencyGate {
 
   leave(): void {
     this.active--;
+    if (this.waiters.length) {
+      const w = this.waiters;
+      this.waiters = [];
+      w.forEach((f) => f());
+    }
+  }
+
+  /** Resolves at the next free slot: a throttled background caller waits here, not in a backoff. */
+  whenFree(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 }
 

@@ -18,7 +18,7 @@ const EVENT_TYPES: Record<string, string> = {
 const SERVICE_PROPS = ['Description', 'Role', 'LogConfig', 'InternetAccess', 'VpcConfig'];
 const FUNCTION_PROPS = [
   'Description', 'Handler', 'Runtime', 'CodeUri', 'Timeout', 'MemorySize', 'Initializer',
-  'InitializationTimeout', 'EnvironmentVariables', 'InstanceConcurrency',
+  'InitializationTimeout', 'EnvironmentVariables', 'InstanceConcurrency', 'AsyncConfiguration',
 ];
 // Values under these keys are user data: their own keys keep their spelling.
 const OPAQUE = new Set(['EnvironmentVariables', 'FunctionParameter', 'VpcConfig', 'environmentVariables', 'functionParameter', 'vpcConfig']);

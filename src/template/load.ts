@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { FunctionSpec, Service, Template, Trigger } from '../model.js';
+import { DEFAULT_ASYNC_CONFIG, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
 import { NAME_RE, NAME_RULE, templateSchema, type RawTemplate } from './schema.js';
 import { YamlSource, type TemplateError, type YamlPath } from './source.js';
@@ -48,7 +48,9 @@ export function loadTemplateText(file: string, text: string): LoadResult {
   const syntax = source.syntaxErrors();
   if (syntax.length) return { errors: syntax };
 
-  const doc = source.toJS();
+  const loaded = source.toJS();
+  if ('error' in loaded) return { errors: [loaded.error] };
+  const doc = loaded.value;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     return { errors: [source.errorAt([], 'a template is a YAML map with `services:` (fc.yml) or `Resources:` (Funcraft)')] };
   }
@@ -107,7 +109,8 @@ const KNOWN_KEYS = [
   'initializationTimeout', 'environmentVariables', 'instanceConcurrency', 'triggers', 'type', 'sourceArn',
   'invocationRole', 'qualifier', 'config', 'authType', 'methods', 'cronExpression', 'payload', 'enable',
   'bucketName', 'events', 'filter', 'key', 'prefix', 'suffix', 'sourceConfig', 'jobConfig', 'maxRetryTime',
-  'triggerInterval', 'functionParameter', 'eventName', 'eventVersion', 'notes',
+  'triggerInterval', 'functionParameter', 'eventName', 'eventVersion', 'notes', 'asyncConfiguration',
+  'maxAsyncRetryAttempts', 'maxAsyncEventAgeInSeconds', 'statefulInvocation', 'destination', 'onSuccess', 'onFailure',
 ];
 
 function suggest(key: string): string {
@@ -165,6 +168,12 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         initializationTimeout: f.initializationTimeout,
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,
+        asyncConfig: {
+          maxAsyncRetryAttempts: f.asyncConfiguration?.maxAsyncRetryAttempts ?? DEFAULT_ASYNC_CONFIG.maxAsyncRetryAttempts,
+          maxAsyncEventAgeInSeconds: f.asyncConfiguration?.maxAsyncEventAgeInSeconds ?? DEFAULT_ASYNC_CONFIG.maxAsyncEventAgeInSeconds,
+          statefulInvocation: f.asyncConfiguration?.statefulInvocation ?? false,
+          destination: { ...f.asyncConfiguration?.destination },
+        },
         triggers: Object.entries(f.triggers).map(([trgName, t]) => ({ name: trgName, ...t }) as Trigger),
       }),
     ),

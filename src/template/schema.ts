@@ -121,6 +121,13 @@ const trigger = z
     return { ...t, config: parsed.data };
   });
 
+// Local destinations are functions of the template; FC's MNS, EventBridge and RocketMQ ones are not emulated.
+const functionArn = z
+  .string()
+  .regex(/^acs:fc:[^:]*:[^:]*:services\/[^/]+\/functions\/[^/]+$/, {
+    error: (iss) => `a destination must be a function ARN acs:fc:{region}:{accountId}:services/{service}[.{qualifier}]/functions/{function} (got ${JSON.stringify(iss.input)}); other destination types are not emulated`,
+  });
+
 const fn = z
   .strictObject({
     description: z.string().optional(),
@@ -139,6 +146,14 @@ const fn = z
     initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
     environmentVariables: z.record(z.string(), envValue).default({}),
     instanceConcurrency: int('instanceConcurrency', 1, 100).default(1),
+    asyncConfiguration: z
+      .strictObject({
+        maxAsyncRetryAttempts: int('maxAsyncRetryAttempts', 0, 8).optional(),
+        maxAsyncEventAgeInSeconds: int('maxAsyncEventAgeInSeconds', 1, 86_400).optional(),
+        statefulInvocation: z.boolean().optional(),
+        destination: z.strictObject({ onSuccess: functionArn.optional(), onFailure: functionArn.optional() }).optional(),
+      })
+      .optional(),
     triggers: z.record(z.string(), trigger).default({}),
   })
   .superRefine((f, ctx) => {

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 
 export interface TemplateError {
   file: string;
@@ -31,8 +31,24 @@ export class YamlSource {
     });
   }
 
-  toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 100 });
+  /**
+   * The document as plain data. Aliases that expand without bound (a "billion laughs" file)
+   * are refused by the yaml library; that becomes an error at the first alias, not a crash.
+   */
+  toJS(): { value: unknown } | { error: TemplateError } {
+    try {
+      return { value: this.doc.toJS({ maxAliasCount: 100 }) };
+    } catch (err) {
+      let at = 0;
+      visit(this.doc, {
+        Alias: (_key, node) => {
+          if (isAlias(node)) at = node.range?.[0] ?? 0;
+          return visit.BREAK;
+        },
+      });
+      const why = err instanceof ReferenceError ? 'its aliases expand too much (more than 100 alias expansions)' : (err as Error).message;
+      return { error: { file: this.file, ...this.lines.linePos(at), message: `YAML cannot be loaded: ${why}` } };
+    }
   }
 
   /**

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { FunctionSpec } from '../../model.js';
+import type { Invoker, Outcome } from '../invoker.js';
+import { ThrottledError, type ConcurrencyGate } from '../pool.js';
+import { AsyncJournal, isFinal, type AsyncRecord } from './journal.js';
+
+// FC's async invocations: accepted only once journaled on disk, then run in the background by a
+// bounded number of workers so that a burst of queued work leaves room for sync callers. A
+// function error is retried after a backoff (maxAsyncRetryAttempts, FC's default 3) without
+// holding a worker; throttling waits for a free slot and is not an attempt; an event older than
+// maxAsyncEventAgeInSeconds is dropped; the result record goes to the configured destination
+// function. Unfinished invocations survive a crash and resume at the next start.
+
+export interface AsyncQueueOptions {
+  /** Folder of the journals, e.g. `.fc-local/async` beside the template. */
+  dir: string;
+  /** Invocations run at once at most. */
+  concurrency: number;
+  /** First delay before a retry; it doubles with each. */
+  backoffMs: number;
+  /** How long a throttled invocation keeps waiting for a slot (FC: hours). */
+  maxThrottledMs: number;
+  gate: ConcurrencyGate;
+  /** The function as the live template has it now. */
+  lookup(service: string, fn: string): FunctionSpec | undefined;
+  region: string;
+  accountId: string;
+  log(line: string): void;
+}
+
+/** Finished invocations kept for the query API, newest last. */
+const HISTORY = 1_000;
+
+export class DuplicateInvocationError extends Error {}
+
+export class AsyncQueue {
+  private readonly records = new Map<string, AsyncRecord>();
+  private readonly ready: AsyncRecord[] = [];
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly runs = new Set<Promise<void>>();
+  private readonly settledWaiters: (() => void)[] = [];
+  private finishedOrder: string[] = [];
+  private running = 0;
+  private closing = false;
+  private readonly journal: AsyncJournal;
+
+  constructor(
+    private readonly invoker: Invoker,
+    private readonly opts: AsyncQueueOptions,
+  ) {
+    const { journal, records } = AsyncJournal.open(opts.dir, () => [...this.records.values()]);
+    this.journal = journal;
+    const resumed = records.filter((r) => !isFinal(r.status)).sort((a, b) => a.acceptedAt - b.acceptedAt);
+    for (const r of records) {
+      if (isFinal(r.status)) this.remember(r);
+    }
+    for (const r of resumed) {
+      r.status = 'Enqueued';
+      this.records.set(r.id, r);
+      this.ready.push(r);
+    }
+    if (resumed.length) opts.log(`async: resuming ${resumed.length} accepted invocation(s) left by an earlier run`);
+  }
+
+  /** Starts the workers on what was resumed (after the template and pools are up). */
+  start(): void {
+    this.pump();
+  }
+
+  get pending(): number {
+    return this.ready.length + this.running + this.retryTimers.size;
+  }
+
+  /**
+   * Accepts an invocation: resolves once it is on disk (then the caller may answer 202).
+   * Throws DuplicateInvocationError for an invocation id already in use.
+   */
+  async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string }): Promise<AsyncRecord> {
+    const id = ids.invocationId ?? ids.requestId;
+    if (this.records.has(id)) throw new DuplicateInvocationError(`an async invocation with id '${id}' already exists`);
+    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fn.service}/${fn.name}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued' };
+    this.records.set(id, r);
+    try {
+      await this.journal.accepted(r);
+    } catch (err) {
+      this.records.delete(id);
+      throw err;
+    }
+    if (!this.closing) {
+      this.ready.push(r);
+      this.pump();
+    }
+    return r;
+  }
+
+  get(id: string): AsyncRecord | undefined {
+    return this.records.get(id);
+  }
+
+  /** Invocations of one function, oldest first. */
+  list(service: string, fn: string): AsyncRecord[] {
+    const key = `${service}/${fn}`;
+    return [...this.records.values()].filter((r) => r.fn === key).sort((a, b) => a.acceptedAt - b.acceptedAt);
+  }
+
+  /** Resolves when nothing is queued, waiting for a retry, or running (tests, soak). */
+  async idle(): Promise<void> {
+    while (this.pending) await new Promise<void>((r) => this.settledWaiters.push(r));
+  }
+
+  /**
+   * Stops taking work: running invocations finish (their outcome is journaled), queued ones and
+   * those waiting for a retry stay in the journal for the next start.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    while (this.runs.size) await Promise.allSettled([...this.runs]);
+    await this.journal.close();
+    this.notify();
+  }
+
+  private pump(): void {
+    while (!this.closing && this.running < this.opts.concurrency && this.ready.length) {
+      const r = this.ready.shift()!;
+      this.running++;
+      const run = this.run(r)
+        .catch((err: unknown) => this.opts.log(`async ${r.fn} ${r.requestId}: internal error: ${(err as Error).message}`))
+        .finally(() => {
+          this.running--;
+          this.runs.delete(run);
+          this.pump();
+          this.notify();
+        });
+      this.runs.add(run);
+    }
+  }
+
+  private notify(): void {
+    if (this.pending && !this.closing) return;
+    this.settledWaiters.splice(0).forEach((w) => w());
+  }
+
+  private async run(r: AsyncRecord): Promise<void> {
+    const [service, name] = splitKey(r.fn);
+    const fn = this.opts.lookup(service, name);
+    if (!fn) return this.finish(r, 'Failed', `function ${r.fn} is not in the template any more`);
+    if (Date.now() - r.acceptedAt > fn.asyncConfig.maxAsyncEventAgeInSeconds * 1000) {
+      return this.finish(r, 'Expired', `the event is older than maxAsyncEventAgeInSeconds (${fn.asyncConfig.maxAsyncEventAgeInSeconds} s)`, fn);
+    }
+    r.status = 'Running';
+    r.startedAt ??= Date.now();
+    let outcome: Outcome | undefined;
+    let failure: { errorType: string; message: string } | undefined;
+    for (;;) {
+      try {
+        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId);
+        if (outcome.errorType) failure = { errorType: outcome.errorType, message: outcome.body.toString('utf8') };
+        break;
+      } catch (err) {
+        if (!(err instanceof ThrottledError)) {
+          failure = { errorType: 'InternalError', message: (err as Error).message };
+          break;
+        }
+        // Throttled: wait for a slot, without using up an attempt, as FC does for hours.
+        if (Date.now() - r.acceptedAt > this.opts.maxThrottledMs) return this.finish(r, 'Failed', `throttled for longer than ${this.opts.maxThrottledMs} ms`, fn);
+        if (this.closing) {
+          r.status = 'Enqueued';
+          return;
+        }
+        await Promise.race([this.opts.gate.whenFree(), sleep(250)]);
+      }
+    }
+    if (!failure) return this.finish(r, 'Succeeded', undefined, fn, outcome);
+
+    r.failedAttempts++;
+    r.error = `${failure.errorType}: ${failure.message.slice(0, 1000)}`;
+    const max = fn.asyncConfig.maxAsyncRetryAttempts;
+    if (r.failedAttempts > max) {
+      this.opts.log(`async ${r.fn} ${r.requestId}: failed after ${r.failedAttempts} attempts (${r.error.slice(0, 300)})`);
+      return this.finish(r, 'Failed', r.error, fn, outcome);
+    }
+    await this.journal.attemptFailed(r);
+    const delay = this.opts.backoffMs * 2 ** (r.failedAttempts - 1);
+    this.opts.log(`async ${r.fn} ${r.requestId}: ${failure.errorType}; retry ${r.failedAttempts}/${max} in ${delay} ms`);
+    r.status = 'Enqueued';
+    // The retry waits outside the workers, so that a failing function does not hold them.
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.ready.push(r);
+      this.pump();
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  private async finish(r: AsyncRecord, status: 'Succeeded' | 'Failed' | 'Expired', error?: string, fn?: FunctionSpec, outcome?: Outcome): Promise<void> {
+    r.status = status;
+    r.endedAt = Date.now();
+    if (error) r.error = error;
+    const target = fn && (status === 'Succeeded' ? fn.asyncConfig.destination.onSuccess : fn.asyncConfig.destination.onFailure);
+    if (fn && target) r.destinationStatus = await this.sendToDestination(fn, r, target, outcome);
+    await this.journal.finished(r);
+    this.remember(r);
+  }
+
+  /** FC's result record, as an async invocation of the destination function. */
+  private async sendToDestination(fn: FunctionSpec, r: AsyncRecord, arn: string, outcome?: Outcome): Promise<string> {
+    const m = /:services\/([^/.]+)(?:\.[^/]+)?\/functions\/([^/]+)$/.exec(arn);
+    const target = m ? this.opts.lookup(m[1]!, m[2]!) : undefined;
+    if (!target) {
+      this.opts.log(`async ${r.fn} ${r.requestId}: destination ${arn} is not a function of the template; result not delivered`);
+      return 'Failed';
+    }
+    const record = {
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: r.requestId,
+        functionArn: `acs:fc:${this.opts.region}:${this.opts.accountId}:services/${fn.service}.LATEST/functions/${fn.name}`,
+        condition: r.status === 'Succeeded' ? '' : r.status === 'Expired' ? 'EventAgeExceeded' : (outcome?.errorType ?? 'UnhandledInvocationError'),
+        approximateInvokeCount: r.failedAttempts + (r.status === 'Succeeded' ? 1 : 0),
+      },
+      requestPayload: r.event.toString('utf8'),
+      responseContext: { statusCode: 200, functionError: r.status === 'Succeeded' ? '' : (outcome?.errorType ?? '') },
+      responsePayload: outcome?.body.toString('utf8') ?? '',
+    };
+    await this.enqueue(target, Buffer.from(JSON.stringify(record)), { requestId: randomUUID() });
+    return 'Succeeded';
+  }
+
+  /** Keeps a finished record for queries, forgetting the oldest past HISTORY. */
+  private remember(r: AsyncRecord): void {
+    this.records.set(r.id, r);
+    this.finishedOrder.push(r.id);
+    if (this.finishedOrder.length > HISTORY * 2) {
+      const drop = this.finishedOrder.slice(0, this.finishedOrder.length - HISTORY);
+      this.finishedOrder = this.finishedOrder.slice(-HISTORY);
+      for (const id of drop) {
+        const old = this.records.get(id);
+        if (old && isFinal(old.status)) this.records.delete(id);
+      }
+    }
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
