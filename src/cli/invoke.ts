@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allFunctions, type FunctionSpec, type Template } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
-import { loadCredentials } from '../template/profile.js';
+import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
+import { scrubEnvironment } from '../runtime/host/scrub-env.js';
 import { formatError } from '../template/source.js';
 import { chooseBackend, EXIT, openTemplate, UsageError } from './common.js';
 
@@ -47,9 +48,11 @@ Examples:
       const fn = pickFunction(tpl, target);
       const event = readEvent(opts);
       const selected = await chooseBackend(opts.backend, { template: tpl, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const credentials = loadCredentials();
+      scrubEnvironment(SECRET_ENV_VARS);
       const runtime = createRuntime({
         backend: selected.backend,
-        credentials: loadCredentials(),
+        credentials,
         template: () => tpl,
         // Live logs for people; --json collects them into the object instead.
         onLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { allFunctions, findFunction, type Template } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
-import { loadCredentials } from '../template/profile.js';
+import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
+import { scrubEnvironment } from '../runtime/host/scrub-env.js';
 import { formatError } from '../template/source.js';
 import { AsyncQueue } from '../runtime/async/queue.js';
 import { createGateway } from '../gateway/app.js';
@@ -92,6 +93,7 @@ Examples:
       const out = lineWriter(process.stdout);
       const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => out(`fc-local ${l}`) });
       const credentials = loadCredentials();
+      scrubEnvironment(SECRET_ENV_VARS);
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
       const runtime = createRuntime({
         backend: selected.backend,

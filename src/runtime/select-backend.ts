@@ -27,13 +27,13 @@ export interface SelectOptions {
  * or can be pulled; the process backend otherwise. Explicit choices fail loudly instead.
  */
 export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
-  if (choice === 'process') return { backend: new ProcessBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
+  if (choice === 'process') return { backend: new ProcessBackend({ log: opts.log }), description: 'process (child processes on 127.0.0.1, as asked)' };
 
   const docker = new Docker();
   const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   if (!(await dockerAnswers(docker))) {
     if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: no Docker engine answers at ${where} (start dockerd, or set DOCKER_HOST)`);
-    return { backend: new ProcessBackend(), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
+    return { backend: new ProcessBackend({ log: opts.log }), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
   }
 
   let images: ImageChoice;
@@ -49,7 +49,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
     for (const image of needed) await backend.ensureImage(image);
   } catch (err) {
     if (choice === 'docker') throw new BackendUnavailableError((err as Error).message);
-    return { backend: new ProcessBackend(), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
+    return { backend: new ProcessBackend({ log: opts.log }), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
   }
   const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
   return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${cleaned})` };

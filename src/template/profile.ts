@@ -16,6 +16,9 @@ export interface Credentials {
   source: string;
 }
 
+/** The variables that carry secrets, scrubbed from fc-local's environment once read. */
+export const SECRET_ENV_VARS = ['ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN'];
+
 export function loadCredentials(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): Credentials {
   const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID ?? env.ACCESS_KEY_ID;
   const secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET ?? env.ACCESS_KEY_SECRET;

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { runIsAlive, thisRun } from '../run-identity.js';
+import { runIsAlive, thisRun } from '../host/run-identity.js';
 
 // The async queue's journal: an append-only file of JSON lines, one per fact (accepted, attempt
 // failed, finished), written and synced before the caller is told. Each fc-local run appends to

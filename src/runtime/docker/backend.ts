@@ -8,6 +8,7 @@ import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, type ImageChoice } from './images.js';
+import { guard } from '../host/guardian.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
 // nothing else writable, a non-root user, FC's limits (memory, pids and nofile 1024), and its
@@ -37,7 +38,15 @@ export class DockerBackend implements Backend {
   constructor(
     readonly docker: Docker,
     private readonly opts: DockerBackendOptions,
-  ) {}
+  ) {
+    // If fc-local dies without cleaning up (kill -9), its guardian removes this session's containers.
+    // docker-modem keeps the socket as a path or as a function that finds the default one.
+    const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
+    void Promise.resolve(typeof socketPath === 'function' ? (socketPath as () => unknown)() : socketPath).then(
+      (p) => typeof p === 'string' && guard(`docker ${this.session} ${p}`),
+      () => undefined,
+    );
+  }
 
   /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
   ensureImage(image: string): Promise<void> {

@@ -5,6 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
+import { runIsAlive, thisRun } from '../host/run-identity.js';
+import { guard } from '../host/guardian.js';
+import { INSTANCE_VAR, killProcessesWith, RUN_VAR } from '../host/proc-scan.js';
+import { resolveCommand, runningAsRoot, unreachable, UNPRIVILEGED } from './privileges.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
 // code dir, its env FC's plus the function's (not the host's, so code does not come to rely on it).
@@ -12,6 +16,8 @@ import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 export interface ProcessBackendOptions {
   /** How long an instance may take to listen on its port. */
   startTimeoutMs?: number;
+  /** Notes for the person running fc-local (e.g. why an instance runs as root). */
+  log?: (line: string) => void;
 }
 
 /** Every live instance of every backend in this process, killed if fc-local exits abruptly. */
@@ -21,8 +27,15 @@ process.on('exit', () => allInstances.forEach((i) => i.kill()));
 export class ProcessBackend implements Backend {
   readonly name = 'process' as const;
   private readonly live = new Set<ProcessInstance>();
+  /** Per command and code dir: run as the unprivileged user, or why not. */
+  private readonly users = new Map<string, { uid: number; gid: number } | undefined>();
 
-  constructor(private readonly opts: ProcessBackendOptions = {}) {}
+  constructor(private readonly opts: ProcessBackendOptions = {}) {
+    // What fc-local starts must end with it: the guardian sweeps this run's instances when it
+    // dies, and instances of dead runs (a kill -9 before guardians, a guardian killed too) go now.
+    guard(`run ${thisRun()}`);
+    setImmediate(() => killProcessesWith(RUN_VAR, (run) => !runIsAlive(run)));
+  }
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const port = await freePort();
@@ -35,10 +48,14 @@ export class ProcessBackend implements Backend {
       port,
       '127.0.0.1',
     );
+    const id = randomUUID();
+    const pathVar = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+    const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
     const child = execa(launch.command, launch.args, {
       cwd: codeDir,
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', TZ: 'UTC', HOME: '/tmp', ...launch.env },
+      env: { PATH: pathVar, LANG: process.env.LANG ?? 'C.UTF-8', TZ: 'UTC', HOME: '/tmp', ...launch.env, [RUN_VAR]: thisRun(), [INSTANCE_VAR]: id },
       extendEnv: false,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
       stdin: 'ignore',
       buffer: false,
       reject: false,
@@ -47,12 +64,14 @@ export class ProcessBackend implements Backend {
       detached: true,
       cleanup: false,
     });
-    const instance = new ProcessInstance(randomUUID(), port, child);
+    const instance = new ProcessInstance(id, port, child);
     this.live.add(instance);
     allInstances.add(instance);
+    if (child.pid) guard(`pgid ${child.pid}`);
     void instance.exited.then(() => {
       this.live.delete(instance);
       allInstances.delete(instance);
+      if (child.pid) guard(`ungroup ${child.pid}`);
     });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
@@ -62,6 +81,28 @@ export class ProcessBackend implements Backend {
 
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
+    // Whatever an instance started and left behind, even outside its process group.
+    killProcessesWith(RUN_VAR, (run) => run === thisRun());
+  }
+
+  /** As root: the unprivileged user when it can reach all the instance needs; else root, said once. */
+  private userFor(req: InstanceRequest, command: string, args: string[], codeDir: string, pathVar: string): { uid: number; gid: number } | undefined {
+    if (!runningAsRoot() || process.env.FC_LOCAL_PROCESS_USER === 'root') return undefined;
+    const key = `${command}\0${codeDir}`;
+    if (this.users.has(key)) return this.users.get(key);
+    const resolved = resolveCommand(command, pathVar);
+    const blocked = resolved
+      ? unreachable([{ path: resolved, exec: true }, ...args.filter((a) => a.startsWith('/')).map((a) => ({ path: a })), { path: codeDir }])
+      : command;
+    const user = blocked ? undefined : { uid: UNPRIVILEGED.uid, gid: UNPRIVILEGED.gid };
+    this.users.set(key, user);
+    if (blocked) {
+      this.opts.log?.(
+        `${req.fn.service}/${req.fn.name}: instances run as root, not as ${UNPRIVILEGED.name}: ${UNPRIVILEGED.name} cannot reach ${blocked} ` +
+          '(make it readable to others, or use the Docker backend for a sandbox)',
+      );
+    }
+    return user;
   }
 }
 
@@ -127,5 +168,7 @@ class ProcessInstance implements InstanceHandle {
   async stop(): Promise<void> {
     this.kill();
     await this.exited;
+    // Children that left the group (setsid, detached) still carry the instance's marker.
+    killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
   }
 }

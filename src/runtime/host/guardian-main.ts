@@ -1,0 +1,64 @@
+import http from 'node:http';
+import { killProcessesWith, RUN_VAR } from './proc-scan.js';
+
+// fc-local's guardian: a small process that outlives fc-local. fc-local tells it, over its
+// stdin, what it starts (`run <id>`, `pgid <n>`, `docker <session> <socket>`); when that pipe
+// closes, because fc-local exited or was killed (kill -9 included), it ends every process and
+// removes every container fc-local left, then exits. It ignores the signals of the terminal so
+// that Ctrl-C, which fc-local handles, does not end it first. Only Node's built-ins: it starts fast.
+
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => {});
+
+const runs = new Set<string>();
+const groups = new Set<number>();
+const dockers = new Map<string, string>();
+
+let buffered = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  buffered += chunk;
+  let nl: number;
+  while ((nl = buffered.indexOf('\n')) >= 0) {
+    const [cmd, a, b] = buffered.slice(0, nl).split(' ');
+    buffered = buffered.slice(nl + 1);
+    if (cmd === 'run' && a) runs.add(a);
+    else if (cmd === 'pgid' && a) groups.add(Number(a));
+    else if (cmd === 'ungroup' && a) groups.delete(Number(a));
+    else if (cmd === 'docker' && a && b) dockers.set(a, b);
+  }
+});
+process.stdin.on('end', () => void sweep().finally(() => process.exit(0)));
+process.stdin.on('error', () => void sweep().finally(() => process.exit(0)));
+
+async function sweep(): Promise<void> {
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (runs.size) killProcessesWith(RUN_VAR, (v) => runs.has(v));
+  await Promise.all([...dockers].map(([session, socket]) => removeContainers(session, socket).catch(() => undefined)));
+}
+
+/** The Engine API over its Unix socket: list this session's containers, remove them by force. */
+async function removeContainers(session: string, socketPath: string): Promise<void> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`fc-local.session=${session}`] }));
+  const list = JSON.parse(await call(socketPath, 'GET', `/containers/json?all=1&filters=${filters}`)) as { Id: string }[];
+  await Promise.all(list.map((c) => call(socketPath, 'DELETE', `/containers/${c.Id}?force=1&v=1`).catch(() => '')));
+}
+
+function call(socketPath: string, method: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(body) : reject(new Error(`${res.statusCode} ${body}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The handle on fc-local's guardian (guardian-main.ts): started once per fc-local process, told
+// about what is started, and left to clean up when fc-local ends, however it ends.
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'guardian-main.js');
+
+class Guardian {
+  private readonly child: ChildProcess;
+
+  constructor() {
+    this.child = spawn(process.execPath, [MAIN], {
+      // Its own session: a terminal's Ctrl-C reaches fc-local, which shuts down in order.
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      // Nothing of fc-local's environment (credentials among it).
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    this.child.on('error', () => undefined);
+    this.child.stdin?.on('error', () => undefined);
+    // Neither the process nor its pipe keeps fc-local running.
+    this.child.unref();
+    (this.child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  tell(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
+  }
+}
+
+let shared: Guardian | undefined;
+
+/** Tells the guardian (started on first use) about something to clean up after fc-local. */
+export function guard(line: string): void {
+  shared ??= new Guardian();
+  shared.tell(line);
+}
