@@ -287,7 +287,8 @@ function describeInvocation(r: AsyncRecord, includePayload: boolean): Record<str
     status: r.status,
     startedTime: r.startedAt ?? r.acceptedAt,
     endTime: r.endedAt ?? 0,
-    alreadyRetriedTimes: r.failedAttempts,
+    // Attempts made, less the first.
+    alreadyRetriedTimes: Math.max(0, r.failedAttempts + (r.status === 'Succeeded' ? 1 : 0) - 1),
     destinationStatus: r.destinationStatus ?? '',
     invocationErrorMessage: r.status === 'Succeeded' ? '' : (r.error ?? ''),
     ...(includePayload ? { invocationPayload: r.event.toString('utf8') } : {}),
