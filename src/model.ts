@@ -148,6 +148,22 @@ export const LIMITS = {
   accountConcurrency: 100,
 } as const;
 
+/** The local credentials: what `context.credentials` carries and what signatures are checked against. */
+export interface Credentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken: string;
+  accountId?: string;
+  region?: string;
+  /** Where they came from, for the banner (never the secret itself). */
+  source: string;
+}
+
+/** A function's name in logs, maps and messages: `service/function`. */
+export function fnKey(fn: { service: string; name: string }): string {
+  return `${fn.service}/${fn.name}`;
+}
+
 export function findFunction(tpl: Template, service: string, fn: string): FunctionSpec | undefined {
   return tpl.services.find((s) => s.name === service)?.functions.find((f) => f.name === fn);
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplate, loadTemplateText } from '../src/template/load.js';
-import { parseSchedule, nextFire } from '../src/events/cron.js';
+import { parseSchedule, nextFire } from '../src/template/cron.js';
 import { fixture, runCli } from './helpers/cli.js';
 
 function tmpTemplate(text: string, name = 'fc.yml'): string {

@@ -1,8 +1,8 @@
 import { watch } from 'chokidar';
-import { allFunctions, type FunctionSpec, type Template } from '../model.js';
+import { allFunctions, type FunctionSpec, type Template, fnKey } from '../model.js';
 import { CodeWatcher, type CodeChange } from '../runtime/code-watcher.js';
 import type { PoolSet } from '../runtime/pool.js';
-import { codeInfo, invalidateCodeInfo } from '../gateway/code-checksum.js';
+import { codeInfo, invalidateCodeInfo } from '../runtime/code-checksum.js';
 import { loadTemplate } from '../template/load.js';
 import { formatError } from '../template/source.js';
 
@@ -19,7 +19,7 @@ export interface HotReloadDeps {
   onApplied?(t: Template): Promise<void> | void;
 }
 
-const key = (f: FunctionSpec) => `${f.service}/${f.name}`;
+const key = fnKey;
 
 export async function startHotReload(deps: HotReloadDeps): Promise<{ close(): Promise<void> }> {
   const { out, pools } = deps;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { allFunctions, type FunctionSpec, type Template } from '../model.js';
+import { allFunctions, type FunctionSpec, type Template, fnKey } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
 import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
 import { scrubEnvironment } from '../runtime/host/scrub-env.js';
@@ -88,7 +88,7 @@ Examples:
 
 function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
   const fns = allFunctions(tpl);
-  const names = () => fns.map((f) => `${f.service}/${f.name}`).join(', ');
+  const names = () => fns.map((f) => `${fnKey(f)}`).join(', ');
   if (!target) {
     if (fns.length === 1) return fns[0]!;
     throw new UsageError(`name the function to invoke: ${names()}`);
@@ -96,7 +96,7 @@ function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
   const [svc, name] = target.includes('/') ? target.split('/', 2) : [undefined, target];
   const hits = fns.filter((f) => f.name === name && (svc === undefined || f.service === svc));
   if (hits.length === 1) return hits[0]!;
-  if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${f.service}/${f.name}`).join(', ')}`);
+  if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${fnKey(f)}`).join(', ')}`);
   throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
-import { allFunctions, findFunction, type Template } from '../model.js';
+import { allFunctions, findFunction, type Template, fnKey } from '../model.js';
 import { createRuntime } from '../runtime/index.js';
 import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
 import { scrubEnvironment } from '../runtime/host/scrub-env.js';
@@ -12,7 +12,7 @@ import { chooseBackend, openTemplate, UsageError } from './common.js';
 import { lineWriter } from './line-writer.js';
 import { startHotReload } from './hot-reload.js';
 import { EventSources } from '../events/index.js';
-import { codeInfo } from '../gateway/code-checksum.js';
+import { codeInfo } from '../runtime/code-checksum.js';
 import path from 'node:path';
 
 interface StartOptions {
@@ -102,13 +102,13 @@ Examples:
         concurrencyLimit: concurrency,
         idleTimeoutMs: idle * 1000,
         onEvent: (e) => {
-          const name = `${e.fn.service}/${e.fn.name}`;
+          const name = `${fnKey(e.fn)}`;
           if (e.type === 'started') out(`fc-local ${name}: instance started in ${e.instance.startedMs} ms`);
           else if (e.type === 'stopped' && e.why === 'idle') out(`fc-local ${name}: idle instance stopped`);
           else if (e.type === 'exited') out(`fc-local ${name}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
         },
         onLine: (fn, line) => {
-          out(`${color(`${fn.service}/${fn.name}`)} ${line}`);
+          out(`${color(`${fnKey(fn)}`)} ${line}`);
           // A service's logConfig logstore gets its functions' output, as in FC, so that one
           // function's logs can feed another's Log trigger.
           const logConfig = template.services.find((s) => s.name === fn.service)?.logConfig;
@@ -138,7 +138,7 @@ Examples:
       });
       if (warm > 0) {
         out(`fc-local warming ${warm} instance(s) of each function ...`);
-        await Promise.all(allFunctions(template).map((f) => runtime.pools.pool(f).warm(warm).catch((err: Error) => out(`fc-local could not warm ${f.service}/${f.name}: ${err.message}`))));
+        await Promise.all(allFunctions(template).map((f) => runtime.pools.pool(f).warm(warm).catch((err: Error) => out(`fc-local could not warm ${fnKey(f)}: ${err.message}`))));
       }
       const now = new Date().toISOString();
       const listener = createGateway({
@@ -244,9 +244,9 @@ function printBanner(
   out('');
   const rows: [string, string, string][] = [];
   for (const f of allFunctions(b.template)) {
-    rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${f.service}/${f.name} (invoke API)`]);
+    rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API)`]);
     for (const t of f.triggers) {
-      if (t.type === 'http') rows.push([t.config.methods.join(','), `${b.base}/2016-08-15/proxy/${f.service}/${f.name}/`, `${f.service}/${f.name} http trigger '${t.name}' (${t.config.authType})`]);
+      if (t.type === 'http') rows.push([t.config.methods.join(','), `${b.base}/2016-08-15/proxy/${fnKey(f)}/`, `${fnKey(f)} http trigger '${t.name}' (${t.config.authType})`]);
     }
   }
   const w0 = Math.max(6, ...rows.map((r) => r[0].length));

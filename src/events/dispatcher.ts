@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionSpec, Template, Trigger } from '../model.js';
+import { fnKey } from '../model.js';
 import { allFunctions } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
@@ -45,7 +46,7 @@ export class EventDispatcher {
   }
 
   private async run(fn: FunctionSpec, trigger: Trigger, event: unknown, requestId: string, base: Omit<FiredInvocation, 'status'>): Promise<FiredInvocation> {
-    const name = `${trigger.type} trigger ${fn.service}/${fn.name}/${trigger.name}`;
+    const name = `${trigger.type} trigger ${fnKey(fn)}/${trigger.name}`;
     try {
       const out = await this.invoker.invokeEvent(fn, Buffer.from(JSON.stringify(event)), requestId);
       if (out.errorType) {

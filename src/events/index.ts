@@ -2,6 +2,7 @@ import express from 'express';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Template } from '../model.js';
+import { fnKey } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { FcError } from '../gateway/errors.js';
 import { cursorPosition } from './builders.js';
@@ -45,10 +46,10 @@ export class EventSources {
   describe(tpl: Template): string[] {
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     return [
-      ...triggersOfType(tpl, 'timer').map(({ fn, trigger: t }) => `timer  ${fn.service}/${fn.name}/${t.name}: ${t.config.cronExpression}${t.config.enable ? '' : ' (disabled)'}`),
-      ...triggersOfType(tpl, 'oss').map(({ fn, trigger: t }) => `oss    ${fn.service}/${fn.name}/${t.name}: files under ${rel(path.join(this.oss.root, bucketOf(t) ?? '?'))}/`),
-      ...triggersOfType(tpl, 'log').map(({ fn, trigger: t }) => `log    ${fn.service}/${fn.name}/${t.name}: logstore ${t.config.sourceConfig.logstore} every ${t.config.jobConfig.triggerInterval}s (append to ${rel(path.join(this.logs.root, `${t.config.sourceConfig.logstore}.jsonl`))})`),
-      ...triggersOfType(tpl, 'cdn_events').map(({ fn, trigger: t }) => `cdn    ${fn.service}/${fn.name}/${t.name}: ${t.config.eventName} for ${Object.values(t.config.filter).flat().join(', ')}`),
+      ...triggersOfType(tpl, 'timer').map(({ fn, trigger: t }) => `timer  ${fnKey(fn)}/${t.name}: ${t.config.cronExpression}${t.config.enable ? '' : ' (disabled)'}`),
+      ...triggersOfType(tpl, 'oss').map(({ fn, trigger: t }) => `oss    ${fnKey(fn)}/${t.name}: files under ${rel(path.join(this.oss.root, bucketOf(t) ?? '?'))}/`),
+      ...triggersOfType(tpl, 'log').map(({ fn, trigger: t }) => `log    ${fnKey(fn)}/${t.name}: logstore ${t.config.sourceConfig.logstore} every ${t.config.jobConfig.triggerInterval}s (append to ${rel(path.join(this.logs.root, `${t.config.sourceConfig.logstore}.jsonl`))})`),
+      ...triggersOfType(tpl, 'cdn_events').map(({ fn, trigger: t }) => `cdn    ${fnKey(fn)}/${t.name}: ${t.config.eventName} for ${Object.values(t.config.filter).flat().join(', ')}`),
     ];
   }
 

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Template } from '../model.js';
+import { fnKey } from '../model.js';
 import { logEvent } from './builders.js';
 import { triggersOfType, type EventDispatcher, type FiredInvocation, type TriggerOf } from './dispatcher.js';
 
@@ -89,7 +90,7 @@ export class LogSource {
     this.template = tpl;
     for (const { fn, trigger } of triggersOfType(tpl, 'log')) {
       if (!trigger.config.enable) continue;
-      const id = `${fn.service}/${fn.name}/${trigger.name}`;
+      const id = `${fnKey(fn)}/${trigger.name}`;
       const store = this.store(trigger.config.sourceConfig.logstore);
       // A new trigger starts at the end, as a new consumer group does.
       if (!this.cursors.has(id)) this.cursors.set(id, store.end);
@@ -135,7 +136,7 @@ export class LogSource {
   consumers(logstore: string) {
     return triggersOfType(this.template!, 'log')
       .filter(({ trigger }) => trigger.config.enable && trigger.config.sourceConfig.logstore === logstore)
-      .map(({ fn, trigger }) => ({ id: `${fn.service}/${fn.name}/${trigger.name}`, fn, trigger }));
+      .map(({ fn, trigger }) => ({ id: `${fnKey(fn)}/${trigger.name}`, fn, trigger }));
   }
 
   private readFile(file: string): void {

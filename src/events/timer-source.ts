@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import type { Template } from '../model.js';
-import { parseSchedule } from './cron.js';
+import { parseSchedule } from '../template/cron.js';
 import { timerEvent } from './builders.js';
 import { triggersOfType, type EventDispatcher, type FiredInvocation } from './dispatcher.js';
 

@@ -2,13 +2,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import getRawBody from 'raw-body';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { LIMITS, type FunctionSpec, type Service, type Template } from '../model.js';
-import type { Credentials } from '../template/profile.js';
+import { LIMITS, type FunctionSpec, type Service, type Template, fnKey } from '../model.js';
+import type { Credentials } from '../model.js';
 import type { Invoker, Outcome } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
 import { DuplicateInvocationError, type AsyncQueue } from '../runtime/async/queue.js';
 import type { AsyncRecord } from '../runtime/async/journal.js';
-import { codeInfo } from './code-checksum.js';
+import { codeInfo } from '../runtime/code-checksum.js';
 import { describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { verifySignature, type Queries } from './signature.js';
@@ -106,8 +106,8 @@ function createApp(deps: GatewayDeps): express.Express {
   api.get('/services/:service/functions/:function/stateful-async-invocations/:id', (req, res) => {
     const f = fn(deps, param(req, 'service'), param(req, 'function'));
     const r = deps.async.get(param(req, 'id'));
-    if (!r || r.fn !== `${f.service}/${f.name}`) {
-      throw new FcError(404, 'StatefulAsyncInvocationNotFound', `Async invocation '${param(req, 'id')}' of '${f.service}/${f.name}' does not exist`);
+    if (!r || r.fn !== `${fnKey(f)}`) {
+      throw new FcError(404, 'StatefulAsyncInvocationNotFound', `Async invocation '${param(req, 'id')}' of '${fnKey(f)}' does not exist`);
     }
     json(res, describeInvocation(r, req.query.includePayload === 'true'));
   });
@@ -243,7 +243,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   if (!m) throw new FcError(404, 'NotFound', 'HTTP trigger URLs are /2016-08-15/proxy/{service}/{function}/[path]');
   const f = fn(deps, decodeSegment(m[1]!), decodeSegment(m[2]!));
   const trigger = f.triggers.find((t) => t.type === 'http');
-  if (!trigger || trigger.type !== 'http') throw new FcError(404, 'TriggerNotFound', `Function '${f.service}/${f.name}' has no HTTP trigger`);
+  if (!trigger || trigger.type !== 'http') throw new FcError(404, 'TriggerNotFound', `Function '${fnKey(f)}' has no HTTP trigger`);
   if (!(trigger.config.methods as string[]).includes(method)) {
     throw new FcError(403, 'MethodNotAllowed', `Method ${method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
   }

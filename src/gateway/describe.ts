@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FunctionSpec, Service, Trigger } from '../model.js';
-import { codeInfo } from './code-checksum.js';
+import { codeInfo } from '../runtime/code-checksum.js';
 import { FcError } from './errors.js';
 
 // The management API's JSON, with FC's field names, and its paging.

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Credentials } from '../template/profile.js';
+import type { Credentials } from '../model.js';
 import { FcError } from './errors.js';
 
 // FC's request signature: `Authorization: FC <accessKeyId>:<base64 HMAC-SHA256>` over

@@ -1,5 +1,5 @@
 import type { Template } from '../model.js';
-import type { Credentials } from '../template/profile.js';
+import type { Credentials } from '../model.js';
 import type { Backend, LogStream } from './backend.js';
 import { Invoker } from './invoker.js';
 import { PoolSet, type PoolEvent } from './pool.js';

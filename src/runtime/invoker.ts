@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { LIMITS, runtimeFamily, type FunctionSpec, type LogConfig } from '../model.js';
-import type { Credentials } from '../template/profile.js';
+import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
 import type { Instance, Lease, PoolSet } from './pool.js';

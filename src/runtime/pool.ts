@@ -1,4 +1,5 @@
 import type { FunctionSpec } from '../model.js';
+import { fnKey } from '../model.js';
 import type { Backend, InstanceHandle, LogStream } from './backend.js';
 
 // Warm instances per function. A request leases an instance with a free slot (one slot per
@@ -101,7 +102,7 @@ export class FunctionPool {
 
   /** Throws ThrottledError at the concurrency limit, or the backend's error if a start fails. */
   async acquire(): Promise<Lease> {
-    if (this.closed) throw new Error(`function ${this.spec.service}/${this.spec.name} is no longer served`);
+    if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
     try {
       for (;;) {
@@ -132,7 +133,7 @@ export class FunctionPool {
       return entry.ready;
     });
     const results = await Promise.all(started);
-    if (results.some((r) => r === undefined)) throw new Error(`an instance of ${this.spec.service}/${this.spec.name} failed to start`);
+    if (results.some((r) => r === undefined)) throw new Error(`an instance of ${fnKey(this.spec)} failed to start`);
   }
 
   /** New code or config: idle instances go now, busy ones when their request ends. */
@@ -203,7 +204,7 @@ export class FunctionPool {
     this.opts.onEvent?.({ type: 'started', fn: spec, instance: inst });
     if (this.closed) {
       void this.stop(inst, 'closed');
-      throw new Error(`function ${spec.service}/${spec.name} is no longer served`);
+      throw new Error(`function ${fnKey(spec)} is no longer served`);
     }
     return inst;
   }
@@ -253,7 +254,7 @@ export class PoolSet {
   }
 
   pool(fn: FunctionSpec): FunctionPool {
-    const key = `${fn.service}/${fn.name}`;
+    const key = `${fnKey(fn)}`;
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new FunctionPool(fn, this.backend, this.gate, this.opts);

@@ -1,5 +1,5 @@
 import type { FunctionSpec, LogConfig } from '../model.js';
-import type { Credentials } from '../template/profile.js';
+import type { Credentials } from '../model.js';
 
 // FC's custom-runtime protocol, the side fc-local speaks: the x-fc-* headers that carry the
 // request id, the function's meta and credentials to every instance.

@@ -2,19 +2,10 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import type { Credentials } from '../model.js';
 
 // Local credentials: what `context.credentials` carries and what signed requests are checked
 // against. Read from the environment first, then from Funcraft/fcli's ~/.fcli/config.yaml.
-
-export interface Credentials {
-  accessKeyId: string;
-  accessKeySecret: string;
-  securityToken: string;
-  accountId?: string;
-  region?: string;
-  /** Where they came from, for the banner (never the secret itself). */
-  source: string;
-}
 
 /** The variables that carry secrets, scrubbed from fc-local's environment once read. */
 export const SECRET_ENV_VARS = ['ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN'];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, RUNTIMES, TRIGGER_TYPES } from '../model.js';
-import { parseSchedule } from '../events/cron.js';
+import { parseSchedule } from './cron.js';
 
 // One schema for the fc.yml shape. The Funcraft loader converts its document into this shape
 // first, so both formats obey the same rules and give the same messages.

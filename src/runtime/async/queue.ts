@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionSpec } from '../../model.js';
+import { fnKey } from '../../model.js';
 import type { Invoker, Outcome } from '../invoker.js';
 import { ThrottledError, type ConcurrencyGate } from '../pool.js';
 import { AsyncJournal, isFinal, type AsyncRecord } from './journal.js';
@@ -78,7 +79,7 @@ export class AsyncQueue {
   async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string }): Promise<AsyncRecord> {
     const id = ids.invocationId ?? ids.requestId;
     if (this.records.has(id)) throw new DuplicateInvocationError(`an async invocation with id '${id}' already exists`);
-    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fn.service}/${fn.name}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued' };
+    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued' };
     this.records.set(id, r);
     try {
       await this.journal.accepted(r);

@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { fnKey } from '../../model.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -113,7 +114,7 @@ export class DockerBackend implements Backend {
         [`${LABEL}.session`]: this.session,
         [`${LABEL}.host`]: os.hostname(),
         [`${LABEL}.pid`]: String(process.pid),
-        [`${LABEL}.function`]: `${fn.service}/${fn.name}`,
+        [`${LABEL}.function`]: `${fnKey(fn)}`,
       },
       HostConfig: {
         Binds: [`${fn.codeUri}:${codeFile ?? '/code'}:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
@@ -133,7 +134,7 @@ export class DockerBackend implements Backend {
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
-    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000), what: `${what} for ${fn.service}/${fn.name}` });
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000), what: `${what} for ${fnKey(fn)}` });
     return instance;
   }
 

@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
+import { fnKey } from '../../model.js';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -75,7 +76,7 @@ export class ProcessBackend implements Backend {
     });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
-    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000), what: `${what} for ${req.fn.service}/${req.fn.name}` });
+    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000), what: `${what} for ${fnKey(req.fn)}` });
     return instance;
   }
 
@@ -98,7 +99,7 @@ export class ProcessBackend implements Backend {
     this.users.set(key, user);
     if (blocked) {
       this.opts.log?.(
-        `${req.fn.service}/${req.fn.name}: instances run as root, not as ${UNPRIVILEGED.name}: ${UNPRIVILEGED.name} cannot reach ${blocked} ` +
+        `${fnKey(req.fn)}: instances run as root, not as ${UNPRIVILEGED.name}: ${UNPRIVILEGED.name} cannot reach ${blocked} ` +
           '(make it readable to others, or use the Docker backend for a sandbox)',
       );
     }
