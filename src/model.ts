@@ -164,6 +164,19 @@ export function fnKey(fn: { service: string; name: string }): string {
   return `${fn.service}/${fn.name}`;
 }
 
+/**
+ * Size of HTTP headers against FC's 4 KB limit: names and values, except FC's own x-fc-* ones
+ * (a client cannot set those on a trigger, and fc-local adds them to every answer).
+ */
+export function headerBytes(headers: Record<string, string | string[] | undefined>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || k.toLowerCase().startsWith('x-fc-')) continue;
+    n += Buffer.byteLength(k) + (Array.isArray(v) ? v.reduce((m, x) => m + Buffer.byteLength(x), 0) : Buffer.byteLength(String(v)));
+  }
+  return n;
+}
+
 export function findFunction(tpl: Template, service: string, fn: string): FunctionSpec | undefined {
   return tpl.services.find((s) => s.name === service)?.functions.find((f) => f.name === fn);
 }

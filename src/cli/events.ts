@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { sign, stringToSign } from '../gateway/signature.js';
 import { loadCredentials } from '../template/profile.js';
-import { apiGatewayEvent, cdnEvent, datahubEvent, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
+import { DEFAULT_OSS_EVENT, apiGatewayEvent, cdnEvent, datahubEvent, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
 import { EXIT, UsageError } from './common.js';
 
 // `fc-local events generate`: sample events in the guide's shapes, for `invoke -e -`.
@@ -98,7 +98,7 @@ export function registerEvents(program: Command): void {
 function generate(type: string, o: EventOptions): unknown {
   switch (type) {
     case 'oss':
-      return ossEvent({ eventName: (o.eventName ?? 'ObjectCreated:PutObject').replace(/^oss:/, ''), bucket: o.bucket, key: o.key, size: Number(o.size), region: o.region, accountId: o.accountId });
+      return ossEvent({ eventName: (o.eventName ?? DEFAULT_OSS_EVENT).replace(/^oss:/, ''), bucket: o.bucket, key: o.key, size: Number(o.size), region: o.region, accountId: o.accountId });
     case 'log':
       return logEvent({ endpoint: `http://${o.region}-intranet.log.aliyuncs.com`, projectName: o.project, logstoreName: o.logstore, begin: 0, end: 1, jobName: 'my-job', parameter: {} });
     case 'cdn':

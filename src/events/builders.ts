@@ -29,6 +29,9 @@ export interface OssEventInput {
   time?: Date;
 }
 
+/** The OSS event an upload causes, and the default of injections and `events generate oss`. */
+export const DEFAULT_OSS_EVENT = 'ObjectCreated:PutObject';
+
 export function ossEvent(i: OssEventInput) {
   const eTag = i.eTag ?? createHash('md5').update(`${i.bucket}/${i.key}/${i.size}`).digest('hex').toUpperCase();
   return {

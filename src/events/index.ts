@@ -5,7 +5,7 @@ import type { Template } from '../model.js';
 import { fnKey } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { FcError } from '../gateway/errors.js';
-import { cursorPosition } from './builders.js';
+import { cursorPosition, DEFAULT_OSS_EVENT } from './builders.js';
 import { fireCdn } from './cdn-source.js';
 import { EventDispatcher, triggersOfType, type FiredInvocation } from './dispatcher.js';
 import { LogSource } from './log-source.js';
@@ -105,7 +105,7 @@ export class EventSources {
 const OssBody = z.object({
   bucket: z.string().min(1),
   key: z.string().min(1),
-  eventName: z.string().default('ObjectCreated:PutObject'),
+  eventName: z.string().default(DEFAULT_OSS_EVENT),
   size: z.number().int().min(0).default(0),
 });
 const CdnBody = z.object({

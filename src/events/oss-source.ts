@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Template } from '../model.js';
-import { ossEvent } from './builders.js';
+import { DEFAULT_OSS_EVENT, ossEvent } from './builders.js';
 import { triggersOfType, type EventDispatcher, type FiredInvocation, type TriggerOf } from './dispatcher.js';
 
 // OSS triggers: each bucket named by a trigger is a local folder; creating or overwriting a file
@@ -56,8 +56,8 @@ export class OssSource {
       const size = eventName.startsWith('ObjectCreated') ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
       void this.fire({ bucket: bucket!, key: key.join('/'), eventName, size }, true);
     };
-    watcher.on('add', onFile('ObjectCreated:PutObject'));
-    watcher.on('change', onFile('ObjectCreated:PutObject'));
+    watcher.on('add', onFile(DEFAULT_OSS_EVENT));
+    watcher.on('change', onFile(DEFAULT_OSS_EVENT));
     watcher.on('unlink', onFile('ObjectRemoved:DeleteObject'));
     await new Promise<void>((r) => watcher.once('ready', () => r()));
     this.watcher = watcher;
@@ -65,7 +65,7 @@ export class OssSource {
 
   fire(i: OssInjection, wait: boolean): Promise<FiredInvocation[]> {
     const tpl = this.template!;
-    const eventName = (i.eventName ?? 'ObjectCreated:PutObject').replace(/^oss:/, '');
+    const eventName = (i.eventName ?? DEFAULT_OSS_EVENT).replace(/^oss:/, '');
     const hits = triggersOfType(tpl, 'oss').filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key));
     return Promise.all(
       hits.map(({ fn, trigger }) =>

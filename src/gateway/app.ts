@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import getRawBody from 'raw-body';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { LIMITS, type FunctionSpec, type Service, type Template, fnKey } from '../model.js';
+import { headerBytes, LIMITS, type FunctionSpec, type Service, type Template, fnKey } from '../model.js';
 import type { Credentials } from '../model.js';
 import type { Invoker, Outcome } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
@@ -232,10 +232,6 @@ async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<v
   res.status(200).set(headers).end(out.body);
 }
 
-function headerBytes(rawHeaders: string[]): number {
-  return rawHeaders.reduce((n, s) => n + Buffer.byteLength(s), 0);
-}
-
 async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const url = req.url ?? '/';
   const method = req.method ?? 'GET';
@@ -247,7 +243,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   if (!(trigger.config.methods as string[]).includes(method)) {
     throw new FcError(403, 'MethodNotAllowed', `Method ${method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
   }
-  if (headerBytes(req.rawHeaders) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
+  if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
   if (Buffer.byteLength(m[3] ?? '') + Buffer.byteLength(m[4] ?? '') > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request path exceeds ${LIMITS.headerBytes} bytes`);
   const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
   if (trigger.config.authType === 'function') {

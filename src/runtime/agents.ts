@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -36,6 +36,15 @@ export interface AgentLaunch {
   env: Record<string, string>;
   /** Our agents print FC's Start/End markers themselves; a custom bootstrap does not. */
   printsMarkers: boolean;
+}
+
+/**
+ * Where a function's code is: a folder, or a single file (a jar) whose folder serves as the code
+ * dir, as FC unpacks code into one folder.
+ */
+export function codeLocation(codeUri: string): { dir: string; file?: string } {
+  const isFile = statSync(codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
+  return isFile ? { dir: path.dirname(codeUri), file: codeUri } : { dir: codeUri };
 }
 
 export const JAVA_AGENT_JAR = path.join(AGENTS_DIR, 'java', 'fc-local-java-agent.jar');

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { InstanceStartError, type InstanceHandle, type LineListener, type LogStream } from './backend.js';
 import { runtimeFamily, type FunctionSpec } from '../model.js';
+import { delay } from '../util.js';
 
 // Small pieces both backends need: line fan-out, a free loopback port, waiting for a listener.
 
@@ -90,12 +91,12 @@ export async function waitForHttp(
   gone: () => string | undefined,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
     const reason = gone();
     if (reason) throw new Error(reason);
     if (await answers(port, host)) return;
     if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`);
-    await new Promise((r) => setTimeout(r, delay));
+    await delay(wait);
   }
 }
 

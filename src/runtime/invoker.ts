@@ -1,11 +1,12 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { LIMITS, runtimeFamily, type FunctionSpec, type LogConfig } from '../model.js';
+import { headerBytes, LIMITS, runtimeFamily, type FunctionSpec, type LogConfig } from '../model.js';
+import { delay } from '../util.js';
 import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
 import type { Instance, Lease, PoolSet } from './pool.js';
-import { functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
+import { CRASH_MESSAGE, functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
 
 // One invocation, end to end: lease a warm instance, initialize it once, send the event (or the
 // HTTP request) over the protocol, enforce the timeout, collect the invocation's log lines, map
@@ -190,7 +191,7 @@ export class Invoker {
       const message =
         (err as CallError).kind === 'timeout'
           ? `Function initialization timed out after ${fn.initializationTimeout} seconds`
-          : 'Process exited unexpectedly before completing request';
+          : CRASH_MESSAGE;
       return { errorType: 'UnhandledInvocationError', body: errorJson(message) };
     }
   }
@@ -201,7 +202,7 @@ const TOO_LARGE = "The function's response exceeds FC's limits (body 6 MB, heade
 async function failureMessage(e: CallError, fn: FunctionSpec, inst: Instance): Promise<string> {
   if (e.kind === 'timeout') return `Function timed out after ${fn.timeout} seconds`;
   if (e.kind === 'tooLarge') return TOO_LARGE;
-  const message = 'Process exited unexpectedly before completing request';
+  const message = CRASH_MESSAGE;
   // The backend may know why it ended (Docker reports an OOM kill); wait briefly to hear it.
   const exit = await Promise.race([inst.handle.exited, delay(2000)]);
   return exit && exit.reason === 'OOM' ? `${message} (out of memory: the function's memorySize is ${fn.memorySize} MB)` : message;
@@ -280,20 +281,9 @@ function errorJson(errorMessage: string, errorType?: string): Buffer {
   return Buffer.from(JSON.stringify(errorType ? { errorMessage, errorType } : { errorMessage }));
 }
 
-function headerBytes(headers: http.IncomingHttpHeaders): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith('x-fc-') || v === undefined) continue;
-    n += k.length + (Array.isArray(v) ? v.join('').length : String(v).length);
-  }
-  return n;
-}
-
 function exceedsResponseLimits(res: RawResponse, httpMode: boolean): boolean {
   return res.body.length > LIMITS.payloadBytes || (httpMode && headerBytes(res.headers) > LIMITS.headerBytes);
 }
-
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /**
  * Our agents acknowledge receipt before any user code runs: they answer `Expect: 100-continue`

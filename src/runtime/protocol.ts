@@ -37,6 +37,9 @@ export function protocolHeaders(m: InvocationMeta): Record<string, string> {
   return h;
 }
 
+/** FC's answer when the instance ended before answering (crash, exit, kill, OOM). */
+export const CRASH_MESSAGE = 'Process exited unexpectedly before completing request';
+
 export const FUNCTION_ERROR_TYPES = ['HandledInvocationError', 'UnhandledInvocationError'] as const;
 export type FunctionErrorType = (typeof FUNCTION_ERROR_TYPES)[number];
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionSpec } from '../../model.js';
+import { delay } from '../../util.js';
 import { fnKey } from '../../model.js';
 import type { Invoker, Outcome } from '../invoker.js';
 import { ThrottledError, type ConcurrencyGate } from '../pool.js';
@@ -170,7 +171,7 @@ export class AsyncQueue {
           r.status = 'Enqueued';
           return;
         }
-        await Promise.race([this.opts.gate.whenFree(), sleep(250)]);
+        await Promise.race([this.opts.gate.whenFree(), delay(250)]);
       }
     }
     if (!failure) return this.finish(r, 'Succeeded', undefined, fn, outcome);
@@ -183,15 +184,15 @@ export class AsyncQueue {
       return this.finish(r, 'Failed', r.error, fn, outcome);
     }
     await this.journal.attemptFailed(r);
-    const delay = this.opts.backoffMs * 2 ** (r.failedAttempts - 1);
-    this.opts.log(`async ${r.fn} ${r.requestId}: ${failure.errorType}; retry ${r.failedAttempts}/${max} in ${delay} ms`);
+    const backoff = this.opts.backoffMs * 2 ** (r.failedAttempts - 1);
+    this.opts.log(`async ${r.fn} ${r.requestId}: ${failure.errorType}; retry ${r.failedAttempts}/${max} in ${backoff} ms`);
     r.status = 'Enqueued';
     // The retry waits outside the workers, so that a failing function does not hold them.
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
       this.ready.push(r);
       this.pump();
-    }, delay);
+    }, backoff);
     this.retryTimers.add(timer);
   }
 
@@ -248,5 +249,3 @@ function splitKey(key: string): [string, string] {
   const i = key.indexOf('/');
   return [key.slice(0, i), key.slice(i + 1)];
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

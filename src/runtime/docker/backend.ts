@@ -1,11 +1,11 @@
 import Docker from 'dockerode';
 import { fnKey } from '../../model.js';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
-import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, type ImageChoice } from './images.js';
@@ -98,8 +98,7 @@ export class DockerBackend implements Backend {
     const image = imageFor(fn.runtime, this.opts.images);
     await this.ensureImage(image);
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
-    const isFile = statSync(fn.codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
-    const codeFile = isFile ? `/code/${path.basename(fn.codeUri)}` : undefined;
+    const codeFile = codeLocation(fn.codeUri).file ? `/code/${path.basename(fn.codeUri)}` : undefined;
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, PORT, '0.0.0.0');
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({

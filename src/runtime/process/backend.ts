@@ -1,9 +1,8 @@
 import { execa, type ResultPromise } from 'execa';
 import { fnKey } from '../../model.js';
-import { readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { AGENTS_DIR, agentLaunch, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
@@ -40,12 +39,10 @@ export class ProcessBackend implements Backend {
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const port = await freePort();
-    // A jar codeUri is a file: its folder is the code dir, as FC unpacks code into one.
-    const isFile = statSync(req.fn.codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
-    const codeDir = isFile ? path.dirname(req.fn.codeUri) : req.fn.codeUri;
+    const { dir: codeDir, file: codeFile } = codeLocation(req.fn.codeUri);
     const launch = agentLaunch(
       req,
-      { agentsDir: AGENTS_DIR, codeDir, codeFile: isFile ? req.fn.codeUri : undefined, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
+      { agentsDir: AGENTS_DIR, codeDir, codeFile, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
       port,
       '127.0.0.1',
     );
