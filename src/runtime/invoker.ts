@@ -174,26 +174,23 @@ export class Invoker {
     return finish({ ...outcome, maxMemoryUsedMB });
   }
 
-  /** Runs the initializer once per instance; returns the failure, if any. */
-  private async initialize(
+  /** Runs the initializer once per instance (the instance owns "once"); returns the failure, if any. */
+  private initialize(
     inst: Instance,
     fn: FunctionSpec,
     headers: Record<string, string>,
   ): Promise<{ errorType: FunctionErrorType; body: Buffer } | undefined> {
-    if (!fn.initializer || inst.initialized) return undefined;
-    try {
-      const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000, acks(fn));
-      const errorType = functionErrorOf(res.status, res.headers, false);
-      if (errorType) return { errorType, body: res.body };
-      inst.initialized = true;
-      return undefined;
-    } catch (err) {
-      const message =
-        (err as CallError).kind === 'timeout'
-          ? `Function initialization timed out after ${fn.initializationTimeout} seconds`
-          : CRASH_MESSAGE;
-      return { errorType: 'UnhandledInvocationError', body: errorJson(message) };
-    }
+    if (!fn.initializer) return Promise.resolve(undefined);
+    return inst.initializeOnce(async () => {
+      try {
+        const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000, acks(fn));
+        const errorType = functionErrorOf(res.status, res.headers, false);
+        return errorType ? { errorType, body: res.body } : undefined;
+      } catch (err) {
+        const message = (err as CallError).kind === 'timeout' ? `Function initialization timed out after ${fn.initializationTimeout} seconds` : CRASH_MESSAGE;
+        return { errorType: 'UnhandledInvocationError' as const, body: errorJson(message) };
+      }
+    });
   }
 }
 

@@ -1,6 +1,9 @@
 import type { FunctionSpec } from '../model.js';
 import { fnKey } from '../model.js';
-import type { Backend, InstanceHandle, LogStream } from './backend.js';
+import type { Backend, LogStream } from './backend.js';
+import { Instance } from './instance.js';
+
+export { Instance } from './instance.js';
 
 // Warm instances per function. A request leases an instance with a free slot (one slot per
 // instance unless instanceConcurrency says more), scale-out starts another, and an account-wide
@@ -38,17 +41,6 @@ export class ConcurrencyGate {
   whenFree(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
-}
-
-export class Instance {
-  active = 0;
-  served = 0;
-  lastUsed = Date.now();
-  initialized = false;
-  stale = false;
-  dead = false;
-
-  constructor(readonly handle: InstanceHandle, readonly startedMs: number) {}
 }
 
 export interface Lease {
@@ -96,7 +88,7 @@ export class FunctionPool {
 
   get busy(): number {
     let n = 0;
-    for (const i of this.instances) n += i.active;
+    for (const i of this.instances) n += i.busySlots;
     return n;
   }
 
@@ -112,8 +104,8 @@ export class FunctionPool {
         if (!warming) return this.lease(await this.startInstance(), true);
         warming.claimed = true;
         const inst = await warming.ready;
-        // Taken meanwhile, stale, or failed to start: look again.
-        if (inst && !inst.dead && !inst.stale && inst.active < this.spec.instanceConcurrency) return this.lease(inst, true);
+        // Taken meanwhile, retired, or failed to start: look again.
+        if (inst?.canTake(this.spec.instanceConcurrency)) return this.lease(inst, true);
       }
     } catch (err) {
       this.gate.leave();
@@ -124,7 +116,7 @@ export class FunctionPool {
   /** Starts instances ahead of traffic until `n` current (not stale) ones are up. */
   async warm(n: number): Promise<void> {
     let fresh = 0;
-    for (const i of this.instances) if (!i.stale && !i.dead) fresh++;
+    for (const i of this.instances) if (i.state === 'idle' || i.state === 'busy') fresh++;
     const missing = Math.max(0, n - fresh - this.warming.length);
     const started = Array.from({ length: missing }, () => {
       const entry = { ready: this.startInstance().catch(() => undefined), claimed: false };
@@ -149,23 +141,18 @@ export class FunctionPool {
    */
   async refresh(spec: FunctionSpec = this.spec): Promise<number> {
     // Only current instances count: retiring ones were already replaced once.
-    const live = [...this.instances].filter((i) => !i.dead && !i.stale).length;
+    const live = [...this.instances].filter((i) => i.state === 'idle' || i.state === 'busy').length;
     this.replaceSpec(spec);
     await this.warm(live);
     return live;
   }
 
   markStale(): void {
-    for (const inst of this.instances) {
-      inst.stale = true;
-      if (inst.active === 0) this.stop(inst, 'stale');
-    }
+    for (const inst of this.instances) if (inst.retire()) void this.stop(inst, 'stale');
   }
 
   reapIdle(now = Date.now()): void {
-    for (const inst of this.instances) {
-      if (inst.active === 0 && now - inst.lastUsed >= this.opts.idleTimeoutMs) this.stop(inst, 'idle');
-    }
+    for (const inst of this.instances) if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
   }
 
   async close(): Promise<void> {
@@ -177,8 +164,7 @@ export class FunctionPool {
     // Prefer the most recently used instance so that surplus ones go idle and get reaped.
     let best: Instance | undefined;
     for (const inst of this.instances) {
-      if (inst.dead || inst.stale || inst.active >= this.spec.instanceConcurrency) continue;
-      if (!best || inst.lastUsed > best.lastUsed) best = inst;
+      if (inst.canTake(this.spec.instanceConcurrency) && (!best || inst.lastUsed > best.lastUsed)) best = inst;
     }
     return best;
   }
@@ -189,15 +175,14 @@ export class FunctionPool {
     const handle = await this.backend.start({ fn: spec, region: this.opts.region, accountId: this.opts.accountId });
     const inst = new Instance(handle, Date.now() - t0);
     // Code changed while this one was starting: it must not serve.
-    if (spec !== this.spec) inst.stale = true;
+    if (spec !== this.spec) inst.retire();
     this.instances.add(inst);
     if (this.opts.onLine) {
       const onLine = this.opts.onLine;
       handle.onLine((line, stream) => onLine(spec, line, stream));
     }
     void handle.exited.then((exit) => {
-      if (inst.dead) return;
-      inst.dead = true;
+      if (!inst.end()) return;
       this.instances.delete(inst);
       this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
     });
@@ -210,7 +195,7 @@ export class FunctionPool {
   }
 
   private lease(inst: Instance, cold: boolean): Lease {
-    inst.active++;
+    inst.take();
     let released = false;
     return {
       instance: inst,
@@ -218,19 +203,16 @@ export class FunctionPool {
       release: (opts) => {
         if (released) return;
         released = true;
-        inst.active--;
-        inst.served++;
-        inst.lastUsed = Date.now();
+        const retiredAndIdle = inst.give();
         this.gate.leave();
         if (opts?.discard) void this.stop(inst, 'discarded');
-        else if (inst.stale && inst.active === 0) void this.stop(inst, 'stale');
+        else if (retiredAndIdle) void this.stop(inst, 'stale');
       },
     };
   }
 
   private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
-    if (inst.dead) return;
-    inst.dead = true;
+    if (!inst.end()) return;
     this.instances.delete(inst);
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
     await inst.handle.stop();

@@ -1,0 +1,84 @@
+import type { InstanceHandle } from './backend.js';
+
+// One instance's life, in one place:
+//
+//   start ──> idle <──> busy            (take / give: requests lease a slot)
+//              │         │
+//              └─retire──┴──> retiring  (new code or config: no new requests; stops when idle)
+//                                │
+//   any state ── end ──────────> gone   (stopped, discarded, reaped, or it exited by itself)
+//
+// The initializer runs once per instance, before its first request, however many requests
+// arrive together (instanceConcurrency > 1).
+
+export type InstanceState = 'idle' | 'busy' | 'retiring' | 'gone';
+
+export class Instance {
+  served = 0;
+  lastUsed = Date.now();
+  private active = 0;
+  private retiring = false;
+  private gone = false;
+  private init?: Promise<unknown>;
+
+  constructor(
+    readonly handle: InstanceHandle,
+    /** How long the backend took to start it. */
+    readonly startedMs: number,
+  ) {}
+
+  get state(): InstanceState {
+    if (this.gone) return 'gone';
+    if (this.retiring) return 'retiring';
+    return this.active > 0 ? 'busy' : 'idle';
+  }
+
+  /** Requests running on it now. */
+  get busySlots(): number {
+    return this.active;
+  }
+
+  /** Whether it can take one more request, with `slots` requests at once at most. */
+  canTake(slots: number): boolean {
+    return !this.gone && !this.retiring && this.active < slots;
+  }
+
+  take(): void {
+    this.active++;
+  }
+
+  /** A request is done with it; true when it must stop now (it was retiring and is now idle). */
+  give(): boolean {
+    this.active--;
+    this.served++;
+    this.lastUsed = Date.now();
+    return this.retiring && this.active === 0 && !this.gone;
+  }
+
+  /** No new requests; true when it must stop now (it is idle). */
+  retire(): boolean {
+    this.retiring = true;
+    return this.active === 0 && !this.gone;
+  }
+
+  /** Marks it gone; true the first time only, so that it is stopped and reported once. */
+  end(): boolean {
+    if (this.gone) return false;
+    this.gone = true;
+    return true;
+  }
+
+  idleLongerThan(ms: number, now = Date.now()): boolean {
+    return !this.gone && this.active === 0 && now - this.lastUsed >= ms;
+  }
+
+  /**
+   * Runs `initialize` the first time it is asked, and gives every caller that one run's result
+   * (concurrent first requests wait for the same run). A failed run is not retried: the caller
+   * discards the instance, as FC does.
+   */
+  initializeOnce<T>(initialize: () => Promise<T>): Promise<T> {
+    this.init ??= initialize();
+    return this.init as Promise<T>;
+  }
+}
