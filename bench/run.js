@@ -49,7 +49,7 @@ async function load(url, init = {}) {
 /** Sequential warm invocations through the invoker vs calling the handler in-process. */
 async function invokeOverhead(n) {
   const { loadTemplate } = await import(path.join(root, 'dist/template/load.js'));
-  const { createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
+  const { createExecutor: createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
   const { selectBackend } = await import(path.join(root, 'dist/runtime/select-backend.js'));
   const { createRequire } = await import('node:module');
   const tpl = loadTemplate(path.join(root, 'bench/fc.yml')).template;
@@ -79,7 +79,7 @@ async function invokeOverhead(n) {
 /** A cold instance's first answer: start (process or container), initialize, invoke; n times. */
 async function coldStarts(n) {
   const { loadTemplate } = await import(path.join(root, 'dist/template/load.js'));
-  const { createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
+  const { createExecutor: createRuntime } = await import(path.join(root, 'dist/runtime/index.js'));
   const { selectBackend } = await import(path.join(root, 'dist/runtime/select-backend.js'));
   const tpl = loadTemplate(path.join(root, 'bench/fc.yml')).template;
   const fn = tpl.services[0].functions.find((f) => f.name === 'event');

@@ -1,6 +1,6 @@
 // Small helpers every layer may use.
 
-/** Resolves after `ms`; never keeps the process alive by itself. */
+/** Resolves after `ms`. */
 export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -94,7 +94,10 @@ describe.each(BACKENDS)('faults [$name]', (backend) => {
     const r = await invoke('node', 'ok');
     expect(r.headers.get('x-fc-error-type')).toBeNull();
     expect(await r.text()).toBe('ok');
-    expect(runsOf(r.headers.get('x-fc-request-id')!)).toBe(1);
+    const requestId = r.headers.get('x-fc-request-id')!;
+    await until('its log line', () => runsOf(requestId) > 0 || undefined);
+    await sleep(200);
+    expect(runsOf(requestId)).toBe(1);
     const second = JSON.parse(await (await invoke('node', 'pid')).text()) as { instance: string };
     expect(second.instance).not.toBe(first.instance);
   });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTemplate } from '../src/template/load.js';
-import { createRuntime, type Runtime } from '../src/runtime/index.js';
+import { createExecutor as createRuntime, type Executor as Runtime } from '../src/runtime/index.js';
 import { selectBackend } from '../src/runtime/select-backend.js';
 import { findFunction, type Template } from '../src/model.js';
 import { fixture, runCli } from './helpers/cli.js';

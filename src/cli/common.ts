@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { Template } from '../model.js';
+import { formatError } from '../template/source.js';
 import { findTemplate, loadTemplate, TemplateNotFoundError, type LoadResult } from '../template/load.js';
 import { BackendUnavailableError, selectBackend, type SelectedBackend, type SelectOptions } from '../runtime/select-backend.js';
 
@@ -17,6 +19,16 @@ export function openTemplate(explicit?: string): { file: string; result: LoadRes
     throw err;
   }
   return { file: path.relative(process.cwd(), file) || file, result: loadTemplate(file) };
+}
+
+/** The template, or its errors on stderr and a usage error: what every command that runs functions needs. */
+export function loadOrExplain(explicit?: string): { file: string; template: Template } {
+  const { file, result } = openTemplate(explicit);
+  if (!result.template) {
+    for (const e of result.errors) console.error(formatError(e));
+    throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
+  }
+  return { file, template: result.template };
 }
 
 /** `--backend` for the commands that run functions; an unusable choice is a usage error. */

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allFunctions, type FunctionSpec, type Template, fnKey } from '../model.js';
-import { createRuntime } from '../runtime/index.js';
+import type { Outcome } from '../runtime/invoker.js';
 import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
 import { scrubEnvironment } from '../runtime/host/scrub-env.js';
-import { formatError } from '../template/source.js';
-import { chooseBackend, EXIT, openTemplate, UsageError } from './common.js';
+import { chooseBackend, EXIT, loadOrExplain, UsageError } from './common.js';
 
 interface InvokeOptions {
   template?: string;
@@ -39,51 +38,44 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
-      const { file, result } = openTemplate(opts.template);
-      if (!result.template) {
-        for (const e of result.errors) console.error(formatError(e));
-        throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
-      }
-      const tpl = result.template;
-      const fn = pickFunction(tpl, target);
+      const { template } = loadOrExplain(opts.template);
+      const fn = pickFunction(template, target);
       const event = readEvent(opts);
-      const selected = await chooseBackend(opts.backend, { template: tpl, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
-      const runtime = createRuntime({
+      const { Emulator } = await import('../emulator/emulator.js');
+      const emulator = new Emulator({
+        template,
         backend: selected.backend,
         credentials,
-        template: () => tpl,
+        note: (l) => process.stderr.write(`fc-local ${l}\n`),
         // Live logs for people; --json collects them into the object instead.
-        onLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),
+        onFunctionLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),
       });
       try {
-        const out = await runtime.invoker.invokeEvent(fn, event);
-        if (opts.json) {
-          const text = out.body.toString('utf8');
-          const payload = out.errorType ? { error: parseJson(text), errorType: out.errorType } : { result: text };
-          process.stdout.write(
-            `${JSON.stringify({
-              requestId: out.requestId,
-              ...payload,
-              logs: out.logs.join('\n'),
-              durationMs: out.durationMs,
-              billedDurationMs: out.billedDurationMs,
-              maxMemoryUsedMB: out.maxMemoryUsedMB,
-            })}\n`,
-          );
-        } else {
-          process.stdout.write(out.body);
-          if (out.errorType) {
-            if (out.body.length) process.stdout.write('\n');
-            process.stderr.write(`${out.errorType}\n`);
-          }
-        }
-        process.exitCode = out.errorType ? EXIT.functionError : EXIT.ok;
+        printOutcome(await emulator.invoke(fn, event), opts.json === true);
       } finally {
-        await runtime.close();
+        await emulator.stop();
       }
     });
+}
+
+/** Result on stdout (or one JSON object with --json), the error type on stderr; sets the exit code. */
+function printOutcome(out: Outcome, json: boolean): void {
+  if (json) {
+    const text = out.body.toString('utf8');
+    const payload = out.errorType ? { error: parseJson(text), errorType: out.errorType } : { result: text };
+    const { requestId, logs, durationMs, billedDurationMs, maxMemoryUsedMB } = out;
+    process.stdout.write(`${JSON.stringify({ requestId, ...payload, logs: logs.join('\n'), durationMs, billedDurationMs, maxMemoryUsedMB })}\n`);
+  } else {
+    process.stdout.write(out.body);
+    if (out.errorType) {
+      if (out.body.length) process.stdout.write('\n');
+      process.stderr.write(`${out.errorType}\n`);
+    }
+  }
+  process.exitCode = out.errorType ? EXIT.functionError : EXIT.ok;
 }
 
 function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {

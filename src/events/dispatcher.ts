@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionSpec, Template, Trigger } from '../model.js';
 import { fnKey } from '../model.js';
-import { allFunctions } from '../model.js';
+import { allFunctions, findFunction } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
 
@@ -14,7 +14,8 @@ export interface FiredInvocation {
   function: string;
   trigger: string;
   requestId: string;
-  status: 'succeeded' | 'failed' | 'throttled' | 'accepted';
+  /** `removed`: the trigger left the template before it fired (a reload), so nothing ran. */
+  status: 'succeeded' | 'failed' | 'throttled' | 'accepted' | 'removed';
   errorType?: string;
 }
 
@@ -27,17 +28,33 @@ export function triggersOfType<T extends Trigger['type']>(tpl: Template, type: T
   );
 }
 
+/** The function and trigger as `tpl` has them, if it still has that trigger. */
+function liveTrigger(tpl: Template, fn: FunctionSpec, trigger: Trigger): { fn: FunctionSpec; trigger: Trigger } | undefined {
+  const liveFn = findFunction(tpl, fn.service, fn.name);
+  const liveTrg = liveFn?.triggers.find((t) => t.name === trigger.name && t.type === trigger.type);
+  return liveFn && liveTrg ? { fn: liveFn, trigger: liveTrg } : undefined;
+}
+
 export class EventDispatcher {
   constructor(
     private readonly invoker: Invoker,
+    /** The template in force now: a trigger fires only while it is in it. */
+    private readonly current: () => Template,
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Invokes and resolves when done; with `wait: false`, resolves at once with status accepted. */
+  /**
+   * Invokes and resolves when done; with `wait: false`, resolves at once with status accepted.
+   * Sources may hold on to a trigger a little longer than the template does (a timer's tick, a
+   * file event queued during a reload): the check here, against the live template, is what makes
+   * a removed trigger stop in the same step as its route.
+   */
   async fire(fn: FunctionSpec, trigger: Trigger, event: unknown, wait = true): Promise<FiredInvocation> {
     const requestId = randomUUID();
     const base = { service: fn.service, function: fn.name, trigger: trigger.name, requestId };
-    const run = this.run(fn, trigger, event, requestId, base);
+    const live = liveTrigger(this.current(), fn, trigger);
+    if (!live) return { ...base, status: 'removed' };
+    const run = this.run(live.fn, live.trigger, event, requestId, base);
     if (!wait) {
       void run;
       return { ...base, status: 'accepted' };

@@ -63,13 +63,13 @@ export class LogSource {
   private timers: NodeJS.Timeout[] = [];
   private watcher?: FSWatcher;
   private readonly fileOffsets = new Map<string, number>();
-  private template?: Template;
 
   constructor(
     private readonly dispatcher: EventDispatcher,
     readonly root: string,
     /** What events carry as `source.endpoint`: where the local logstores can be read. */
     private readonly endpoint: () => string,
+    private readonly current: () => Template,
   ) {}
 
   store(logstore: string): LogStore {
@@ -87,7 +87,6 @@ export class LogSource {
 
   async apply(tpl: Template): Promise<void> {
     await this.close();
-    this.template = tpl;
     for (const { fn, trigger } of triggersOfType(tpl, 'log')) {
       if (!trigger.config.enable) continue;
       const id = `${fnKey(fn)}/${trigger.name}`;
@@ -97,6 +96,8 @@ export class LogSource {
       const timer = setInterval(() => void this.deliver(id, fn, trigger), trigger.config.jobConfig.triggerInterval * 1000);
       this.timers.push(timer);
     }
+    // The folder exists only for templates with Log triggers (it may sit in a code dir).
+    if (!triggersOfType(tpl, 'log').length) return;
     mkdirSync(this.root, { recursive: true });
     const watcher = watch(this.root, { ignoreInitial: false, depth: 0 });
     const onFile = (file: string) => file.endsWith('.jsonl') && this.readFile(file);
@@ -134,7 +135,7 @@ export class LogSource {
 
   /** Triggers reading `logstore`, for the injection API. */
   consumers(logstore: string) {
-    return triggersOfType(this.template!, 'log')
+    return triggersOfType(this.current(), 'log')
       .filter(({ trigger }) => trigger.config.enable && trigger.config.sourceConfig.logstore === logstore)
       .map(({ fn, trigger }) => ({ id: `${fnKey(fn)}/${trigger.name}`, fn, trigger }));
   }

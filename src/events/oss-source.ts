@@ -34,17 +34,17 @@ export interface OssInjection {
 
 export class OssSource {
   private watcher?: FSWatcher;
-  private template?: Template;
 
   constructor(
     private readonly dispatcher: EventDispatcher,
     /** Folder holding one folder per bucket. */
     readonly root: string,
+    private readonly current: () => Template,
   ) {}
 
+  /** Watches the bucket folders of `tpl`'s OSS triggers (creating them: a trigger needs its bucket). */
   async apply(tpl: Template): Promise<void> {
     await this.close();
-    this.template = tpl;
     const buckets = [...new Set(triggersOfType(tpl, 'oss').map(({ trigger }) => bucketOf(trigger)).filter((b): b is string => !!b))];
     if (!buckets.length) return;
     const dirs = buckets.map((b) => path.join(this.root, b));
@@ -64,7 +64,7 @@ export class OssSource {
   }
 
   fire(i: OssInjection, wait: boolean): Promise<FiredInvocation[]> {
-    const tpl = this.template!;
+    const tpl = this.current();
     const eventName = (i.eventName ?? DEFAULT_OSS_EVENT).replace(/^oss:/, '');
     const hits = triggersOfType(tpl, 'oss').filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key));
     return Promise.all(

@@ -9,13 +9,14 @@ import { triggersOfType, type EventDispatcher, type FiredInvocation } from './di
 
 export class TimerSource {
   private stops: (() => void)[] = [];
-  private template?: Template;
 
-  constructor(private readonly dispatcher: EventDispatcher) {}
+  constructor(
+    private readonly dispatcher: EventDispatcher,
+    private readonly current: () => Template,
+  ) {}
 
   apply(tpl: Template): void {
     this.close();
-    this.template = tpl;
     for (const { fn, trigger } of triggersOfType(tpl, 'timer')) {
       if (!trigger.config.enable) continue;
       const fire = () => void this.dispatcher.fire(fn, trigger, timerEvent({ triggerName: trigger.name, payload: trigger.config.payload }));
@@ -32,7 +33,7 @@ export class TimerSource {
 
   /** Fires one timer trigger now (the injection API), enabled or not. */
   async fireNow(service: string, fnName: string, triggerName: string, wait: boolean): Promise<FiredInvocation[] | undefined> {
-    const hit = triggersOfType(this.template!, 'timer').find((x) => x.fn.service === service && x.fn.name === fnName && x.trigger.name === triggerName);
+    const hit = triggersOfType(this.current(), 'timer').find((x) => x.fn.service === service && x.fn.name === fnName && x.trigger.name === triggerName);
     if (!hit) return undefined;
     return [await this.dispatcher.fire(hit.fn, hit.trigger, timerEvent({ triggerName, payload: hit.trigger.config.payload }), wait)];
   }

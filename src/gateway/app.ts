@@ -11,6 +11,8 @@ import type { AsyncRecord } from '../runtime/async/journal.js';
 import { codeInfo } from '../runtime/code-checksum.js';
 import { describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
+import { eventRoutes } from './event-routes.js';
+import type { EventSources } from '../events/index.js';
 import { verifySignature, type Queries } from './signature.js';
 
 // FC's API (2016-08-15) on one local port: the invoke API, the read side of the management API,
@@ -24,8 +26,8 @@ export interface GatewayDeps {
   auth: boolean;
   times: Times;
   async: AsyncQueue;
-  /** Extra routes mounted before the FC ones (e.g. the event injection API). */
-  extraRoutes?: express.Router;
+  /** The event sources, for the injection API (`start` only). */
+  events?: EventSources;
   log?: (line: string) => void;
 }
 
@@ -69,7 +71,7 @@ function createApp(deps: GatewayDeps): express.Express {
   };
   // Injecting events invokes functions: it takes the same signature as the invoke API.
   app.use('/_fc-local/events', signed);
-  if (deps.extraRoutes) app.use(deps.extraRoutes);
+  if (deps.events) app.use(eventRoutes(deps.events));
 
   const api = express.Router();
   api.use(signed);

@@ -5,7 +5,7 @@ import { Invoker } from './invoker.js';
 import { PoolSet, type PoolEvent } from './pool.js';
 import type { FunctionSpec } from '../model.js';
 
-export interface RuntimeOptions {
+export interface ExecutorOptions {
   backend: Backend;
   credentials: Credentials;
   /** The template in force; a getter because hot reload swaps it. */
@@ -16,14 +16,14 @@ export interface RuntimeOptions {
   onEvent?: (event: PoolEvent) => void;
 }
 
-export interface Runtime {
+export interface Executor {
   pools: PoolSet;
   invoker: Invoker;
   close(): Promise<void>;
 }
 
-/** Pools over a backend, and the invoker that uses them: what `invoke` and `start` share. */
-export function createRuntime(opts: RuntimeOptions): Runtime {
+/** Pools over a backend and the invoker that uses them: the execution half of an emulator. */
+export function createExecutor(opts: ExecutorOptions): Executor {
   const tpl = opts.template();
   const pools = new PoolSet(opts.backend, {
     region: tpl.region,

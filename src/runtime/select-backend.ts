@@ -1,7 +1,5 @@
-import Docker from 'dockerode';
 import { allFunctions, type Template } from '../model.js';
 import type { Backend } from './backend.js';
-import { DockerBackend, dockerAnswers, removeLeftovers } from './docker/backend.js';
 import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
 import { ProcessBackend } from './process/backend.js';
 
@@ -29,6 +27,8 @@ export interface SelectOptions {
 export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
   if (choice === 'process') return { backend: new ProcessBackend({ log: opts.log }), description: 'process (child processes on 127.0.0.1, as asked)' };
 
+  // The Docker client is loaded only when Docker may be used.
+  const [{ default: Docker }, { DockerBackend, dockerAnswers, removeLeftovers }] = await Promise.all([import('dockerode'), import('./docker/backend.js')]);
   const docker = new Docker();
   const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   if (!(await dockerAnswers(docker))) {

@@ -6,9 +6,9 @@ import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
-import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
-import { imageFor, type ImageChoice } from './images.js';
+import { imageFor, ImagePuller, type ImageChoice } from './images.js';
 import { guard } from '../host/guardian.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
@@ -34,12 +34,13 @@ export class DockerBackend implements Backend {
   readonly name = 'docker' as const;
   readonly session = randomUUID();
   private readonly live = new Set<ContainerInstance>();
-  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly puller: ImagePuller;
 
   constructor(
     readonly docker: Docker,
     private readonly opts: DockerBackendOptions,
   ) {
+    this.puller = new ImagePuller(docker, opts.log);
     // If fc-local dies without cleaning up (kill -9), its guardian removes this session's containers.
     // docker-modem keeps the socket as a path or as a function that finds the default one.
     const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
@@ -51,46 +52,7 @@ export class DockerBackend implements Backend {
 
   /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
   ensureImage(image: string): Promise<void> {
-    let p = this.pulls.get(image);
-    if (!p) {
-      p = this.pull(image);
-      this.pulls.set(image, p);
-      p.catch(() => this.pulls.delete(image));
-    }
-    return p;
-  }
-
-  private async pull(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch {
-      // Not present: pull it.
-    }
-    this.opts.log?.(`pulling image ${image} ...`);
-    try {
-      const stream = await this.docker.pull(image);
-      let last = 0;
-      await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(
-          stream,
-          (err) => (err ? reject(err) : resolve()),
-          (ev: { status?: string; id?: string; progress?: string }) => {
-            if (Date.now() - last > 1000) {
-              last = Date.now();
-              this.opts.log?.(`  ${image}: ${ev.id ? `${ev.id} ` : ''}${ev.status ?? ''} ${ev.progress ?? ''}`.trimEnd());
-            }
-          },
-        ),
-      );
-      this.opts.log?.(`pulled image ${image}`);
-    } catch (err) {
-      throw new InstanceStartError(
-        `image ${image} is not present and could not be pulled (${(err as Error).message.split('\n')[0]}). ` +
-          'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
-          'scripts/build-runtime-image.sh builds one without a registry. Or use --backend process.',
-      );
-    }
+    return this.puller.ensure(image);
   }
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {

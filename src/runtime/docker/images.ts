@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type Docker from 'dockerode';
 import type { Runtime } from '../../model.js';
+import { InstanceStartError } from '../backend.js';
 
 // Which image runs each runtime. Users online get official language images; offline users and
 // CI point fc-local at the image scripts/build-runtime-image.sh builds (--image, FC_LOCAL_IMAGE,
@@ -54,4 +56,59 @@ export function readImageConfig(templateFile: string): Partial<Record<string, st
     throw new Error(`${file}: "images" must map runtime names to image names`);
   }
   return images as Record<string, string>;
+}
+
+/** Pulls images the engine lacks, once each however many instances ask at once. */
+export class ImagePuller {
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly docker: Docker,
+    /** Progress of pulls, for the person waiting. */
+    private readonly log?: (line: string) => void,
+  ) {}
+
+  /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
+  ensure(image: string): Promise<void> {
+    let p = this.pulls.get(image);
+    if (!p) {
+      p = this.pull(image);
+      this.pulls.set(image, p);
+      p.catch(() => this.pulls.delete(image));
+    }
+    return p;
+  }
+
+  private async pull(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch {
+      // Not present: pull it.
+    }
+    this.log?.(`pulling image ${image} ...`);
+    try {
+      const stream = await this.docker.pull(image);
+      let last = 0;
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(
+          stream,
+          (err) => (err ? reject(err) : resolve()),
+          (ev: { status?: string; id?: string; progress?: string }) => {
+            if (Date.now() - last > 1000) {
+              last = Date.now();
+              this.log?.(`  ${image}: ${ev.id ? `${ev.id} ` : ''}${ev.status ?? ''} ${ev.progress ?? ''}`.trimEnd());
+            }
+          },
+        ),
+      );
+      this.log?.(`pulled image ${image}`);
+    } catch (err) {
+      throw new InstanceStartError(
+        `image ${image} is not present and could not be pulled (${(err as Error).message.split('\n')[0]}). ` +
+          'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
+          'scripts/build-runtime-image.sh builds one without a registry. Or use --backend process.',
+      );
+    }
+  }
 }

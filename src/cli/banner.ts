@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { allFunctions, fnKey, type Template } from '../model.js';
+import { triggersOfType } from '../events/dispatcher.js';
+import { bucketOf } from '../events/oss-source.js';
+
+// What `start` prints once it serves: the format, the backend, auth, the routes and the event
+// sources, so that a person can copy a URL and go.
+
+export interface BannerFacts {
+  file: string;
+  template: Template;
+  base: string;
+  backend: string;
+  auth: boolean;
+  credentialsSource: string;
+  concurrency: number;
+  watch: boolean;
+  ossRoot: string;
+  logRoot: string;
+}
+
+const FORMATS: Record<Template['format'], string> = { fc: 'fc.yml', funcraft: 'Funcraft' };
+
+/** One line per event source. */
+export function eventSourceLines(tpl: Template, ossRoot: string, logRoot: string): string[] {
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  return [
+    ...triggersOfType(tpl, 'timer').map(({ fn, trigger: t }) => `timer  ${fnKey(fn)}/${t.name}: ${t.config.cronExpression}${t.config.enable ? '' : ' (disabled)'}`),
+    ...triggersOfType(tpl, 'oss').map(({ fn, trigger: t }) => `oss    ${fnKey(fn)}/${t.name}: files under ${rel(path.join(ossRoot, bucketOf(t) ?? '?'))}/`),
+    ...triggersOfType(tpl, 'log').map(
+      ({ fn, trigger: t }) =>
+        `log    ${fnKey(fn)}/${t.name}: logstore ${t.config.sourceConfig.logstore} every ${t.config.jobConfig.triggerInterval}s (append to ${rel(path.join(logRoot, `${t.config.sourceConfig.logstore}.jsonl`))})`,
+    ),
+    ...triggersOfType(tpl, 'cdn_events').map(({ fn, trigger: t }) => `cdn    ${fnKey(fn)}/${t.name}: ${t.config.eventName} for ${Object.values(t.config.filter).flat().join(', ')}`),
+  ];
+}
+
+export function printBanner(out: (l: string) => void, b: BannerFacts): void {
+  out(`fc-local serving ${b.file} (${FORMATS[b.template.format]} format, region ${b.template.region})`);
+  out(`  backend      ${b.backend}`);
+  out(
+    `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
+  );
+  out(`  concurrency  ${b.concurrency} executions at once`);
+  out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);
+  out('');
+  const rows: [string, string, string][] = [];
+  for (const f of allFunctions(b.template)) {
+    rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API)`]);
+    for (const t of f.triggers) {
+      if (t.type === 'http') rows.push([t.config.methods.join(','), `${b.base}/2016-08-15/proxy/${f.service}/${f.name}/`, `${fnKey(f)} http trigger '${t.name}' (${t.config.authType})`]);
+    }
+  }
+  const w0 = Math.max(6, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(5, ...rows.map((r) => r[1].length));
+  out(`  ${'METHOD'.padEnd(w0)}  ${'ROUTE'.padEnd(w1)}  FUNCTION`);
+  for (const r of rows) out(`  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  const events = eventSourceLines(b.template, b.ossRoot, b.logRoot);
+  if (events.length) {
+    out('');
+    out(`  EVENT SOURCES (inject with POST ${b.base}/_fc-local/events/{oss|log|cdn|timer} or fc-local events emit)`);
+    for (const e of events) out(`  ${e}`);
+  }
+  out('');
+  out(`fc-local listening on ${b.base} (Ctrl-C to stop)`);
+}

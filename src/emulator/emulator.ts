@@ -1,0 +1,221 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { allFunctions, findFunction, fnKey, type Credentials, type FunctionSpec, type Template } from '../model.js';
+import { EventSources } from '../events/index.js';
+import { createGateway } from '../gateway/app.js';
+import { AsyncQueue } from '../runtime/async/queue.js';
+import type { Backend, LogStream } from '../runtime/backend.js';
+import { codeInfo, invalidateCodeInfo } from '../runtime/code-checksum.js';
+import { createExecutor, type Executor } from '../runtime/index.js';
+import type { Outcome } from '../runtime/invoker.js';
+import type { PoolEvent } from '../runtime/pool.js';
+import { delay } from '../util.js';
+import { startCodeReload } from './code-reload.js';
+import { TemplateStore } from './template-store.js';
+
+// The composition root: one emulator owns the live template (TemplateStore) and wires every
+// part to it: the pools and invoker, the async queue, the event sources, the gateway, hot
+// reload, code checksums, and the rule that a service's output feeds its logstore. `invoke`
+// uses it without a server; `start` serves it.
+
+export interface EmulatorOptions {
+  template: Template;
+  backend: Backend;
+  credentials: Credentials;
+  /** fc-local's own lines (already prefixed by the caller as it likes). */
+  note: (line: string) => void;
+  /** Each line a function prints. */
+  onFunctionLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
+  onPoolEvent?: (event: PoolEvent) => void;
+  /** Account-wide concurrent executions (FC's default: 100). */
+  concurrency?: number;
+  idleTimeoutMs?: number;
+}
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  /** Check FC signatures on the API, authType=function triggers and the injection API. */
+  auth: boolean;
+  asyncBackoffMs: number;
+  asyncConcurrency: number;
+  /** fc-local's state (the async journal), default `.fc-local` beside the template. */
+  stateDir?: string;
+  ossDir?: string;
+  logDir?: string;
+  /** Instances of every function to start before serving. */
+  warm: number;
+  /** Hot reload of code and template. */
+  watch: boolean;
+}
+
+export class ListenError extends Error {}
+
+export class Emulator {
+  readonly store: TemplateStore;
+  private readonly executor: Executor;
+  private events?: EventSources;
+  private asyncQueue?: AsyncQueue;
+  private server?: http.Server;
+  private closers: (() => Promise<void>)[] = [];
+  private inFlight = 0;
+  private draining = false;
+  baseUrl = '';
+
+  constructor(private readonly opts: EmulatorOptions) {
+    this.store = new TemplateStore(opts.template);
+    this.executor = createExecutor({
+      backend: opts.backend,
+      credentials: opts.credentials,
+      template: () => this.store.current,
+      concurrencyLimit: opts.concurrency,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      onEvent: opts.onPoolEvent,
+      onLine: (fn, line, stream) => {
+        opts.onFunctionLine?.(fn, line, stream);
+        // A service's logConfig logstore gets its functions' output, as in FC, so that one
+        // function's logs can feed another's Log trigger.
+        const logConfig = this.store.current.services.find((s) => s.name === fn.service)?.logConfig;
+        if (logConfig && this.events) void this.events.appendLog(logConfig.logstore, [{ message: line, serviceName: fn.service, functionName: fn.name }], false);
+      },
+    });
+    // Pools and checksums follow the template.
+    this.store.subscribe(async (tpl, diff) => {
+      invalidateCodeInfo();
+      for (const f of allFunctions(tpl)) void codeInfo(f.codeUri);
+      await Promise.all(diff.removed.map((f) => this.executor.pools.remove(f.service, f.name)));
+      await Promise.all(diff.changed.map((f) => this.executor.pools.existing(f.service, f.name)?.refresh(f)));
+    });
+  }
+
+  get template(): Template {
+    return this.store.current;
+  }
+
+  get pools() {
+    return this.executor.pools;
+  }
+
+  /** One synchronous invocation of an event function. */
+  invoke(fn: FunctionSpec, event: Buffer, requestId?: string): Promise<Outcome> {
+    return this.executor.invoker.invokeEvent(fn, event, requestId);
+  }
+
+  /** Where OSS buckets and logstore files are read from (when serving). */
+  get eventRoots(): { ossRoot: string; logRoot: string } {
+    return { ossRoot: this.events?.ossRoot ?? '', logRoot: this.events?.logRoot ?? '' };
+  }
+
+  /** Async invocations accepted and not yet finished (0 when not serving). */
+  get pendingAsync(): number {
+    return this.asyncQueue?.pending ?? 0;
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Serves the FC API, triggers, event sources and injection API; resolves with the base URL. */
+  async serve(o: ServeOptions): Promise<string> {
+    const tpl = this.store.current;
+    const templateDir = path.dirname(tpl.file);
+    const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
+    const note = this.opts.note;
+
+    const events = new EventSources({
+      invoker: this.executor.invoker,
+      template: () => this.store.current,
+      log: note,
+      ossDir: local(o.ossDir, 'oss'),
+      logDir: local(o.logDir, 'log'),
+      baseUrl: () => this.baseUrl,
+    });
+    this.events = events;
+    const asyncQueue = new AsyncQueue(this.executor.invoker, {
+      dir: path.join(local(o.stateDir, ''), 'async'),
+      concurrency: o.asyncConcurrency,
+      backoffMs: o.asyncBackoffMs,
+      maxThrottledMs: 5 * 60 * 60_000,
+      gate: this.executor.pools.gate,
+      lookup: (s, f) => findFunction(this.store.current, s, f),
+      region: tpl.region,
+      accountId: tpl.accountId,
+      log: note,
+    });
+    this.asyncQueue = asyncQueue;
+
+    if (o.warm > 0) {
+      note(`warming ${o.warm} instance(s) of each function ...`);
+      await Promise.all(allFunctions(tpl).map((f) => this.executor.pools.pool(f).warm(o.warm).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
+    }
+    const now = new Date().toISOString();
+    const listener = createGateway({
+      template: () => this.store.current,
+      invoker: this.executor.invoker,
+      credentials: this.opts.credentials,
+      auth: o.auth,
+      times: { createdTime: now, lastModifiedTime: now },
+      async: asyncQueue,
+      log: note,
+      events,
+    });
+    const server = http.createServer((req, res) => {
+      if (this.draining) {
+        res.writeHead(503, { 'Content-Type': 'application/json', Connection: 'close' });
+        res.end(JSON.stringify({ ErrorCode: 'ServiceUnavailable', ErrorMessage: 'fc-local is shutting down' }));
+        return;
+      }
+      this.inFlight++;
+      res.once('close', () => this.inFlight--);
+      listener(req, res);
+    });
+    // Instances answer quickly; keep client connections open for reuse like FC's front ends.
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new ListenError(err.code === 'EADDRINUSE' ? `port ${o.port} on ${o.host} is in use; pick another with --port` : `cannot listen on ${o.host}:${o.port}: ${err.message}`)),
+      );
+      server.listen(o.port, o.host);
+    });
+    const addr = server.address() as AddressInfo;
+    this.baseUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+
+    await events.apply(tpl);
+    this.store.subscribe((t) => events.apply(t));
+    // Checksums for X-Fc-Code-Checksum, computed in the background before the first request.
+    for (const f of allFunctions(tpl)) void codeInfo(f.codeUri);
+    if (o.watch) {
+      const code = await startCodeReload(this.store, this.executor.pools, note);
+      await this.store.watch(note);
+      this.closers.push(() => this.store.close(), () => code.close());
+    }
+    asyncQueue.start();
+    return this.baseUrl;
+  }
+
+  /**
+   * Stops in order: no new requests; requests in flight and running async invocations finish
+   * (each within its timeout); queued async invocations stay in the journal; then instances.
+   */
+  async stop(): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    server?.close();
+    // Idle keep-alive connections go now, busy ones as soon as their answer is out.
+    const closer = setInterval(() => server?.closeIdleConnections(), 50);
+    server?.closeIdleConnections();
+    try {
+      for (const close of this.closers) await close();
+      await this.events?.close();
+      await this.asyncQueue?.close();
+      while (this.inFlight > 0) await delay(20);
+    } finally {
+      clearInterval(closer);
+    }
+    server?.closeAllConnections();
+    await this.executor.close();
+  }
+}
