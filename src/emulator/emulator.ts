@@ -2,16 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { allFunctions, findFunction, fnKey, type Credentials, type FunctionSpec, type Template } from '../model.js';
-import { EventSources } from '../events/index.js';
-import { createGateway } from '../gateway/app.js';
-import { AsyncQueue } from '../runtime/async/queue.js';
+import type { EventSources } from '../events/index.js';
+import type { AsyncQueue } from '../runtime/async/queue.js';
 import type { Backend, LogStream } from '../runtime/backend.js';
 import { codeInfo, invalidateCodeInfo } from '../runtime/code-checksum.js';
 import { createExecutor, type Executor } from '../runtime/index.js';
 import type { Outcome } from '../runtime/invoker.js';
 import type { PoolEvent } from '../runtime/pool.js';
 import { delay } from '../util.js';
-import { startCodeReload } from './code-reload.js';
 import { TemplateStore } from './template-store.js';
 
 // The composition root: one emulator owns the live template (TemplateStore) and wires every
@@ -122,6 +120,13 @@ export class Emulator {
     const templateDir = path.dirname(tpl.file);
     const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
     const note = this.opts.note;
+    // What only a server needs is loaded here, so that `invoke` starts without it.
+    const [{ EventSources }, { createGateway }, { AsyncQueue }, { startCodeReload }] = await Promise.all([
+      import('../events/index.js'),
+      import('../gateway/app.js'),
+      import('../runtime/async/queue.js'),
+      import('./code-reload.js'),
+    ]);
 
     const events = new EventSources({
       invoker: this.executor.invoker,
