@@ -1,17 +1,27 @@
 // The one typed model of a template. Loaders in src/template/ build it; everything else reads it.
 // Trigger configs keep FC's own spelling (camelCase, as the user guide and the API use them).
 
+/** The runtimes fc-local runs. */
 export const RUNTIMES = [
   'nodejs6', 'nodejs8', 'nodejs10', 'nodejs12', 'nodejs14', 'nodejs16', 'nodejs18', 'nodejs20',
   'python2.7', 'python3', 'python3.9', 'python3.10', 'python3.12',
   'java8', 'java11',
-  'custom', 'custom.debian10',
+  'custom', 'custom.debian10', 'custom.debian11', 'custom.debian12',
 ] as const;
-export type Runtime = (typeof RUNTIMES)[number];
 
-export type RuntimeFamily = 'nodejs' | 'python' | 'java' | 'custom';
+/**
+ * FC runtimes fc-local does not run: a template with them loads (a warning each), the other
+ * functions serve, and invoking one of these answers FC's error JSON saying so.
+ */
+export const NOT_EMULATED_RUNTIMES = ['nodejs4.4', 'php7.2', 'dotnetcore2.1', 'dotnetcore3.1', 'go1', 'custom-container'] as const;
+
+export type EmulatedRuntime = (typeof RUNTIMES)[number];
+export type Runtime = EmulatedRuntime | (typeof NOT_EMULATED_RUNTIMES)[number];
+
+export type RuntimeFamily = 'nodejs' | 'python' | 'java' | 'custom' | 'not-emulated';
 
 export function runtimeFamily(runtime: Runtime): RuntimeFamily {
+  if ((NOT_EMULATED_RUNTIMES as readonly string[]).includes(runtime)) return 'not-emulated';
   if (runtime.startsWith('nodejs')) return 'nodejs';
   if (runtime.startsWith('python')) return 'python';
   if (runtime.startsWith('java')) return 'java';

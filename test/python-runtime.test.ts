@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli } from './helpers/cli.js';
@@ -158,10 +160,12 @@ for (const backend of BACKENDS) {
 }
 
 describe('python2.7', () => {
-  it('names the missing interpreter clearly', async () => {
-    const r = await runCli(['invoke', 'py-svc/py27', '-t', TPL, '--json', '--backend', 'process'], { env: { PATH: '/usr/bin:/bin' } });
+  it('names the missing interpreter clearly, and where it looked', async () => {
+    const nowhere = mkdtempSync(path.join(os.tmpdir(), 'fc-local-no-pyenv-'));
+    const r = await runCli(['invoke', 'py-svc/py27', '-t', TPL, '--json', '--backend', 'process'], { env: { PATH: '/usr/bin:/bin', PYENV_ROOT: nowhere, HOME: nowhere } });
     const out = JSON.parse(String(r.stdout)) as JsonOut;
     expect(out.errorType).toBe('UnhandledInvocationError');
-    expect(out.error!.errorMessage).toMatch(/the python2\.7 runtime for py-svc\/py27 failed to start: python2 is not installed or not on PATH/);
+    expect(out.error!.errorMessage).toMatch(/the python2\.7 runtime for py-svc\/py27 needs a Python 2\.7 interpreter, and there is none: looked for python2\.7 and python2 on PATH, and pyenv's .*versions\/2\.7\.\*/);
+    expect(out.error!.errorMessage).not.toMatch(/pyenv: /);
   });
 });

@@ -105,7 +105,10 @@ function userFrames(err) {
     if (at > 0) return lines.slice(0, at).map(function (s) { return s.trim(); }).filter(Boolean);
   }
   var frames = [];
-  for (var i = 1; i < lines.length; i++) {
+  // The message may span lines (MODULE_NOT_FOUND adds its "Require stack:"): frames start at "at ".
+  var first = 1;
+  while (first < lines.length && lines[first].trim().indexOf('at ') !== 0) first++;
+  for (var i = first; i < lines.length; i++) {
     var line = lines[i].trim();
     if (line.indexOf(__filename) >= 0) break;
     if (line && line.indexOf('node:internal') < 0 && line.indexOf('(internal/') < 0) frames.push(line);
@@ -113,10 +116,30 @@ function userFrames(err) {
   return frames;
 }
 
+// A package the code's package.json names but node_modules lacks: the project was never
+// installed (Funcraft projects usually start with `npm install` in the code dir).
+function installHint(err) {
+  if (!err || err.code !== 'MODULE_NOT_FOUND') return '';
+  var m = /Cannot find (?:module|package) '([^']+)'/.exec(String(err.message));
+  if (!m || m[1].charAt(0) === '.' || m[1].charAt(0) === '/') return '';
+  var name = m[1].charAt(0) === '@' ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0];
+  try {
+    var pkg = JSON.parse(require('fs').readFileSync(path.join(CODE_DIR, 'package.json'), 'utf8'));
+    var named = Object.assign({}, pkg.dependencies, pkg.optionalDependencies, pkg.devDependencies);
+    if (!Object.prototype.hasOwnProperty.call(named, name)) return '';
+    if (require('fs').existsSync(path.join(CODE_DIR, 'node_modules', name))) return '';
+    return " (package.json lists '" + name + "' but node_modules does not have it: run npm install in " + CODE_DIR + ')';
+  } catch (e) {
+    return '';
+  }
+}
+
 function toErrorJson(err) {
   if (err instanceof FcError) return err;
   if (err instanceof Error || (err && typeof err === 'object' && 'message' in err)) {
-    return new FcError(String(err.message), err.name || (err.constructor && err.constructor.name) || 'Error', userFrames(err));
+    var message = String(err.message);
+    if (err.code === 'MODULE_NOT_FOUND') message = message.split('\nRequire stack:')[0] + installHint(err);
+    return new FcError(message, err.name || (err.constructor && err.constructor.name) || 'Error', userFrames(err));
   }
   if (err && typeof err === 'object') {
     try { return new FcError(JSON.stringify(err)); } catch (e) { return new FcError(String(err)); }

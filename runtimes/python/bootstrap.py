@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """fc-local's Python agent: FC's Python programming model behind FC's custom-runtime HTTP
 protocol (POST /initialize, POST /invoke; HTTP functions are WSGI apps and get the raw request).
-Standard library only; runs on Python 3.6 and later."""
+Standard library only; one file for Python 2.7 and 3.6 and later."""
 
 import importlib
 import io
@@ -12,9 +12,19 @@ import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
-from urllib.parse import unquote, urlsplit
+
+PY2 = sys.version_info[0] == 2
+if PY2:  # pragma: no cover - exercised with a real 2.7 interpreter by the test suite
+    from BaseHTTPServer import BaseHTTPRequestHandler, HTTPServer  # noqa: F401
+    from SocketServer import ThreadingMixIn  # noqa: F401
+    from urllib import unquote  # noqa: F401
+    from urlparse import urlsplit  # noqa: F401
+    text_type = unicode  # noqa: F821
+else:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from socketserver import ThreadingMixIn
+    from urllib.parse import unquote, urlsplit
+    text_type = str
 
 CODE_DIR = os.environ.get('FC_FUNC_CODE_PATH') or os.getcwd()
 PORT = int(os.environ.get('FC_SERVER_PORT') or 9000)
@@ -47,6 +57,8 @@ _out_lock = threading.Lock()
 
 
 def _write_line(line):
+    if PY2 and isinstance(line, text_type):
+        line = line.encode('utf-8')
     with _out_lock:
         sys.stdout.write(line + '\n')
         sys.stdout.flush()
@@ -119,13 +131,23 @@ class FCContext(object):
 # "line 2", "in my_handler", "raise Exception(...)"], ...]} with the user's frames only.
 def error_json(exc, message=None):
     frames = []
-    for f in traceback.extract_tb(exc.__traceback__):
+    # Python 2 has no __traceback__: the exception being handled is the one reported.
+    tb = getattr(exc, '__traceback__', None) or sys.exc_info()[2]
+    for f in traceback.extract_tb(tb):
         if os.path.abspath(f[0]) == AGENT_FILE or '/importlib/' in f[0] or f[0].startswith('<frozen'):
             continue
         frames.append(['File "%s"' % f[0], 'line %d' % f[1], 'in %s' % f[2], f[3] or ''])
     if isinstance(exc, SyntaxError) and exc.filename:
         frames.append(['File "%s"' % exc.filename, 'line %s' % exc.lineno, 'in <module>', (exc.text or '').strip()])
-    return {'errorMessage': message or str(exc), 'errorType': type(exc).__name__, 'stackTrace': frames}
+    return {'errorMessage': message or _text(exc), 'errorType': type(exc).__name__, 'stackTrace': frames}
+
+
+def _text(exc):
+    """An exception's message as text (Python 2's str() fails on a non-ASCII unicode message)."""
+    try:
+        return text_type(exc)
+    except Exception:  # noqa: BLE001
+        return repr(exc)
 
 
 class LoadError(Exception):
@@ -149,7 +171,7 @@ def load(handler):
         except ImportError as e:
             if getattr(e, 'name', None) == module_name.split('.')[0] or module_name in str(e):
                 raise LoadError({'errorMessage': "Module '%s' is missing" % module_name, 'errorType': 'ModuleNotFound'})
-            raise LoadError(error_json(e, "Unable to import module '%s': %s" % (module_name, e)))
+            raise LoadError(error_json(e, "Unable to import module '%s': %s" % (module_name, _text(e))))
         except Exception as e:  # noqa: BLE001 - syntax errors, errors at import time
             raise LoadError(error_json(e))
         _modules[module_name] = module
@@ -164,7 +186,7 @@ def encode(value):
         return b''
     if isinstance(value, bytes):
         return value
-    if isinstance(value, str):
+    if isinstance(value, text_type):
         return value.encode('utf-8')
     if isinstance(value, (dict, list)):
         return json.dumps(value).encode('utf-8')
@@ -182,6 +204,14 @@ class Agent(BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # the protocol's own access log is noise
         pass
+
+    def parse_request(self):
+        # The receipt fc-local relies on for at-most-once: `100 Continue` before any user code
+        # runs. Python 3 sends it itself (handle_expect_100); Python 2 does not.
+        ok = BaseHTTPRequestHandler.parse_request(self)
+        if ok and PY2 and (self.headers.get('expect') or '').lower() == '100-continue':
+            self.wfile.write(b'HTTP/1.1 100 Continue\r\n\r\n')
+        return ok
 
     def headers_dict(self):
         return dict((k.lower(), v) for k, v in self.headers.items())
@@ -242,7 +272,7 @@ class Agent(BaseHTTPRequestHandler):
             payload, error_type = e.payload, 'UnhandledInvocationError'
         except Exception as e:  # noqa: BLE001 - the function's exception is its answer
             payload, error_type = error_json(e), 'UnhandledInvocationError'
-            logging.error('%s: %s' % (type(e).__name__, e))
+            logging.error(u'%s: %s' % (type(e).__name__, _text(e)))
         self.end('Invoke', ctx)
         self.fc_answer(error_type, payload)
 
@@ -316,7 +346,7 @@ class Agent(BaseHTTPRequestHandler):
             self.end('Invoke', ctx)
             return self.fc_answer('UnhandledInvocationError', e.payload)
         except Exception as e:  # noqa: BLE001
-            logging.error('%s: %s' % (type(e).__name__, e))
+            logging.error(u'%s: %s' % (type(e).__name__, _text(e)))
             self.end('Invoke', ctx)
             return self.fc_answer('UnhandledInvocationError', error_json(e))
         self.end('Invoke', ctx)

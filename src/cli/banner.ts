@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { allFunctions, fnKey, type Template } from '../model.js';
+import { allFunctions, fnKey, runtimeFamily, type Template } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
 
@@ -42,6 +42,8 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
     `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
   );
   out(`  concurrency  ${b.concurrency} executions at once`);
+  const notEmulated = allFunctions(b.template).filter((f) => runtimeFamily(f.runtime) === 'not-emulated');
+  if (notEmulated.length) out(`  not emulated ${notEmulated.map((f) => `${fnKey(f)} (${f.runtime})`).join(', ')}: invoking them answers an error`);
   out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);
   out('');
   const rows: [string, string, string][] = [];

@@ -28,6 +28,7 @@ export function loadOrExplain(explicit?: string): { file: string; template: Temp
     for (const e of result.errors) console.error(formatError(e));
     throw new UsageError(`${file} is not valid (${result.errors.length} errors)`);
   }
+  for (const w of result.warnings ?? []) console.error(formatError(w));
   return { file, template: result.template };
 }
 

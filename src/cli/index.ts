@@ -32,6 +32,11 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `fc-local events generate oss | head -1`: a reader that closes early is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -40,7 +40,7 @@ Examples:
     .action(async (target: string | undefined, opts: InvokeOptions) => {
       const { template } = loadOrExplain(opts.template);
       const fn = pickFunction(template, target);
-      const event = readEvent(opts);
+      const event = await readEvent(opts);
       const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
@@ -92,12 +92,15 @@ function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
   throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
 }
 
-function readEvent(opts: InvokeOptions): Buffer {
+async function readEvent(opts: InvokeOptions): Promise<Buffer> {
   if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
   if (opts.event !== undefined) return Buffer.from(opts.event);
   if (opts.eventFile === undefined) return Buffer.alloc(0);
   try {
-    return readFileSync(opts.eventFile === '-' ? 0 : opts.eventFile);
+    // Standard input as a stream until its end: a pipe may deliver slowly (a read of fd 0
+    // would fail with EAGAIN when nothing has arrived yet).
+    if (opts.eventFile === '-') return Buffer.concat(await process.stdin.toArray());
+    return readFileSync(opts.eventFile);
   } catch (err) {
     throw new UsageError(`cannot read the event: ${(err as Error).message}`);
   }

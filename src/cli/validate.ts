@@ -16,6 +16,7 @@ export function registerValidate(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      for (const w of result.warnings ?? []) console.error(formatError(w));
       const tpl = result.template;
       const fns = allFunctions(tpl);
       const triggers = fns.reduce((n, f) => n + f.triggers.length, 0);

@@ -26,6 +26,8 @@ export interface AgentPaths {
   /** Interpreter overrides, e.g. the process backend runs Node agents with its own node. */
   node?: string;
   python?: string;
+  /** For python2.7: the interpreter, or why there is none (the process backend looks on the host). */
+  python27?: { found?: string; lookedFor: string };
   /** Cap the V8 heap at memorySize: stands in for a memory limit where the backend has none. */
   heapCap?: boolean;
 }
@@ -76,14 +78,21 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
         env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
         printsMarkers: true,
       };
-    case 'python':
+    case 'python': {
+      if (fn.runtime === 'python2.7' && paths.python27 && !paths.python27.found) {
+        throw new UnsupportedRuntimeError(
+          `the python2.7 runtime for ${fn.service}/${fn.name} needs a Python 2.7 interpreter, and there is none: looked for ${paths.python27.lookedFor}. ` +
+            'Install one (pyenv install 2.7.18, or your system\'s python2.7 package), or use the Docker backend with a python:2.7 image',
+        );
+      }
       return {
-        // python2.7 needs a python2 interpreter; python3.x runtimes run on the python3 there is.
-        command: fn.runtime === 'python2.7' ? 'python2' : (paths.python ?? 'python3'),
+        // python2.7 needs a Python 2 interpreter; python3.x runtimes run on the python3 there is.
+        command: fn.runtime === 'python2.7' ? (paths.python27?.found ?? 'python2') : (paths.python ?? 'python3'),
         args: ['-u', path.join(paths.agentsDir, 'python', 'bootstrap.py')],
-        env: { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+        env: { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', PYTHONIOENCODING: 'utf-8' },
         printsMarkers: true,
       };
+    }
     case 'java': {
       if (!existsSync(JAVA_AGENT_JAR)) {
         throw new UnsupportedRuntimeError(`the Java agent is not built: run scripts/build-java-agent.sh (needs a JDK and gson) to serve ${fn.runtime}`);
@@ -100,5 +109,10 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
     }
     case 'custom':
       return { command: path.join(paths.codeDir, 'bootstrap'), args: [], env, printsMarkers: false };
+    case 'not-emulated':
+      throw new UnsupportedRuntimeError(
+        `fc-local does not emulate the ${fn.runtime} runtime of ${fn.service}/${fn.name}: deploy it to Function Compute to run it, ` +
+          'or move it to a runtime fc-local runs (nodejs*, python*, java8/11, or custom with a bootstrap that starts your program)',
+      );
   }
 }

@@ -1,4 +1,4 @@
-import { allFunctions, type Template } from '../model.js';
+import { allFunctions, runtimeFamily, type Template } from '../model.js';
 import type { Backend } from './backend.js';
 import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
 import { ProcessBackend } from './process/backend.js';
@@ -44,7 +44,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   }
   const backend = new DockerBackend(docker, { images, log: opts.log });
   const leftovers = await removeLeftovers(docker);
-  const needed = [...new Set(allFunctions(opts.template).map((f) => imageFor(f.runtime, images)))];
+  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated').map((f) => imageFor(f.runtime, images)))];
   try {
     for (const image of needed) await backend.ensureImage(image);
   } catch (err) {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { DEFAULT_ASYNC_CONFIG, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
+import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
 import { NAME_RE, NAME_RULE, templateSchema, type RawTemplate } from './schema.js';
 import { YamlSource, type TemplateError, type YamlPath } from './source.js';
@@ -11,6 +11,8 @@ export const DEFAULT_TEMPLATE_NAMES = ['fc.yml', 'fc.yaml', 'template.yml', 'tem
 export interface LoadResult {
   template?: Template;
   errors: TemplateError[];
+  /** Things that load but that the user should know (e.g. a runtime fc-local does not run). */
+  warnings?: TemplateError[];
 }
 
 export class TemplateNotFoundError extends Error {}
@@ -66,7 +68,13 @@ export function loadTemplateText(file: string, text: string): LoadResult {
   }
   errors.sort((a, b) => a.line - b.line || a.col - b.col);
   if (errors.length || !parsed.success) return { errors };
-  return { template: toModel(parsed.data, file, funcraft ? 'funcraft' : 'fc'), errors: [] };
+  const template = toModel(parsed.data, file, funcraft ? 'funcraft' : 'fc');
+  const warnings = template.services.flatMap((s) =>
+    s.functions
+      .filter((f) => runtimeFamily(f.runtime) === 'not-emulated')
+      .map((f) => at(['services', s.name, 'functions', f.name, 'runtime'], `warning: function '${fnKey(f)}' uses ${f.runtime}, which fc-local does not emulate: the other functions serve; invoking this one answers an error`)),
+  );
+  return { template, errors: [], warnings };
 }
 
 type At = (p: YamlPath, message: string, atKey?: boolean) => TemplateError;

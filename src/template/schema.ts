@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LIMITS, RUNTIMES, TRIGGER_TYPES } from '../model.js';
+import { LIMITS, NOT_EMULATED_RUNTIMES, RUNTIMES, TRIGGER_TYPES } from '../model.js';
 import { parseSchedule } from './cron.js';
 
 // One schema for the fc.yml shape. The Funcraft loader converts its document into this shape
@@ -131,7 +131,7 @@ const functionArn = z
 const fn = z
   .strictObject({
     description: z.string().optional(),
-    runtime: oneOf('runtime', RUNTIMES),
+    runtime: z.enum([...RUNTIMES, ...NOT_EMULATED_RUNTIMES], { error: (iss) => `runtime must be one of ${RUNTIMES.join(', ')} (got ${JSON.stringify(iss.input)})` }),
     handler: z.string({ error: 'handler is required' }).min(1, 'handler must not be empty'),
     codeUri: z.string({ error: 'codeUri is required' }).min(1, 'codeUri must not be empty'),
     timeout: int('timeout', 1, LIMITS.maxTimeout).default(3),
@@ -165,7 +165,10 @@ const fn = z
     if (http.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['triggers', http[1]![0]], message: 'a function has at most one HTTP trigger' });
     }
-    const handlerOk = f.runtime.startsWith('java')
+    const notEmulated = (NOT_EMULATED_RUNTIMES as readonly string[]).includes(f.runtime);
+    const handlerOk = notEmulated || f.runtime.startsWith('custom')
+      ? true
+      : f.runtime.startsWith('java')
       ? /^[\w$.]+::[\w$]+$/.test(f.handler)
       : f.runtime.startsWith('custom') || /^[^.]+(\.[^.]+)+$/.test(f.handler);
     if (!handlerOk) {

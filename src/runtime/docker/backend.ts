@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { fnKey } from '../../model.js';
+import { fnKey, runtimeFamily } from '../../model.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,6 +57,8 @@ export class DockerBackend implements Backend {
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const { fn } = req;
+    // A runtime fc-local cannot launch says so before any image is looked for.
+    if (runtimeFamily(fn.runtime) === 'not-emulated') agentLaunch(req, { agentsDir: '', codeDir: '', nodeBuiltinsDir: '' }, 0, '');
     const image = imageFor(fn.runtime, this.opts.images);
     await this.ensureImage(image);
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.

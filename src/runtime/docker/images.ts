@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import type { Runtime } from '../../model.js';
+import type { EmulatedRuntime, Runtime } from '../../model.js';
 import { InstanceStartError } from '../backend.js';
 
 // Which image runs each runtime. Users online get official language images; offline users and
 // CI point fc-local at the image scripts/build-runtime-image.sh builds (--image, FC_LOCAL_IMAGE,
 // or an `images` map in fc-local.json beside the template).
 
-export const DEFAULT_IMAGES: Record<Runtime, string> = {
+export const DEFAULT_IMAGES: Record<EmulatedRuntime, string> = {
   nodejs6: 'node:6-slim',
   nodejs8: 'node:8-slim',
   nodejs10: 'node:10-slim',
@@ -27,6 +27,8 @@ export const DEFAULT_IMAGES: Record<Runtime, string> = {
   // FC's custom runtime images carry both node and python; this one does too.
   custom: 'node:20-bookworm',
   'custom.debian10': 'node:18-buster',
+  'custom.debian11': 'node:20-bullseye',
+  'custom.debian12': 'node:20-bookworm',
 };
 
 export interface ImageChoice {
@@ -37,7 +39,7 @@ export interface ImageChoice {
 }
 
 export function imageFor(runtime: Runtime, choice: ImageChoice): string {
-  return choice.all ?? choice.byRuntime?.[runtime] ?? DEFAULT_IMAGES[runtime];
+  return choice.all ?? choice.byRuntime?.[runtime] ?? DEFAULT_IMAGES[runtime as EmulatedRuntime];
 }
 
 /** Reads `fc-local.json` ({"images": {"nodejs18": "my/node:18"}}) beside the template, if any. */

@@ -8,6 +8,7 @@ import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
 import { guard } from '../host/guardian.js';
 import { INSTANCE_VAR, killProcessesWith, RUN_VAR } from '../host/proc-scan.js';
+import { findPython27 } from './interpreters.js';
 import { resolveCommand, runningAsRoot, unreachable, UNPRIVILEGED } from './privileges.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
@@ -42,7 +43,15 @@ export class ProcessBackend implements Backend {
     const { dir: codeDir, file: codeFile } = codeLocation(req.fn.codeUri);
     const launch = agentLaunch(
       req,
-      { agentsDir: AGENTS_DIR, codeDir, codeFile, nodeBuiltinsDir: NODE_BUILTINS_DIR, node: process.execPath, heapCap: true },
+      {
+        agentsDir: AGENTS_DIR,
+        codeDir,
+        codeFile,
+        nodeBuiltinsDir: NODE_BUILTINS_DIR,
+        node: process.execPath,
+        heapCap: true,
+        ...(req.fn.runtime === 'python2.7' ? { python27: findPython27() } : {}),
+      },
       port,
       '127.0.0.1',
     );
