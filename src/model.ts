@@ -73,6 +73,10 @@ export interface FunctionSpec {
   instanceConcurrency: number;
   /** How async invocations of this function are retried, aged out and reported. */
   asyncConfig: AsyncConfig;
+  /** Custom runtimes: the port the server listens on (FC's caPort, default 9000). */
+  caPort: number;
+  /** Custom runtimes: the start command (instead of the code dir's `bootstrap`) and its arguments. */
+  customRuntimeConfig?: { command?: string[]; args?: string[] };
   triggers: Trigger[];
 }
 

@@ -107,8 +107,11 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
         printsMarkers: true,
       };
     }
-    case 'custom':
-      return { command: path.join(paths.codeDir, 'bootstrap'), args: [], env, printsMarkers: false };
+    case 'custom': {
+      // customRuntimeConfig.command replaces the code dir's bootstrap; args go after either.
+      const [command, ...rest] = fn.customRuntimeConfig?.command?.length ? fn.customRuntimeConfig.command : [path.join(paths.codeDir, 'bootstrap')];
+      return { command: command!, args: [...rest, ...(fn.customRuntimeConfig?.args ?? [])], env, printsMarkers: false };
+    }
     case 'not-emulated':
       throw new UnsupportedRuntimeError(
         `fc-local does not emulate the ${fn.runtime} runtime of ${fn.service}/${fn.name}: deploy it to Function Compute to run it, ` +

@@ -37,6 +37,16 @@ export interface InstanceRequest {
 export interface Backend {
   readonly name: 'process' | 'docker';
   start(req: InstanceRequest): Promise<InstanceHandle>;
+  /**
+   * How many instances of `fn` may run at once here, when the backend limits it (a custom
+   * runtime that listens on a fixed port shares the host's ports on the process backend).
+   */
+  maxInstances?(fn: FunctionSpec): number | undefined;
+  /**
+   * Lets the backend ask the pools to stop one of their instances (when it is idle, or once its
+   * request is done): two functions whose servers share a fixed port take turns on the host.
+   */
+  setReclaimer?(reclaim: (handle: InstanceHandle) => Promise<void>): void;
   /** Stops everything this backend started. */
   close(): Promise<void>;
 }

@@ -68,7 +68,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Any HTTP answer means the instance serves; a refused or dropped connection means not yet. */
-function answers(port: number, host: string): Promise<boolean> {
+export function answers(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ host, port, path: '/', agent: false, timeout: 1000 }, (res) => {
       res.resume();
@@ -85,17 +85,20 @@ function answers(port: number, host: string): Promise<boolean> {
  * instance has ended, or after `timeoutMs`.
  */
 export async function waitForHttp(
-  port: number,
+  ports: number[],
   host: string,
   timeoutMs: number,
   gone: () => string | undefined,
-): Promise<void> {
+  accept: (port: number) => boolean = () => true,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
     const reason = gone();
     if (reason) throw new Error(reason);
-    if (await answers(port, host)) return;
-    if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${port} within ${Math.round(timeoutMs / 1000)}s`);
+    const answered = await Promise.all(ports.map(async (p) => (await answers(p, host)) && accept(p)));
+    const i = answered.indexOf(true);
+    if (i >= 0) return ports[i]!;
+    if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${ports[0]} within ${Math.round(timeoutMs / 1000)}s`);
     await delay(wait);
   }
 }
@@ -104,6 +107,10 @@ export interface Booting {
   instance: Pick<InstanceHandle, 'onLine' | 'stop'> & { readonly port: number; endReason(): string | undefined };
   /** Work before waiting, e.g. starting the container (its port is known after). */
   begin?: () => Promise<void>;
+  /** Another port the instance may listen on instead (a custom runtime's fixed caPort)... */
+  orPort?: number;
+  /** ...which counts only when the listener there is this instance (not another program). */
+  ownsOrPort?: () => boolean;
   timeoutMs: number;
   /** Names what failed, e.g. "the nodejs18 runtime for svc/fn". */
   what: string;
@@ -113,12 +120,12 @@ export interface Booting {
  * Waits until a new instance answers HTTP. On failure it stops the instance and throws an
  * InstanceStartError carrying what the instance printed while booting, to explain why.
  */
-export async function awaitReady(b: Booting): Promise<void> {
+export async function awaitReady(b: Booting): Promise<number> {
   const boot: string[] = [];
   const off = b.instance.onLine((line) => boot.length < 50 && boot.push(line));
   try {
     await b.begin?.();
-    await waitForHttp(b.instance.port, '127.0.0.1', b.timeoutMs, () => b.instance.endReason());
+    return await waitForHttp([b.instance.port, ...(b.orPort ? [b.orPort] : [])], '127.0.0.1', b.timeoutMs, () => b.instance.endReason(), (p) => p !== b.orPort || (b.ownsOrPort?.() ?? true));
   } catch (err) {
     await b.instance.stop();
     throw new InstanceStartError(`${b.what} failed to start: ${(err as Error).message}`, boot.join('\n'));

@@ -1,6 +1,6 @@
 import type { FunctionSpec } from '../model.js';
 import { fnKey } from '../model.js';
-import type { Backend, LogStream } from './backend.js';
+import type { Backend, InstanceHandle, LogStream } from './backend.js';
 import { Instance } from './instance.js';
 
 export { Instance } from './instance.js';
@@ -70,6 +70,10 @@ export class FunctionPool {
   /** Instances started ahead of traffic (reload, --warm); a request claims one rather than start its own. */
   private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean }[] = [];
   private closed = false;
+  /** Instances being started or stopped: they hold resources (a port) as much as live ones. */
+  private starting = 0;
+  private stopping = 0;
+  private changeWaiters: (() => void)[] = [];
 
   constructor(
     private spec: FunctionSpec,
@@ -98,10 +102,18 @@ export class FunctionPool {
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
     try {
       for (;;) {
+        if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
         const idle = this.pickIdle();
         if (idle) return this.lease(idle, false);
         const warming = this.warming.find((w) => !w.claimed);
-        if (!warming) return this.lease(await this.startInstance(), true);
+        if (!warming) {
+          // At the backend's limit for this function: wait for an instance to free up (FIFO).
+          if (this.atCapacity()) {
+            await this.nextChange();
+            continue;
+          }
+          return this.lease(await this.startInstance(), true);
+        }
         warming.claimed = true;
         const inst = await warming.ready;
         // Taken meanwhile, retired, or failed to start: look again.
@@ -126,6 +138,15 @@ export class FunctionPool {
     });
     const results = await Promise.all(started);
     if (results.some((r) => r === undefined)) throw new Error(`an instance of ${fnKey(this.spec)} failed to start`);
+  }
+
+  /** Stops the instance with this handle, at once if idle, else after its request; false if not ours. */
+  async reclaim(handle: InstanceHandle): Promise<boolean> {
+    const inst = [...this.instances].find((i) => i.handle === handle);
+    if (!inst) return false;
+    if (inst.retire()) await this.stop(inst, 'stale');
+    while (inst.state !== 'gone') await this.nextChange();
+    return true;
   }
 
   /** New code or config: idle instances go now, busy ones when their request ends. */
@@ -157,6 +178,7 @@ export class FunctionPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.changed();
     await Promise.all([...this.instances].map((i) => this.stop(i, 'closed')));
   }
 
@@ -169,7 +191,32 @@ export class FunctionPool {
     return best;
   }
 
+  private atCapacity(): boolean {
+    const max = this.backend.maxInstances?.(this.spec);
+    return max !== undefined && this.instances.size + this.starting + this.stopping >= max;
+  }
+
+  /** Resolves at the next release, start or stop of an instance of this pool. */
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
+  private changed(): void {
+    this.changeWaiters.splice(0).forEach((w) => w());
+  }
+
   private async startInstance(): Promise<Instance> {
+    while (this.atCapacity()) await this.nextChange();
+    this.starting++;
+    try {
+      return await this.startOne();
+    } finally {
+      this.starting--;
+      this.changed();
+    }
+  }
+
+  private async startOne(): Promise<Instance> {
     const spec = this.spec;
     const t0 = Date.now();
     const handle = await this.backend.start({ fn: spec, region: this.opts.region, accountId: this.opts.accountId });
@@ -184,6 +231,7 @@ export class FunctionPool {
     void handle.exited.then((exit) => {
       if (!inst.end()) return;
       this.instances.delete(inst);
+      this.changed();
       this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
     });
     this.opts.onEvent?.({ type: 'started', fn: spec, instance: inst });
@@ -205,6 +253,7 @@ export class FunctionPool {
         released = true;
         const retiredAndIdle = inst.give();
         this.gate.leave();
+        this.changed();
         if (opts?.discard) void this.stop(inst, 'discarded');
         else if (retiredAndIdle) void this.stop(inst, 'stale');
       },
@@ -214,8 +263,14 @@ export class FunctionPool {
   private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
     if (!inst.end()) return;
     this.instances.delete(inst);
+    this.stopping++;
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
-    await inst.handle.stop();
+    try {
+      await inst.handle.stop();
+    } finally {
+      this.stopping--;
+      this.changed();
+    }
   }
 }
 
@@ -230,6 +285,9 @@ export class PoolSet {
     private readonly opts: PoolOptions & { concurrencyLimit: number },
   ) {
     this.gate = new ConcurrencyGate(opts.concurrencyLimit);
+    backend.setReclaimer?.(async (handle) => {
+      for (const p of this.pools.values()) if (await p.reclaim(handle)) return;
+    });
     const every = Math.max(50, Math.min(opts.idleTimeoutMs / 2, 5_000));
     this.reaper = setInterval(() => this.pools.forEach((p) => p.reapIdle()), every);
     this.reaper.unref();

@@ -18,13 +18,16 @@ const EVENT_TYPES: Record<string, string> = {
 const SERVICE_PROPS = ['Description', 'Role', 'LogConfig', 'InternetAccess', 'VpcConfig'];
 const FUNCTION_PROPS = [
   'Description', 'Handler', 'Runtime', 'CodeUri', 'Timeout', 'MemorySize', 'Initializer',
-  'InitializationTimeout', 'EnvironmentVariables', 'InstanceConcurrency', 'AsyncConfiguration',
+  'InitializationTimeout', 'EnvironmentVariables', 'InstanceConcurrency', 'AsyncConfiguration', 'CAPort',
+  'CustomRuntimeConfig',
 ];
 // Values under these keys are user data: their own keys keep their spelling.
 const OPAQUE = new Set(['EnvironmentVariables', 'FunctionParameter', 'VpcConfig', 'environmentVariables', 'functionParameter', 'vpcConfig']);
 
-const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
-const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+// Keys whose camelCase is not their first letter lowered.
+const SPELLING: Record<string, string> = { CAPort: 'caPort' };
+const lowerFirst = (s: string) => SPELLING[s] ?? s.charAt(0).toLowerCase() + s.slice(1);
+const upperFirst = (s: string) => (s === 'caPort' ? 'CAPort' : s.charAt(0).toUpperCase() + s.slice(1));
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** PascalCase keys to camelCase, recursively, except inside user data. */

@@ -119,6 +119,7 @@ const KNOWN_KEYS = [
   'bucketName', 'events', 'filter', 'key', 'prefix', 'suffix', 'sourceConfig', 'jobConfig', 'maxRetryTime',
   'triggerInterval', 'functionParameter', 'eventName', 'eventVersion', 'notes', 'asyncConfiguration',
   'maxAsyncRetryAttempts', 'maxAsyncEventAgeInSeconds', 'statefulInvocation', 'destination', 'onSuccess', 'onFailure',
+  'caPort', 'customRuntimeConfig', 'command', 'args', 'port',
 ];
 
 function suggest(key: string): string {
@@ -176,6 +177,10 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         initializationTimeout: f.initializationTimeout,
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,
+        caPort: f.customRuntimeConfig?.port ?? f.caPort,
+        ...(f.customRuntimeConfig?.command || f.customRuntimeConfig?.args
+          ? { customRuntimeConfig: { command: f.customRuntimeConfig.command, args: f.customRuntimeConfig.args } }
+          : {}),
         asyncConfig: {
           maxAsyncRetryAttempts: f.asyncConfiguration?.maxAsyncRetryAttempts ?? DEFAULT_ASYNC_CONFIG.maxAsyncRetryAttempts,
           maxAsyncEventAgeInSeconds: f.asyncConfiguration?.maxAsyncEventAgeInSeconds ?? DEFAULT_ASYNC_CONFIG.maxAsyncEventAgeInSeconds,

@@ -146,6 +146,15 @@ const fn = z
     initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
     environmentVariables: z.record(z.string(), envValue).default({}),
     instanceConcurrency: int('instanceConcurrency', 1, 100).default(1),
+    caPort: int('caPort', 1, 65535).default(9000),
+    customRuntimeConfig: z
+      .strictObject({
+        command: z.array(z.string()).optional(),
+        args: z.array(z.string()).optional(),
+        // FC 3.0 puts the port here; it means caPort.
+        port: int('customRuntimeConfig.port', 1, 65535).optional(),
+      })
+      .optional(),
     asyncConfiguration: z
       .strictObject({
         maxAsyncRetryAttempts: int('maxAsyncRetryAttempts', 0, 8).optional(),

@@ -16,7 +16,8 @@ import { guard } from '../host/guardian.js';
 // port published on 127.0.0.1 only. Containers carry labels so that fc-local removes its own on
 // exit and the leftovers of a crashed run, and never anyone else's.
 
-const PORT = 9000;
+// Our agents listen on 9000 in the container; a custom runtime on its caPort (FC's default 9000 too).
+const AGENT_PORT = 9000;
 const LABEL = 'fc-local';
 const AGENTS_IN_CONTAINER = '/opt/fc-local/runtimes';
 const BUILTINS_IN_CONTAINER = '/opt/fc-local/node_modules';
@@ -63,7 +64,8 @@ export class DockerBackend implements Backend {
     await this.ensureImage(image);
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
     const codeFile = codeLocation(fn.codeUri).file ? `/code/${path.basename(fn.codeUri)}` : undefined;
-    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, PORT, '0.0.0.0');
+    const port = runtimeFamily(fn.runtime) === 'custom' ? fn.caPort : AGENT_PORT;
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, port, '0.0.0.0');
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({
       Image: image,
@@ -71,7 +73,7 @@ export class DockerBackend implements Backend {
       Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...launch.env }).map(([k, v]) => `${k}=${v}`),
       User: USER,
       WorkingDir: '/code',
-      ExposedPorts: { [`${PORT}/tcp`]: {} },
+      ExposedPorts: { [`${port}/tcp`]: {} },
       Labels: {
         [LABEL]: '1',
         [`${LABEL}.session`]: this.session,
@@ -89,11 +91,11 @@ export class DockerBackend implements Backend {
         Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
-        PortBindings: { [`${PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
         LogConfig: { Type: 'none', Config: {} },
       },
     });
-    const instance = new ContainerInstance(container, this);
+    const instance = new ContainerInstance(container, this, port);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
@@ -118,6 +120,8 @@ class ContainerInstance implements InstanceHandle {
   constructor(
     private readonly container: Docker.Container,
     private readonly backend: DockerBackend,
+    /** The port the instance listens on inside the container. */
+    private readonly innerPort: number,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
@@ -144,7 +148,7 @@ class ContainerInstance implements InstanceHandle {
       () => this.onExit(null),
     );
     const info = await this.container.inspect();
-    const binding = info.NetworkSettings.Ports?.[`${PORT}/tcp`]?.[0];
+    const binding = info.NetworkSettings.Ports?.[`${this.innerPort}/tcp`]?.[0];
     if (!binding) throw new Error('the container has no published port');
     this.port = Number(binding.HostPort);
   }

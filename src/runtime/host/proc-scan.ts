@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 // Finds processes by a marker in their environment, through /proc (Linux). Instances carry
 // FC_LOCAL_RUN and FC_LOCAL_INSTANCE in theirs, and so does whatever they start, even a child
@@ -47,4 +47,52 @@ export function killProcessesWith(name: string, match: (value: string) => boolea
     }
   }
   return n;
+}
+
+/** Inodes of the sockets listening on `port` (any address), from /proc/net/tcp and tcp6. */
+function listeningInodes(port: number): Set<string> | undefined {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  let readAny = false;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+      readAny = true;
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && f[1]!.endsWith(`:${hexPort}`)) inodes.add(f[9]!);
+    }
+  }
+  return readAny ? inodes : undefined;
+}
+
+/**
+ * Whether the socket listening on `port` belongs to one of `pids` (Linux; elsewhere it cannot
+ * be told, and the answer is yes). Tells "our instance listens on its fixed port" from "another
+ * program answers there".
+ */
+export function listenerBelongsTo(port: number, pids: number[]): boolean {
+  const inodes = listeningInodes(port);
+  if (!inodes) return true;
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false;
 }

@@ -1,13 +1,13 @@
 import { execa, type ResultPromise } from 'execa';
-import { fnKey } from '../../model.js';
+import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
-import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
+import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
 import { guard } from '../host/guardian.js';
-import { INSTANCE_VAR, killProcessesWith, RUN_VAR } from '../host/proc-scan.js';
+import { INSTANCE_VAR, killProcessesWith, listenerBelongsTo, processesWith, RUN_VAR } from '../host/proc-scan.js';
 import { findPython27 } from './interpreters.js';
 import { resolveCommand, runningAsRoot, unreachable, UNPRIVILEGED } from './privileges.js';
 
@@ -30,6 +30,15 @@ export class ProcessBackend implements Backend {
   private readonly live = new Set<ProcessInstance>();
   /** Per command and code dir: run as the unprivileged user, or why not. */
   private readonly users = new Map<string, { uid: number; gid: number } | undefined>();
+  /** Custom runtimes, per function: whether the server listens on its fixed caPort (true) or on FC_SERVER_PORT. */
+  private readonly fixedPort = new Map<string, boolean>();
+  /** Host ports held by our fixed-port instances, and by which. */
+  private readonly portOwners = new Map<number, ProcessInstance>();
+  private reclaim?: (handle: InstanceHandle) => Promise<void>;
+
+  setReclaimer(reclaim: (handle: InstanceHandle) => Promise<void>): void {
+    this.reclaim = reclaim;
+  }
 
   constructor(private readonly opts: ProcessBackendOptions = {}) {
     // What fc-local starts must end with it: the guardian sweeps this run's instances when it
@@ -38,8 +47,24 @@ export class ProcessBackend implements Backend {
     setImmediate(() => killProcessesWith(RUN_VAR, (run) => !runIsAlive(run)));
   }
 
+  /**
+   * Instances share the host's ports: a custom runtime that listens on its fixed caPort runs one
+   * instance at a time (requests queue); until its first instance shows which port it takes,
+   * instances start one by one.
+   */
+  maxInstances(fn: FunctionSpec): number | undefined {
+    if (runtimeFamily(fn.runtime) !== 'custom') return undefined;
+    return this.fixedPort.get(fnKey(fn)) === false ? undefined : 1;
+  }
+
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const port = await freePort();
+    const custom = runtimeFamily(req.fn.runtime) === 'custom';
+    // Another function's fixed-port instance of ours holds the port: it gives way (they take turns).
+    const owner = custom ? this.portOwners.get(req.fn.caPort) : undefined;
+    if (owner && this.reclaim) await this.reclaim(owner);
+    // Someone already answering on caPort is not this instance.
+    const caPortTaken = custom && (await answers(req.fn.caPort, '127.0.0.1'));
     const { dir: codeDir, file: codeFile } = codeLocation(req.fn.codeUri);
     const launch = agentLaunch(
       req,
@@ -60,7 +85,17 @@ export class ProcessBackend implements Backend {
     const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
     const child = execa(launch.command, launch.args, {
       cwd: codeDir,
-      env: { PATH: pathVar, LANG: process.env.LANG ?? 'C.UTF-8', TZ: 'UTC', HOME: '/tmp', ...launch.env, [RUN_VAR]: thisRun(), [INSTANCE_VAR]: id },
+      env: {
+        PATH: pathVar,
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        TZ: 'UTC',
+        HOME: '/tmp',
+        // Web frameworks read PORT: a server that honours either gets a port of its own.
+        ...(custom && !('PORT' in req.fn.environmentVariables) ? { PORT: String(port) } : {}),
+        ...launch.env,
+        [RUN_VAR]: thisRun(),
+        [INSTANCE_VAR]: id,
+      },
       extendEnv: false,
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
       stdin: 'ignore',
@@ -82,8 +117,41 @@ export class ProcessBackend implements Backend {
     });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
-    await awaitReady({ instance, timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000), what: `${what} for ${fnKey(req.fn)}` });
+    let answered: number;
+    try {
+      answered = await awaitReady({
+        instance,
+        orPort: custom && !caPortTaken ? req.fn.caPort : undefined,
+        ownsOrPort: () => listenerBelongsTo(req.fn.caPort, [child.pid ?? 0, ...processesWith(INSTANCE_VAR, (v) => v === id)]),
+        timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000),
+        what: `${what} for ${fnKey(req.fn)}`,
+      });
+    } catch (err) {
+      // An exit (it could not bind), not a silence, is what a taken port causes.
+      if (!caPortTaken || !(err instanceof InstanceStartError) || err.message.includes('did not answer HTTP')) throw err;
+      throw new InstanceStartError(
+        `${err.message}. Port ${req.fn.caPort} (the caPort of ${fnKey(req.fn)}) is in use by another program: stop it, or have the bootstrap listen on FC_SERVER_PORT`,
+        err.output,
+      );
+    }
+    if (custom) this.learnPort(req, answered !== port);
+    instance.port = answered;
+    if (answered !== port) {
+      this.portOwners.set(answered, instance);
+      void instance.exited.then(() => this.portOwners.get(answered) === instance && this.portOwners.delete(answered));
+    }
     return instance;
+  }
+
+  private learnPort(req: InstanceRequest, fixed: boolean): void {
+    const key = fnKey(req.fn);
+    if (this.fixedPort.get(key) === fixed) return;
+    this.fixedPort.set(key, fixed);
+    if (fixed) {
+      this.opts.log?.(
+        `${key}: its server listens on its fixed port ${req.fn.caPort} (caPort), not on FC_SERVER_PORT or PORT: on the process backend one instance runs at a time and requests queue (the Docker backend gives each instance its own port)`,
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -115,6 +183,8 @@ export class ProcessBackend implements Backend {
 
 class ProcessInstance implements InstanceHandle {
   readonly host = '127.0.0.1';
+  /** The port it answers on: the one it was given, or its own fixed one (a custom runtime's caPort). */
+  port: number;
   readonly exited: Promise<ExitInfo>;
   private readonly lines = new LineHub();
   private ended?: ExitInfo;
@@ -122,9 +192,10 @@ class ProcessInstance implements InstanceHandle {
 
   constructor(
     readonly id: string,
-    readonly port: number,
+    port: number,
     private readonly child: ResultPromise,
   ) {
+    this.port = port;
     if (child.stdout) this.lines.attach(child.stdout, 'stdout');
     if (child.stderr) this.lines.attach(child.stderr, 'stderr');
     this.exited = child.then((r) => {
