@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { runtimeFamily } from '../model.js';
+import { isZip, unpackedDir } from './code-package.js';
 import type { InstanceRequest } from './backend.js';
 
 // How each runtime's instance is launched: our agent for a language, or the user's bootstrap
@@ -45,6 +46,8 @@ export interface AgentLaunch {
  * dir, as FC unpacks code into one folder.
  */
 export function codeLocation(codeUri: string): { dir: string; file?: string } {
+  // A .zip is unpacked (once per version) and its folder is the code dir; a jar stays a jar.
+  if (isZip(codeUri)) return { dir: unpackedDir(codeUri) };
   const isFile = statSync(codeUri, { throwIfNoEntry: false })?.isFile() ?? false;
   return isFile ? { dir: path.dirname(codeUri), file: codeUri } : { dir: codeUri };
 }
@@ -94,6 +97,11 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
       };
     }
     case 'java': {
+      if (!paths.codeFile && existsSync(path.join(fn.codeUri, 'pom.xml'))) {
+        throw new UnsupportedRuntimeError(
+          `the codeUri of ${fn.service}/${fn.name} is a Maven project, not built code: run \`mvn package\` in it and point codeUri at target/<name>.jar`,
+        );
+      }
       if (!existsSync(JAVA_AGENT_JAR)) {
         throw new UnsupportedRuntimeError(`the Java agent is not built: run scripts/build-java-agent.sh (needs a JDK and gson) to serve ${fn.runtime}`);
       }

@@ -63,7 +63,8 @@ export class DockerBackend implements Backend {
     const image = imageFor(fn.runtime, this.opts.images);
     await this.ensureImage(image);
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
-    const codeFile = codeLocation(fn.codeUri).file ? `/code/${path.basename(fn.codeUri)}` : undefined;
+    const code = codeLocation(fn.codeUri);
+    const codeFile = code.file ? `/code/${path.basename(code.file)}` : undefined;
     const port = runtimeFamily(fn.runtime) === 'custom' ? fn.caPort : AGENT_PORT;
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, port, '0.0.0.0');
     const mb = 1024 * 1024;
@@ -82,7 +83,7 @@ export class DockerBackend implements Backend {
         [`${LABEL}.function`]: `${fnKey(fn)}`,
       },
       HostConfig: {
-        Binds: [`${fn.codeUri}:${codeFile ?? '/code'}:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
+        Binds: [`${code.file ?? code.dir}:${codeFile ?? '/code'}:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
         Memory: fn.memorySize * mb,
