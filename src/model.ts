@@ -35,6 +35,45 @@ export interface Template {
   region: string;
   accountId: string;
   services: Service[];
+  /** Custom domains: host + path routes to HTTP functions. */
+  customDomains: CustomDomain[];
+}
+
+export interface RewriteRule {
+  match: string;
+  replacement: string;
+}
+
+export interface DomainRoute {
+  /** `/exact`, `/prefix/*` or `/*`. */
+  path: string;
+  serviceName: string;
+  functionName: string;
+  qualifier?: string;
+  /** Methods this route takes; all when absent. */
+  methods?: HttpMethod[];
+  rewriteConfig?: { equalRules?: RewriteRule[]; wildcardRules?: RewriteRule[]; regexRules?: RewriteRule[] };
+}
+
+export interface CustomDomain {
+  /** As declared; `auto` is served at a name derived from the function (see localDomainNames). */
+  domainName: string;
+  protocol: string;
+  routes: DomainRoute[];
+}
+
+/**
+ * The host names a custom domain answers to locally: its own name (with a Host header, or an
+ * /etc/hosts entry) and `<name>.localhost`, which browsers and curl resolve to loopback. `auto`
+ * domains, which FC names after the function, answer to `<function>.<service>.localhost`.
+ */
+export function localDomainNames(d: CustomDomain): string[] {
+  if (d.domainName.toLowerCase() === 'auto') {
+    const r = d.routes[0];
+    return r ? [`${r.functionName}.${r.serviceName}.localhost`.toLowerCase()] : [];
+  }
+  const name = d.domainName.toLowerCase();
+  return [name, `${name}.localhost`];
 }
 
 export interface LogConfig {

@@ -404,7 +404,7 @@ function handleHttp(req, res) {
 }
 
 function route(req, res) {
-  if (PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
+  if (req.headers['x-fc-local-http-invoke'] || PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
   if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
   if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
   res.writeHead(404, { 'content-type': 'text/plain' });

@@ -246,8 +246,11 @@ class Agent(BaseHTTPRequestHandler):
     def end(self, what, ctx):
         _write_line('FC %s End RequestId: %s' % (what, ctx.request_id))
 
+    def is_http(self):
+        return self.path.startswith(PROXY_PREFIX) or bool(self.headers.get('x-fc-local-http-invoke'))
+
     def do_POST(self):
-        if self.path.startswith(PROXY_PREFIX):
+        if self.is_http():
             return self.http_function()
         if self.path == '/invoke':
             return self.invoke()
@@ -256,7 +259,7 @@ class Agent(BaseHTTPRequestHandler):
         self.answer(404, [('Content-Type', 'text/plain')], b'fc-local python agent: unknown route\n')
 
     def do_GET(self):
-        if self.path.startswith(PROXY_PREFIX):
+        if self.is_http():
             return self.http_function()
         self.answer(404, [('Content-Type', 'text/plain')], b'fc-local python agent: unknown route\n')
 
@@ -294,12 +297,16 @@ class Agent(BaseHTTPRequestHandler):
         body = self.body()
         h, ctx = self.begin('Invoke')
         url = urlsplit(self.path)
-        # /2016-08-15/proxy/{service}/{function}/rest -> /rest
-        rest = url.path[len(PROXY_PREFIX):].split('/', 2)
+        # /2016-08-15/proxy/{service}/{function}/rest -> /rest; a custom domain's path as it is
+        if url.path.startswith(PROXY_PREFIX):
+            rest = url.path[len(PROXY_PREFIX):].split('/', 2)
+            path_info = '/' + (rest[2] if len(rest) > 2 else '')
+        else:
+            path_info = url.path
         environ = {
             'REQUEST_METHOD': self.command,
             'SCRIPT_NAME': '',
-            'PATH_INFO': unquote('/' + (rest[2] if len(rest) > 2 else '')),
+            'PATH_INFO': unquote(path_info),
             'QUERY_STRING': url.query,
             'CONTENT_LENGTH': str(len(body)),
             'CONTENT_TYPE': h.get('content-type', ''),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { allFunctions, fnKey, runtimeFamily, type Template } from '../model.js';
+import { allFunctions, fnKey, localDomainNames, runtimeFamily, type Template } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
 
@@ -57,6 +57,15 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   const w1 = Math.max(5, ...rows.map((r) => r[1].length));
   out(`  ${'METHOD'.padEnd(w0)}  ${'ROUTE'.padEnd(w1)}  FUNCTION`);
   for (const r of rows) out(`  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  if (b.template.customDomains.length) {
+    const port = new URL(b.base).port;
+    out('');
+    out(`  CUSTOM DOMAINS (or any of these names as the Host header on ${b.base})`);
+    for (const d of b.template.customDomains) {
+      const host = localDomainNames(d).find((n) => n.endsWith('.localhost')) ?? d.domainName;
+      for (const r of d.routes) out(`  ${`http://${host}:${port}${r.path}`.padEnd(w1)}  ${r.serviceName}/${r.functionName}${r.methods?.length ? ` (${r.methods.join(',')})` : ''}`);
+    }
+  }
   const events = eventSourceLines(b.template, b.ossRoot, b.logRoot);
   if (events.length) {
     out('');

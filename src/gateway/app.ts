@@ -1,17 +1,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import getRawBody from 'raw-body';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { headerBytes, LIMITS, type FunctionSpec, type Service, type Template, fnKey } from '../model.js';
 import type { Credentials } from '../model.js';
-import type { Invoker, Outcome } from '../runtime/invoker.js';
+import type { Invoker } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
 import { DuplicateInvocationError, type AsyncQueue } from '../runtime/async/queue.js';
 import type { AsyncRecord } from '../runtime/async/journal.js';
-import { codeInfo } from '../runtime/code-checksum.js';
-import { describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
+import { describeDomain, describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
+import { customDomainRequest, domainOf } from './custom-domains.js';
+import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
 import type { EventSources } from '../events/index.js';
 import { verifySignature, type Queries } from './signature.js';
 
@@ -33,8 +33,6 @@ export interface GatewayDeps {
 
 const VERSION = '/2016-08-15';
 const LOG_TAIL_BYTES = 4 * 1024;
-// Response headers FC sets itself; a function's own are dropped (the guide's list).
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'content-length', 'content-encoding', 'date', 'keep-alive', 'proxy-authenticate', 'server', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * The request listener for the emulator's port. HTTP triggers take a fast path past express
@@ -44,6 +42,12 @@ export function createGateway(deps: GatewayDeps): RequestListener {
   const app = createApp(deps);
   const proxyPrefix = `${VERSION}/proxy/`;
   return (req, res) => {
+    const domain = domainOf(deps.template(), req.headers.host);
+    if (domain) {
+      const requestId = randomUUID();
+      customDomainRequest(deps, domain, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
+      return;
+    }
     if (!req.url?.startsWith(proxyPrefix)) return app(req, res);
     const requestId = randomUUID();
     httpTrigger(deps, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
@@ -113,6 +117,15 @@ function createApp(deps: GatewayDeps): express.Express {
     }
     json(res, describeInvocation(r, req.query.includePayload === 'true'));
   });
+  api.get('/custom-domains', (req, res) => {
+    const { items, nextToken } = page(deps.template().customDomains, (d) => d.domainName, req.query);
+    json(res, { customDomains: items.map((d) => describeDomain(d, deps.times)), ...(nextToken ? { nextToken } : {}) });
+  });
+  api.get('/custom-domains/:domain', (req, res) => {
+    const d = deps.template().customDomains.find((x) => x.domainName === param(req, 'domain'));
+    if (!d) throw new FcError(404, 'DomainNameNotFound', `Custom domain '${param(req, 'domain')}' does not exist`);
+    json(res, describeDomain(d, deps.times));
+  });
   api.all('/services{/*rest}', (req) => {
     throw new FcError(
       req.method === 'GET' ? 404 : 501,
@@ -172,33 +185,6 @@ function fn(deps: GatewayDeps, rawService: string, name: string): FunctionSpec {
   return f;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-async function readBody(req: IncomingMessage, limit: number, tooLarge: () => FcError): Promise<Buffer> {
-  // Most trigger requests (GET, HEAD) have no body: answer without a stream round trip.
-  if (req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
-    return EMPTY;
-  }
-  try {
-    return await getRawBody(req, { limit, length: req.headers['content-length'] });
-  } catch (err) {
-    if ((err as { type?: string }).type === 'entity.too.large') throw tooLarge();
-    throw new FcError(400, 'InvalidArgument', `Could not read the request body: ${(err as Error).message}`);
-  }
-}
-
-async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promise<Record<string, string>> {
-  const h: Record<string, string> = {
-    'X-Fc-Request-Id': out.requestId,
-    'X-Fc-Code-Checksum': (await codeInfo(fnSpec.codeUri)).checksum,
-    'X-Fc-Invocation-Duration': String(out.durationMs),
-    'X-Fc-Invocation-Service-Version': 'LATEST',
-  };
-  if (out.maxMemoryUsedMB !== undefined) h['X-Fc-Max-Memory-Usage'] = String(out.maxMemoryUsedMB);
-  if (out.errorType) h['X-Fc-Error-Type'] = out.errorType;
-  return h;
-}
-
 async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<void> {
   const f = fn(deps, param(req, 'service'), param(req, 'function'));
   const requestId = res.locals.requestId as string;
@@ -252,25 +238,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
     verifySignature({ method, path: unescapedPath(url), headers: req.headers, queries: queriesOf(m[4]) }, deps.credentials);
   }
 
-  const out = await deps.invoker.invokeHttp(
-    f,
-    { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '' },
-    requestId,
-  );
-  if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
-  if (out.errorType) {
-    res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
-    res.end(out.body);
-    return;
-  }
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(out.headers ?? {})) {
-    if (v === undefined || k.startsWith('x-fc-') || DROPPED_RESPONSE_HEADERS.has(k)) continue;
-    headers[k] = v;
-  }
-  headers['x-fc-request-id'] = requestId;
-  res.writeHead(out.statusCode ?? 200, headers);
-  res.end(method === 'HEAD' ? undefined : out.body);
+  await forwardHttp(deps.invoker, f, req, res, url, body, requestId);
 }
 
 /** FC 2.0's StatefulAsyncInvocation. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FunctionSpec, Service, Trigger } from '../model.js';
+import type { CustomDomain, FunctionSpec, Service, Trigger } from '../model.js';
 import { codeInfo } from '../runtime/code-checksum.js';
 import { FcError } from './errors.js';
 
@@ -81,4 +81,17 @@ export function page<T>(items: T[], nameOf: (t: T) => string, q: PageQuery): { i
   const pageItems = matching.slice(0, limitRaw);
   const next = matching[limitRaw];
   return { items: pageItems, ...(next ? { nextToken: nameOf(next) } : {}) };
+}
+
+export function describeDomain(d: CustomDomain, times: Times) {
+  return {
+    domainName: d.domainName,
+    accountId: '',
+    protocol: d.protocol,
+    apiVersion: '2016-08-15',
+    routeConfig: { routes: d.routes.map((r) => ({ qualifier: 'LATEST', methods: [], ...r })) },
+    certConfig: {},
+    createdTime: times.createdTime,
+    lastModifiedTime: times.lastModifiedTime,
+  };
 }

@@ -87,7 +87,9 @@ export class Invoker {
         if (v === undefined || k.startsWith('x-fc-') || HOP_BY_HOP.has(k)) continue;
         forwarded[k] = v;
       }
-      return send(inst, { method: call.method, path: call.url, headers: { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP }, body: call.body }, timeoutMs, acks(fn));
+      // The path may be any (a custom domain's): the header, not the path, says "HTTP function".
+      const http = { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP, 'x-fc-local-http-invoke': '1' };
+      return send(inst, { method: call.method, path: call.url, headers: http, body: call.body }, timeoutMs, acks(fn));
     });
   }
 

@@ -77,7 +77,19 @@ export function funcraftToFc(doc: Record<string, unknown>): unknown {
     }
     services[svcName] = { ...(camelKeys(pick(svc.Properties, SERVICE_PROPS)) as object), functions };
   }
-  return { services };
+  // Custom domains: the resource's name is the domain; RouteConfig.Routes maps path -> target.
+  const customDomains: Record<string, unknown> = {};
+  for (const [name, res] of Object.entries(resources)) {
+    if (!isObject(res) || res.Type !== 'Aliyun::Serverless::CustomDomain') continue;
+    const props = isObject(res.Properties) ? res.Properties : {};
+    const routeConfig = isObject(props.RouteConfig) ? props.RouteConfig : {};
+    const routes = isObject(routeConfig.Routes) ? routeConfig.Routes : {};
+    customDomains[typeof props.DomainName === 'string' ? props.DomainName : name] = {
+      ...(props.Protocol !== undefined ? { protocol: props.Protocol } : {}),
+      routeConfig: { routes: Object.entries(routes).map(([p, target]) => ({ path: p, ...(camelKeys(target) as object) })) },
+    };
+  }
+  return { services, ...(Object.keys(customDomains).length ? { customDomains } : {}) };
 }
 
 /** Maps a path in the fc.yml shape to where the same thing stands in the Funcraft document. */

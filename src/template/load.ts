@@ -119,7 +119,9 @@ const KNOWN_KEYS = [
   'bucketName', 'events', 'filter', 'key', 'prefix', 'suffix', 'sourceConfig', 'jobConfig', 'maxRetryTime',
   'triggerInterval', 'functionParameter', 'eventName', 'eventVersion', 'notes', 'asyncConfiguration',
   'maxAsyncRetryAttempts', 'maxAsyncEventAgeInSeconds', 'statefulInvocation', 'destination', 'onSuccess', 'onFailure',
-  'caPort', 'customRuntimeConfig', 'command', 'args', 'port',
+  'caPort', 'customRuntimeConfig', 'command', 'args', 'port', 'customDomains', 'protocol', 'routeConfig', 'routes',
+  'path', 'serviceName', 'functionName', 'rewriteConfig', 'equalRules', 'wildcardRules', 'regexRules', 'match', 'replacement',
+  'certConfig', 'tlsConfig', 'wafConfig',
 ];
 
 function suggest(key: string): string {
@@ -191,5 +193,6 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
       }),
     ),
   }));
-  return { file, format, region: tpl.region, accountId: tpl.accountId, services };
+  const customDomains = Object.entries(tpl.customDomains).map(([domainName, d]) => ({ domainName, protocol: d.protocol, routes: d.routeConfig.routes }));
+  return { file, format, region: tpl.region, accountId: tpl.accountId, services, customDomains };
 }

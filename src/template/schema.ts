@@ -202,11 +202,51 @@ const service = z
     }
   });
 
-export const templateSchema = z.strictObject({
-  region: z.string().default('cn-hangzhou'),
-  // Account ids are digits; YAML reads unquoted ones as numbers.
-  accountId: z.union([z.string(), z.number()]).transform(String).default('1234567890123456'),
-  services: z.record(z.string(), service, { error: 'services must be a map of service name to service' }),
+const rewriteRules = z.array(z.strictObject({ match: z.string().min(1), replacement: z.string() })).optional();
+const customDomain = z.strictObject({
+  protocol: z.string().default('HTTP'),
+  certConfig: z.record(z.string(), z.unknown()).optional(),
+  tlsConfig: z.record(z.string(), z.unknown()).optional(),
+  wafConfig: z.record(z.string(), z.unknown()).optional(),
+  routeConfig: z.strictObject({
+    routes: z
+      .array(
+        z.strictObject({
+          path: z.string().regex(/^\//, { error: 'a route path starts with / (e.g. /, /api/*, /*)' }),
+          serviceName: z.string().min(1),
+          functionName: z.string().min(1),
+          qualifier: z.string().optional(),
+          methods: z.array(oneOf('methods', HTTP_METHODS)).optional(),
+          rewriteConfig: z.strictObject({ equalRules: rewriteRules, wildcardRules: rewriteRules, regexRules: rewriteRules }).optional(),
+        }),
+      )
+      .min(1, 'a custom domain needs at least one route'),
+  }),
 });
+
+export const templateSchema = z
+  .strictObject({
+    region: z.string().default('cn-hangzhou'),
+    // Account ids are digits; YAML reads unquoted ones as numbers.
+    accountId: z.union([z.string(), z.number()]).transform(String).default('1234567890123456'),
+    services: z.record(z.string(), service, { error: 'services must be a map of service name to service' }),
+    customDomains: z.record(z.string(), customDomain).default({}),
+  })
+  .superRefine((t, ctx) => {
+    for (const [domain, d] of Object.entries(t.customDomains)) {
+      d.routeConfig.routes.forEach((r, i) => {
+        if (!t.services[r.serviceName]?.functions[r.functionName]) {
+          ctx.addIssue({ code: 'custom', path: ['customDomains', domain, 'routeConfig', 'routes', i, 'functionName'], message: `route ${r.path} of ${domain} targets ${r.serviceName}/${r.functionName}, which is not in the template` });
+        }
+        for (const rule of r.rewriteConfig?.regexRules ?? []) {
+          try {
+            new RegExp(rule.match);
+          } catch {
+            ctx.addIssue({ code: 'custom', path: ['customDomains', domain, 'routeConfig', 'routes', i, 'rewriteConfig'], message: `regex rule '${rule.match}' is not a valid regular expression` });
+          }
+        }
+      });
+    }
+  });
 
 export type RawTemplate = z.output<typeof templateSchema>;

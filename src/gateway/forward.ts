@@ -1,0 +1,63 @@
+import getRawBody from 'raw-body';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FunctionSpec } from '../model.js';
+import { codeInfo } from '../runtime/code-checksum.js';
+import type { Invoker, Outcome } from '../runtime/invoker.js';
+import { FcError } from './errors.js';
+
+// Shared by the routes that run functions: reading a body within FC's limits, FC's response
+// headers, and handing an HTTP request to an HTTP function.
+
+// Response headers FC sets itself; a function's own are dropped (the guide's list).
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'content-length', 'content-encoding', 'date', 'keep-alive', 'proxy-authenticate', 'server', 'trailer', 'transfer-encoding', 'upgrade']);
+
+const EMPTY = Buffer.alloc(0);
+
+export async function readBody(req: IncomingMessage, limit: number, tooLarge: () => FcError): Promise<Buffer> {
+  // Most trigger requests (GET, HEAD) have no body: answer without a stream round trip.
+  if (req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
+    return EMPTY;
+  }
+  try {
+    return await getRawBody(req, { limit, length: req.headers['content-length'] });
+  } catch (err) {
+    if ((err as { type?: string }).type === 'entity.too.large') throw tooLarge();
+    throw new FcError(400, 'InvalidArgument', `Could not read the request body: ${(err as Error).message}`);
+  }
+}
+
+export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promise<Record<string, string>> {
+  const h: Record<string, string> = {
+    'X-Fc-Request-Id': out.requestId,
+    'X-Fc-Code-Checksum': (await codeInfo(fnSpec.codeUri)).checksum,
+    'X-Fc-Invocation-Duration': String(out.durationMs),
+    'X-Fc-Invocation-Service-Version': 'LATEST',
+  };
+  if (out.maxMemoryUsedMB !== undefined) h['X-Fc-Max-Memory-Usage'] = String(out.maxMemoryUsedMB);
+  if (out.errorType) h['X-Fc-Error-Type'] = out.errorType;
+  return h;
+}
+
+/**
+ * Runs an HTTP function on a request (an HTTP trigger's or a custom domain's): `url` is the path
+ * and query the function sees. Function failures are 502 with FC's error JSON.
+ */
+export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer, requestId: string): Promise<void> {
+  const method = req.method ?? 'GET';
+  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '' }, requestId);
+  if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
+  if (out.errorType) {
+    res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
+    res.end(out.body);
+    return;
+  }
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(out.headers ?? {})) {
+    if (v === undefined || k.startsWith('x-fc-') || DROPPED_RESPONSE_HEADERS.has(k)) continue;
+    headers[k] = v;
+  }
+  headers['x-fc-request-id'] = requestId;
+  res.writeHead(out.statusCode ?? 200, headers);
+  res.end(method === 'HEAD' ? undefined : out.body);
+}
+
