@@ -31,7 +31,7 @@ export function runtimeFamily(runtime: Runtime): RuntimeFamily {
 export interface Template {
   /** Absolute path of the template file. */
   file: string;
-  format: 'fc' | 'funcraft';
+  format: 'fc' | 'funcraft' | 'serverless-devs';
   region: string;
   accountId: string;
   services: Service[];
@@ -69,8 +69,9 @@ export interface CustomDomain {
  */
 export function localDomainNames(d: CustomDomain): string[] {
   if (d.domainName.toLowerCase() === 'auto') {
-    const r = d.routes[0];
-    return r ? [`${r.functionName}.${r.serviceName}.localhost`.toLowerCase()] : [];
+    // One name per function routed to (several s.yaml blocks may each declare `auto`); FC 3.0's
+    // functions have their function URL (`<function>.localhost`) instead.
+    return d.routes.filter((r) => r.serviceName).map((r) => `${r.functionName}.${r.serviceName}.localhost`.toLowerCase());
   }
   const name = d.domainName.toLowerCase();
   return [name, `${name}.localhost`];
@@ -179,12 +180,12 @@ export type Trigger =
   | (TriggerBase & { type: 'oss'; config: OssTriggerConfig })
   | (TriggerBase & { type: 'log'; config: LogTriggerConfig })
   | (TriggerBase & { type: 'cdn_events'; config: CdnTriggerConfig })
-  | (TriggerBase & { type: 'tablestore' | 'api_gateway' | 'datahub' | 'iot' | 'mns_topic'; config: Record<string, unknown> });
+  | (TriggerBase & { type: 'tablestore' | 'api_gateway' | 'datahub' | 'iot' | 'mns_topic' | 'eventbridge'; config: Record<string, unknown> });
 
 export type TriggerType = Trigger['type'];
 
 export const TRIGGER_TYPES: readonly TriggerType[] = [
-  'http', 'timer', 'oss', 'log', 'cdn_events', 'tablestore', 'api_gateway', 'datahub', 'iot', 'mns_topic',
+  'http', 'timer', 'oss', 'log', 'cdn_events', 'tablestore', 'api_gateway', 'datahub', 'iot', 'mns_topic', 'eventbridge',
 ];
 
 /** Limits from the user guide. */
@@ -212,9 +213,12 @@ export interface Credentials {
   source: string;
 }
 
+export const FORMAT_NAMES: Record<Template['format'], string> = { fc: 'fc.yml', funcraft: 'Funcraft', 'serverless-devs': 'Serverless Devs s.yaml' };
+
 /** A function's name in logs, maps and messages: `service/function`. */
 export function fnKey(fn: { service: string; name: string }): string {
-  return `${fn.service}/${fn.name}`;
+  // FC 3.0's functions have no service (the model keeps them under '').
+  return fn.service ? `${fn.service}/${fn.name}` : fn.name;
 }
 
 /**

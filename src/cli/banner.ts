@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { allFunctions, fnKey, localDomainNames, runtimeFamily, type Template } from '../model.js';
+import { allFunctions, fnKey, FORMAT_NAMES, localDomainNames, runtimeFamily, type Template } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
 
@@ -19,7 +19,6 @@ export interface BannerFacts {
   logRoot: string;
 }
 
-const FORMATS: Record<Template['format'], string> = { fc: 'fc.yml', funcraft: 'Funcraft' };
 
 /** One line per event source. */
 export function eventSourceLines(tpl: Template, ossRoot: string, logRoot: string): string[] {
@@ -36,7 +35,7 @@ export function eventSourceLines(tpl: Template, ossRoot: string, logRoot: string
 }
 
 export function printBanner(out: (l: string) => void, b: BannerFacts): void {
-  out(`fc-local serving ${b.file} (${FORMATS[b.template.format]} format, region ${b.template.region})`);
+  out(`fc-local serving ${b.file} (${FORMAT_NAMES[b.template.format]} format, region ${b.template.region})`);
   out(`  backend      ${b.backend}`);
   out(
     `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
@@ -48,9 +47,13 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   out('');
   const rows: [string, string, string][] = [];
   for (const f of allFunctions(b.template)) {
-    rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API)`]);
+    // FC 3.0's functions have no service: no FC 2.0 route; their HTTP trigger is a function URL.
+    if (f.service) rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API)`]);
+    else rows.push(['', `fc-local invoke ${f.name}`, `${fnKey(f)} (FC 3.0 function)`]);
     for (const t of f.triggers) {
-      if (t.type === 'http') rows.push([t.config.methods.join(','), `${b.base}/2016-08-15/proxy/${f.service}/${f.name}/`, `${fnKey(f)} http trigger '${t.name}' (${t.config.authType})`]);
+      if (t.type !== 'http') continue;
+      const url = f.service ? `${b.base}/2016-08-15/proxy/${f.service}/${f.name}/` : `http://${f.name.toLowerCase()}.localhost:${new URL(b.base).port}/`;
+      rows.push([t.config.methods.join(','), url, `${fnKey(f)} http trigger '${t.name}' (${t.config.authType})`]);
     }
   }
   const w0 = Math.max(6, ...rows.map((r) => r[0].length));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { allFunctions } from '../model.js';
+import { allFunctions, FORMAT_NAMES } from '../model.js';
 import { formatError } from '../template/source.js';
 import { openTemplate } from './common.js';
 
@@ -20,6 +20,7 @@ export function registerValidate(program: Command): void {
       const tpl = result.template;
       const fns = allFunctions(tpl);
       const triggers = fns.reduce((n, f) => n + f.triggers.length, 0);
-      console.log(`${file}: valid (${tpl.format === 'funcraft' ? 'Funcraft' : 'fc.yml'} format, ${tpl.services.length} services, ${fns.length} functions, ${triggers} triggers)`);
+      const services = tpl.services.filter((s) => s.name !== '').length;
+      console.log(`${file}: valid (${FORMAT_NAMES[tpl.format]} format, ${services} services, ${fns.length} functions, ${triggers} triggers)`);
     });
 }

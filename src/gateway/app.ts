@@ -10,7 +10,7 @@ import type { AsyncRecord } from '../runtime/async/journal.js';
 import { describeDomain, describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
-import { customDomainRequest, domainOf } from './custom-domains.js';
+import { customDomainRequest, domainOf, functionUrlOf, functionUrlRequest } from './custom-domains.js';
 import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
 import type { EventSources } from '../events/index.js';
 import { verifySignature, type Queries } from './signature.js';
@@ -42,6 +42,12 @@ export function createGateway(deps: GatewayDeps): RequestListener {
   const app = createApp(deps);
   const proxyPrefix = `${VERSION}/proxy/`;
   return (req, res) => {
+    const fnUrl = functionUrlOf(deps.template(), req.headers.host);
+    if (fnUrl) {
+      const requestId = randomUUID();
+      functionUrlRequest(deps, fnUrl, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
+      return;
+    }
     const domain = domainOf(deps.template(), req.headers.host);
     if (domain) {
       const requestId = randomUUID();
@@ -82,7 +88,8 @@ function createApp(deps: GatewayDeps): express.Express {
   // Express 5 hands a rejected promise to the error handler below.
   api.post('/services/:service/functions/:function/invocations', (req, res) => invoke(deps, req, res));
   api.get('/services', (req, res) => {
-    const { items, nextToken } = page(deps.template().services, (s) => s.name, req.query);
+    // FC 3.0's functions (service '') are not services of the 2.0 API.
+    const { items, nextToken } = page(deps.template().services.filter((s) => s.name !== ''), (s) => s.name, req.query);
     json(res, { services: items.map((s) => describeService(s, deps.times)), ...(nextToken ? { nextToken } : {}) });
   });
   api.get('/services/:service', (req, res) => json(res, describeService(service(deps, param(req, 'service')), deps.times)));

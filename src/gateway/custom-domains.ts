@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findFunction, headerBytes, LIMITS, localDomainNames, type CustomDomain, type DomainRoute, type Template } from '../model.js';
+import { findFunction, headerBytes, LIMITS, localDomainNames, type CustomDomain, type DomainRoute, type FunctionSpec, type Template } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { forwardHttp, readBody } from './forward.js';
 import { FcError } from './errors.js';
@@ -54,11 +54,36 @@ export async function customDomainRequest(deps: { template: () => Template; invo
   const path = q < 0 ? url : url.slice(0, q);
   const query = q < 0 ? '' : url.slice(q);
   const method = req.method ?? 'GET';
-  const route = matchRoute(domain, method, path);
+  // An `auto` domain's name says which function it is for.
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+  const scoped = domain.domainName.toLowerCase() === 'auto' ? { ...domain, routes: domain.routes.filter((r) => `${r.functionName}.${r.serviceName}.localhost`.toLowerCase() === host) } : domain;
+  const route = matchRoute(scoped, method, path);
   if (!route) throw new FcError(404, 'PathNotFound', `No route of custom domain ${domain.domainName} matches ${method} ${path}`);
   const f = findFunction(deps.template(), route.serviceName, route.functionName);
   if (!f) throw new FcError(404, 'FunctionNotFound', `Function '${route.serviceName}/${route.functionName}' does not exist`);
   if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
   const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
   await forwardHttp(deps.invoker, f, req, res, rewritePath(route, path) + query, body, requestId);
+}
+
+/**
+ * FC 3.0's functions (no service) with an HTTP trigger answer at `<function>.localhost`: the
+ * function URL, whose path reaches the function as it is.
+ */
+export function functionUrlOf(tpl: Template, host: string | undefined): FunctionSpec | undefined {
+  if (!host) return undefined;
+  const m = /^([^.:]+)\.localhost(?::\d+)?$/i.exec(host);
+  if (!m) return undefined;
+  const f = tpl.services.find((s) => s.name === '')?.functions.find((x) => x.name.toLowerCase() === m[1]!.toLowerCase());
+  return f?.triggers.some((t) => t.type === 'http') ? f : undefined;
+}
+
+export async function functionUrlRequest(deps: { invoker: Invoker }, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const trigger = f.triggers.find((t) => t.type === 'http');
+  if (trigger?.type === 'http' && !(trigger.config.methods as string[]).includes(req.method ?? 'GET')) {
+    throw new FcError(403, 'MethodNotAllowed', `Method ${req.method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
+  }
+  if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
+  const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
+  await forwardHttp(deps.invoker, f, req, res, req.url ?? '/', body, requestId);
 }

@@ -3,10 +3,12 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
+import { loadCredentials } from './profile.js';
+import { isServerlessDevsDocument, serverlessDevsToFc } from './serverless-devs.js';
 import { NAME_RE, NAME_RULE, templateSchema, type RawTemplate } from './schema.js';
 import { YamlSource, type TemplateError, type YamlPath } from './source.js';
 
-export const DEFAULT_TEMPLATE_NAMES = ['fc.yml', 'fc.yaml', 'template.yml', 'template.yaml'];
+export const DEFAULT_TEMPLATE_NAMES = ['fc.yml', 'fc.yaml', 'template.yml', 'template.yaml', 's.yaml', 's.yml'];
 
 export interface LoadResult {
   template?: Template;
@@ -44,6 +46,19 @@ export function loadTemplate(file: string): LoadResult {
   return loadTemplateText(abs, text);
 }
 
+/** `${config('...')}` of s.yaml: the local profile's values. */
+function localConfig(key: string): string | undefined {
+  const c = loadCredentials();
+  const values: Record<string, string | undefined> = {
+    AccountID: c.accountId ?? '1234567890123456',
+    AccessKeyID: c.accessKeyId,
+    AccessKeySecret: c.accessKeySecret,
+    SecurityToken: c.securityToken,
+    Region: c.region,
+  };
+  return values[key];
+}
+
 export function loadTemplateText(file: string, text: string): LoadResult {
   const display = path.relative(process.cwd(), file) || file;
   const source = new YamlSource(display, text);
@@ -57,23 +72,26 @@ export function loadTemplateText(file: string, text: string): LoadResult {
     return { errors: [source.errorAt([], 'a template is a YAML map with `services:` (fc.yml) or `Resources:` (Funcraft)')] };
   }
   const funcraft = isFuncraftDocument(doc);
-  const raw = funcraft ? funcraftToFc(doc as Record<string, unknown>) : doc;
-  const toSource = funcraft ? funcraftPath : (p: YamlPath) => p;
+  const sdevs = !funcraft && isServerlessDevsDocument(doc) ? serverlessDevsToFc(doc as Record<string, unknown>, file, localConfig) : undefined;
+  const raw = funcraft ? funcraftToFc(doc as Record<string, unknown>) : sdevs ? sdevs.raw : doc;
+  const toSource = funcraft ? funcraftPath : sdevs ? sdevs.sourcePath : (p: YamlPath) => p;
   const at = (p: YamlPath, message: string, atKey = false) => source.errorAt(toSource(p), message, atKey);
+  const format: Template['format'] = funcraft ? 'funcraft' : sdevs ? 'serverless-devs' : 'fc';
 
-  const errors = checkEntities(raw, path.dirname(file), at);
+  const errors = [...(sdevs?.errors ?? []).map((e) => source.errorAt(e.path, e.message, e.atKey)), ...checkEntities(raw, path.dirname(file), at)];
   const parsed = templateSchema.safeParse(raw);
   if (!parsed.success) {
     errors.push(...parsed.error.issues.flatMap((issue) => issueErrors(issue, at)));
   }
   errors.sort((a, b) => a.line - b.line || a.col - b.col);
   if (errors.length || !parsed.success) return { errors };
-  const template = toModel(parsed.data, file, funcraft ? 'funcraft' : 'fc');
-  const warnings = template.services.flatMap((s) =>
+  const template = toModel(parsed.data, file, format);
+  const warnings = [...(sdevs?.warnings ?? []).map((w) => source.errorAt(w.path, w.message))];
+  warnings.push(...template.services.flatMap((s) =>
     s.functions
       .filter((f) => runtimeFamily(f.runtime) === 'not-emulated')
       .map((f) => at(['services', s.name, 'functions', f.name, 'runtime'], `warning: function '${fnKey(f)}' uses ${f.runtime}, which fc-local does not emulate: the other functions serve; invoking this one answers an error`)),
-  );
+  ));
   return { template, errors: [], warnings };
 }
 
@@ -82,7 +100,7 @@ type At = (p: YamlPath, message: string, atKey?: boolean) => TemplateError;
 function entity(p: YamlPath): { name: string; rest: YamlPath } {
   const [, svc, , fn, , trg] = p;
   if (trg !== undefined && p[4] === 'triggers') return { name: `trigger '${svc}/${fn}/${trg}'`, rest: p.slice(6) };
-  if (fn !== undefined && p[2] === 'functions') return { name: `function '${svc}/${fn}'`, rest: p.slice(4) };
+  if (fn !== undefined && p[2] === 'functions') return { name: `function '${fnKey({ service: String(svc), name: String(fn) })}'`, rest: p.slice(4) };
   if (svc !== undefined) return { name: `service '${svc}'`, rest: p.slice(2) };
   return { name: 'template', rest: p.slice(1) };
 }
@@ -141,12 +159,13 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
     if (!NAME_RE.test(name)) errors.push(at(p, `${kind} name '${name}' ${NAME_RULE}`, true));
   };
   for (const [s, svc] of entries((raw as { services?: unknown }).services)) {
-    check(['services', s], 'service', s);
+    // '' holds FC 3.0's functions, which have no service.
+    if (s !== '') check(['services', s], 'service', s);
     for (const [f, fn] of entries((svc as { functions?: unknown })?.functions)) {
       check(['services', s, 'functions', f], 'function', f);
       const codeUri = (fn as { codeUri?: unknown })?.codeUri;
       if (typeof codeUri === 'string' && codeUri && !existsSync(path.resolve(dir, codeUri))) {
-        errors.push(at(['services', s, 'functions', f, 'codeUri'], `function '${s}/${f}': codeUri '${codeUri}' does not exist (resolved to ${path.resolve(dir, codeUri)})`));
+        errors.push(at(['services', s, 'functions', f, 'codeUri'], `function '${fnKey({ service: s, name: f })}': codeUri '${codeUri}' does not exist (resolved to ${path.resolve(dir, codeUri)})`));
       }
       for (const [t] of entries((fn as { triggers?: unknown })?.triggers)) {
         check(['services', s, 'functions', f, 'triggers', t], 'trigger', t);

@@ -34,7 +34,8 @@ const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T
   z.enum(values, { error: (iss) => `${what} must be one of ${values.join(', ')} (got ${JSON.stringify(iss.input)})` });
 
 // FC env vars are strings; YAML makes `PORT: 8080` a number, which FC's tools quote for you.
-const envValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+// s.yaml's ${json(...)} can make a map: it goes in as JSON text.
+const envValue = z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).transform((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
 
 const httpConfig = z.strictObject({
   authType: z.preprocess(
@@ -124,8 +125,8 @@ const trigger = z
 // Local destinations are functions of the template; FC's MNS, EventBridge and RocketMQ ones are not emulated.
 const functionArn = z
   .string()
-  .regex(/^acs:fc:[^:]*:[^:]*:services\/[^/]+\/functions\/[^/]+$/, {
-    error: (iss) => `a destination must be a function ARN acs:fc:{region}:{accountId}:services/{service}[.{qualifier}]/functions/{function} (got ${JSON.stringify(iss.input)}); other destination types are not emulated`,
+  .regex(/^acs:fc:[^:]*:[^:]*:(services\/[^/]+\/)?functions\/[^/]+$/, {
+    error: (iss) => `a destination must be a function ARN acs:fc:{region}:{accountId}:services/{service}[.{qualifier}]/functions/{function} (FC 3.0: acs:fc:{region}:{accountId}:functions/{function}) (got ${JSON.stringify(iss.input)}); other destination types are not emulated`,
   });
 
 const fn = z

@@ -208,8 +208,9 @@ export class AsyncQueue {
 
   /** FC's result record, as an async invocation of the destination function. */
   private async sendToDestination(fn: FunctionSpec, r: AsyncRecord, arn: string, outcome?: Outcome): Promise<string> {
-    const m = /:services\/([^/.]+)(?:\.[^/]+)?\/functions\/([^/]+)$/.exec(arn);
-    const target = m ? this.opts.lookup(m[1]!, m[2]!) : undefined;
+    // FC 2.0: services/{s}[.{q}]/functions/{f}; FC 3.0: functions/{f}[:{q}] (no service).
+    const m = /:(?:services\/([^/.]+)(?:\.[^/]+)?\/)?functions\/([^/:]+)/.exec(arn);
+    const target = m ? this.opts.lookup(m[1] ?? '', m[2]!) : undefined;
     if (!target) {
       this.opts.log(`async ${r.fn} ${r.requestId}: destination ${arn} is not a function of the template; result not delivered`);
       return 'Failed';
@@ -218,7 +219,9 @@ export class AsyncQueue {
       timestamp: new Date().toISOString(),
       requestContext: {
         requestId: r.requestId,
-        functionArn: `acs:fc:${this.opts.region}:${this.opts.accountId}:services/${fn.service}.LATEST/functions/${fn.name}`,
+        functionArn: fn.service
+          ? `acs:fc:${this.opts.region}:${this.opts.accountId}:services/${fn.service}.LATEST/functions/${fn.name}`
+          : `acs:fc:${this.opts.region}:${this.opts.accountId}:functions/${fn.name}`,
         condition: r.status === 'Succeeded' ? '' : r.status === 'Expired' ? 'EventAgeExceeded' : (outcome?.errorType ?? 'UnhandledInvocationError'),
         approximateInvokeCount: r.failedAttempts + (r.status === 'Succeeded' ? 1 : 0),
       },
