@@ -45,7 +45,7 @@ describe('fc-local validate', () => {
   it('exits 2 with a clear message when there is no template', async () => {
     const r = await runCli(['validate'], { cwd: os.tmpdir() });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/no template found in .* \(looked for fc\.yml, fc\.yaml, template\.yml, template\.yaml\); pass one with -t FILE/);
+    expect(r.stderr).toMatch(/no template found in .* \(looked for fc\.yml, fc\.yaml, template\.yml, template\.yaml, s\.yaml, s\.yml\); pass one with -t FILE/);
   });
 
   it('finds template.yml by default', async () => {
