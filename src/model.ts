@@ -117,6 +117,14 @@ export interface FunctionSpec {
   caPort: number;
   /** Custom runtimes: the start command (instead of the code dir's `bootstrap`) and its arguments. */
   customRuntimeConfig?: { command?: string[]; args?: string[] };
+  /** Layers, in order: the ARN and the local folder or zip fc-local.json maps it to (none: an error at start). */
+  layers: { arn: string; local?: string }[];
+  /** NAS and OSS mounts: a folder beside the template stands in for each. */
+  mounts: { dir: string; hostDir: string; readOnly: boolean }[];
+  /** provisionConfig.target: instances started with the emulator. */
+  provisioned: number;
+  /** concurrencyConfig.reservedConcurrency: requests at once at most (429 beyond). */
+  reservedConcurrency?: number;
   triggers: Trigger[];
 }
 

@@ -45,7 +45,7 @@ class FakeInstance implements InstanceHandle {
 
 const spec = (over: Partial<FunctionSpec> = {}): FunctionSpec => ({
   service: 's', name: 'f', runtime: 'nodejs18', handler: 'index.handler', codeUri: '/tmp', timeout: 3, memorySize: 128,
-  initializationTimeout: 3, environmentVariables: {}, instanceConcurrency: 1, asyncConfig: DEFAULT_ASYNC_CONFIG, caPort: 9000, triggers: [], ...over,
+  initializationTimeout: 3, environmentVariables: {}, instanceConcurrency: 1, asyncConfig: DEFAULT_ASYNC_CONFIG, caPort: 9000, layers: [], mounts: [], provisioned: 0, triggers: [], ...over,
 });
 
 function setup(limit = 10, idleTimeoutMs = 60_000, over: Partial<FunctionSpec> = {}) {

@@ -139,3 +139,56 @@ describe.each(BACKENDS)('s.yaml under start [$name]', (backend) => {
     expect(JSON.parse(record.responsePayload)).toEqual({ key: 'in/async.png', service: 'fc2-demo', initialized: true });
   });
 });
+
+describe.each(BACKENDS)('s.yaml extras with local stand-ins [$name]', (backend) => {
+  const dir = tmp();
+  cpSync(fixture('sdevs', 'extras'), dir, { recursive: true });
+  const TPL = path.join(dir, 's.yaml');
+  let srv: RunningServer;
+  beforeAll(async () => {
+    srv = await startServer(['-t', TPL, '--no-auth', '--state-dir', path.join(dir, 'state'), ...backend.args]);
+  });
+  afterAll(async () => {
+    await srv.stop();
+  });
+  const invoke = (fn: string, body = '') => runCli(['invoke', fn, '-t', TPL, '--event', body, ...backend.args]);
+
+  it('puts a layer mapped in fc-local.json on the module path, and a NAS mount in a folder beside the template', async () => {
+    const r = await invoke('layered', `value-${backend.name}`);
+    expect(JSON.parse(String(r.stdout))).toEqual({ greeting: 'hello fc, from a layer', stored: `value-${backend.name}` });
+    expect((await import('node:fs')).readFileSync(path.join(dir, '.fc-local', 'nas', 'mnt', 'data', 'written.txt'), 'utf8')).toBe(`value-${backend.name}`);
+  });
+
+  it('names the fix for a layer with no local copy', async () => {
+    const r = await invoke('unmapped');
+    expect(String(r.stdout)).toMatch(/layer acs:fc:cn-hangzhou:123:layers\/NotHere\/versions\/3 of unmapped has no local copy: map it in fc-local\.json/);
+  });
+
+  it('starts provisionConfig.target instances with the emulator', () => {
+    expect(srv.output()).toMatch(/warming 2 x layered/);
+    expect(srv.output().match(/layered: instance started/g)?.length).toBe(2);
+  });
+
+  it('answers 429 beyond concurrencyConfig.reservedConcurrency', async () => {
+    const fc = path.join(dir, 'fc.yml');
+    writeFileSync(fc, 'services:\n  s:\n    functions:\n      limited: { runtime: nodejs18, handler: index.slow, codeUri: ./code, concurrencyConfig: { reservedConcurrency: 1 } }\n');
+    const own = await startServer(['-t', fc, '--no-auth', '--state-dir', path.join(dir, 'state2'), ...backend.args]);
+    try {
+      const call = () => fetch(`${own.base}/2016-08-15/services/s/functions/limited/invocations`, { method: 'POST' }).then((r) => r.status);
+      expect((await Promise.all([call(), call()])).sort()).toEqual([200, 429]);
+      expect(await call()).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('s.yaml.example', () => {
+  it("is fc.yml.example's twin: the same functions and triggers", async () => {
+    const { loadTemplate } = await import('../src/template/load.js');
+    const a = loadTemplate(path.join(fixture('..'), 'fc.yml.example')).template!;
+    const b = loadTemplate(path.join(fixture('..'), 's.yaml.example')).template!;
+    const shape = (t: typeof a) => t.services.map((s) => ({ name: s.name, logConfig: s.logConfig, functions: s.functions.map((f) => ({ ...f, asyncConfig: undefined })) }));
+    expect(shape(b)).toEqual(shape(a));
+  });
+});

@@ -150,9 +150,11 @@ export class Emulator {
     });
     this.asyncQueue = asyncQueue;
 
-    if (o.warm > 0) {
-      note(`warming ${o.warm} instance(s) of each function ...`);
-      await Promise.all(allFunctions(tpl).map((f) => this.executor.pools.pool(f).warm(o.warm).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
+    // --warm for every function; provisionConfig.target for its function, whichever is more.
+    const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0);
+    if (toWarm.length) {
+      note(`warming ${toWarm.map((f) => `${Math.max(o.warm, f.provisioned)} x ${fnKey(f)}`).join(', ')} ...`);
+      await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
     }
     const now = new Date().toISOString();
     const listener = createGateway({

@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { runtimeFamily } from '../model.js';
+import { fnKey, runtimeFamily, type FunctionSpec } from '../model.js';
+import { InstanceStartError } from './backend.js';
 import { isZip, unpackedDir } from './code-package.js';
 import type { InstanceRequest } from './backend.js';
 
@@ -56,6 +57,36 @@ export const JAVA_AGENT_JAR = path.join(AGENTS_DIR, 'java', 'fc-local-java-agent
 
 /** A runtime fc-local cannot launch here (e.g. the Java agent is not built). */
 export class UnsupportedRuntimeError extends Error {}
+
+/**
+ * The function's layers as folders on the host, in order (a zip is unpacked). A layer without
+ * a local copy cannot be fetched here: the error says how to map it.
+ */
+export function layerDirs(fn: FunctionSpec): string[] {
+  return fn.layers.map(({ arn, local }) => {
+    if (!local) {
+      throw new InstanceStartError(
+        `layer ${arn} of ${fnKey(fn)} has no local copy: map it in fc-local.json beside the template, e.g. {"layers": {"${arn}": "./layers/my-layer"}} (a folder or a .zip)`,
+      );
+    }
+    if (!existsSync(local)) throw new InstanceStartError(`layer ${arn} of ${fnKey(fn)} maps to ${local}, which does not exist`);
+    return isZip(local) ? unpackedDir(local) : local;
+  });
+}
+
+/** Where a runtime looks for a layer's modules (FC's /opt/nodejs/node_modules and /opt/python). */
+export function layerPaths(layers: string[]): Record<string, string> {
+  if (!layers.length) return {};
+  return {
+    NODE_PATH: layers.map((l) => path.join(l, 'nodejs', 'node_modules')).join(':'),
+    PYTHONPATH: layers.map((l) => path.join(l, 'python')).join(':'),
+  };
+}
+
+/** The variable naming a mount's stand-in folder on the process backend: /mnt/nas -> FC_LOCAL_MOUNT_MNT_NAS. */
+export function mountVar(dir: string): string {
+  return `FC_LOCAL_MOUNT_${dir.replace(/^\/+/, '').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`;
+}
 
 export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
   const { fn } = req;

@@ -11,8 +11,8 @@ export { Instance } from './instance.js';
 // lease is bookkeeping on plain counters.
 
 export class ThrottledError extends Error {
-  constructor(limit: number) {
-    super(`Reached the account's concurrency limit of ${limit} concurrent executions; retry later`);
+  constructor(limit: number, what = "the account's concurrency limit") {
+    super(`Reached ${what} of ${limit} concurrent executions; retry later`);
   }
 }
 
@@ -73,6 +73,8 @@ export class FunctionPool {
   /** Instances being started or stopped: they hold resources (a port) as much as live ones. */
   private starting = 0;
   private stopping = 0;
+  /** Requests holding or waiting for an instance of this function (reservedConcurrency counts these). */
+  private leased = 0;
   private changeWaiters: (() => void)[] = [];
 
   constructor(
@@ -99,7 +101,11 @@ export class FunctionPool {
   /** Throws ThrottledError at the concurrency limit, or the backend's error if a start fails. */
   async acquire(): Promise<Lease> {
     if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
+    // concurrencyConfig.reservedConcurrency caps the function itself (0 turns it off), as in FC.
+    const reserved = this.spec.reservedConcurrency;
+    if (reserved !== undefined && this.leased >= reserved) throw new ThrottledError(reserved, `${fnKey(this.spec)}'s reserved concurrency`);
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
+    this.leased++;
     try {
       for (;;) {
         if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
@@ -121,6 +127,7 @@ export class FunctionPool {
       }
     } catch (err) {
       this.gate.leave();
+      this.leased--;
       throw err;
     }
   }
@@ -253,6 +260,7 @@ export class FunctionPool {
         released = true;
         const retiredAndIdle = inst.give();
         this.gate.leave();
+        this.leased--;
         this.changed();
         if (opts?.discard) void this.stop(inst, 'discarded');
         else if (retiredAndIdle) void this.stop(inst, 'stale');

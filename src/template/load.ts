@@ -46,6 +46,16 @@ export function loadTemplate(file: string): LoadResult {
   return loadTemplateText(abs, text);
 }
 
+/** fc-local.json's `layers`: layer ARN -> a local folder or zip (ARNs cannot be fetched here). */
+function readLayerMap(dir: string): Record<string, string> {
+  try {
+    const cfg = JSON.parse(readFileSync(path.join(dir, 'fc-local.json'), 'utf8')) as { layers?: Record<string, string> };
+    return cfg.layers ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** `${config('...')}` of s.yaml: the local profile's values. */
 function localConfig(key: string): string | undefined {
   const c = loadCredentials();
@@ -139,7 +149,8 @@ const KNOWN_KEYS = [
   'maxAsyncRetryAttempts', 'maxAsyncEventAgeInSeconds', 'statefulInvocation', 'destination', 'onSuccess', 'onFailure',
   'caPort', 'customRuntimeConfig', 'command', 'args', 'port', 'customDomains', 'protocol', 'routeConfig', 'routes',
   'path', 'serviceName', 'functionName', 'rewriteConfig', 'equalRules', 'wildcardRules', 'regexRules', 'match', 'replacement',
-  'certConfig', 'tlsConfig', 'wafConfig',
+  'certConfig', 'tlsConfig', 'wafConfig', 'layers', 'provisionConfig', 'target', 'concurrencyConfig', 'reservedConcurrency',
+  'nasConfig', 'mountPoints', 'mountDir', 'ossMountConfig', 'bucketName', 'bucketPath', 'readOnly',
 ];
 
 function suggest(key: string): string {
@@ -177,6 +188,7 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
 
 function toModel(tpl: RawTemplate, file: string, format: Template['format']): Template {
   const dir = path.dirname(file);
+  const layerMap = readLayerMap(dir);
   const services: Service[] = Object.entries(tpl.services).map(([serviceName, svc]) => ({
     name: serviceName,
     description: svc.description,
@@ -199,6 +211,16 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,
         caPort: f.customRuntimeConfig?.port ?? f.caPort,
+        layers: f.layers.map((arn) => ({ arn, ...(layerMap[arn] ? { local: path.resolve(dir, layerMap[arn]) } : {}) })),
+        mounts: [
+          ...(f.nasConfig?.mountPoints ?? []).flatMap((m) => {
+            const mountDir = m.mountDir ?? m.fcDir;
+            return mountDir ? [{ dir: mountDir, hostDir: path.join(dir, '.fc-local', 'nas', mountDir.replace(/^\/+/, '')), readOnly: false }] : [];
+          }),
+          ...(f.ossMountConfig?.mountPoints ?? []).map((m) => ({ dir: m.mountDir, hostDir: path.join(dir, '.fc-local', 'oss', m.bucketName, (m.bucketPath ?? '').replace(/^\/+/, '')), readOnly: m.readOnly ?? false })),
+        ],
+        provisioned: f.provisionConfig?.target ?? 0,
+        ...(f.concurrencyConfig?.reservedConcurrency !== undefined ? { reservedConcurrency: f.concurrencyConfig.reservedConcurrency } : {}),
         ...(f.customRuntimeConfig?.command || f.customRuntimeConfig?.args
           ? { customRuntimeConfig: { command: f.customRuntimeConfig.command, args: f.customRuntimeConfig.args } }
           : {}),

@@ -148,6 +148,15 @@ const fn = z
     environmentVariables: z.record(z.string(), envValue).default({}),
     instanceConcurrency: int('instanceConcurrency', 1, 100).default(1),
     caPort: int('caPort', 1, 65535).default(9000),
+    layers: z.array(z.string().min(1)).default([]),
+    provisionConfig: z.object({ target: int('provisionConfig.target', 0, 100).default(0) }).optional(),
+    concurrencyConfig: z.object({ reservedConcurrency: int('concurrencyConfig.reservedConcurrency', 0, 1000).optional() }).optional(),
+    nasConfig: z
+      .object({ mountPoints: z.array(z.object({ serverAddr: z.string().optional(), nasDir: z.string().optional(), fcDir: z.string().optional(), mountDir: z.string().optional() })).default([]) })
+      .optional(),
+    ossMountConfig: z
+      .object({ mountPoints: z.array(z.object({ bucketName: z.string(), bucketPath: z.string().optional(), mountDir: z.string(), readOnly: z.boolean().optional() })).default([]) })
+      .optional(),
     customRuntimeConfig: z
       .strictObject({
         command: z.array(z.string()).optional(),

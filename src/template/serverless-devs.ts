@@ -33,9 +33,9 @@ export interface Converted {
 
 /** Keys of the fc/fc3 components with no local meaning: accepted as they are. */
 const NO_LOCAL_MEANING = new Set([
-  'region', 'role', 'internetAccess', 'vpcConfig', 'vpcBinding', 'nasConfig', 'ossMountConfig', 'layers', 'cpu', 'diskSize',
-  'gpuConfig', 'gpuMemorySize', 'instanceType', 'customDNS', 'tracingConfig', 'tags', 'resourceGroupId', 'provisionConfig',
-  'concurrencyConfig', 'scalingConfig', 'sessionAffinity', 'sessionAffinityConfig', 'enableLongLiving', 'instanceIsolationMode',
+  'region', 'role', 'internetAccess', 'vpcConfig', 'vpcBinding', 'cpu', 'diskSize',
+  'gpuConfig', 'gpuMemorySize', 'instanceType', 'customDNS', 'tracingConfig', 'tags', 'resourceGroupId',
+  'scalingConfig', 'sessionAffinity', 'sessionAffinityConfig', 'enableLongLiving', 'instanceIsolationMode',
   'endpoint', 'annotations', 'supplement', 'customContainerConfig', 'logConfig', 'ossBucket', 'ossKey', 'instanceLifecycleConfig',
   'customHealthCheckConfig', 'description',
 ]);
@@ -43,11 +43,13 @@ const NO_LOCAL_MEANING = new Set([
 const FC3_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', code: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
+  layers: 'layers', provisionConfig: 'provisionConfig', concurrencyConfig: 'concurrencyConfig', nasConfig: 'nasConfig', ossMountConfig: 'ossMountConfig',
 };
 const FC2_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', codeUri: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
   caPort: 'caPort', initializer: 'initializer', initializationTimeout: 'initializationTimeout', asyncConfiguration: 'asyncConfiguration',
+  layers: 'layers',
 };
 
 function suggestion(key: string, known: string[]): string {
@@ -132,6 +134,14 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
       }
     }
     if (customRuntimePort(fn)) fn.customRuntimeConfig = customRuntimePort(fn);
+    // `auto` NAS / OSS mounts and provisioning details have no local form: only what does is kept.
+    for (const k of ['nasConfig', 'ossMountConfig']) if (fn[k] !== undefined && !isObject(fn[k])) delete fn[k];
+    if (isObject(fn.provisionConfig)) fn.provisionConfig = { target: fn.provisionConfig.target ?? 0 };
+    if (isObject(fn.concurrencyConfig)) fn.concurrencyConfig = { reservedConcurrency: fn.concurrencyConfig.reservedConcurrency };
+    for (const k of ['nasConfig', 'ossMountConfig']) {
+      const c = fn[k];
+      if (isObject(c)) fn[k] = { mountPoints: Array.isArray(c.mountPoints) ? c.mountPoints : [] };
+    }
     return fn;
   };
 
@@ -192,13 +202,15 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
       }
       region ??= props.region;
       const service = isObject(props.service) ? props.service : {};
+      // The fc component's NAS config is the service's: every function of it mounts it.
+      const serviceNas = isObject(service.nasConfig) ? service.nasConfig : undefined;
       const svcName = String(service.name ?? name);
       const svc = (out.services[svcName] ??= { functions: {} });
       mapped(['services', svcName], [...orig, 'service', 'name']);
       for (const [k, v] of Object.entries(service)) {
         if (k === 'logConfig' && isObject(v)) svc.logConfig = { project: v.project, logstore: v.logstore };
         else if (k === 'description' || k === 'role' || k === 'internetAccess') svc[k] = v;
-        else if (k !== 'name' && !NO_LOCAL_MEANING.has(k)) errors.push({ path: [...orig, 'service', k], atKey: true, message: `unknown key '${k}'${suggestion(k, ['name', ...NO_LOCAL_MEANING])}` });
+        else if (k !== 'name' && k !== 'nasConfig' && !NO_LOCAL_MEANING.has(k)) errors.push({ path: [...orig, 'service', k], atKey: true, message: `unknown key '${k}'${suggestion(k, ['name', ...NO_LOCAL_MEANING])}` });
       }
       const fnProps = isObject(props.function) ? props.function : undefined;
       if (fnProps) {
@@ -206,6 +218,7 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
         const fcPath: YamlPath = ['services', svcName, 'functions', fnName];
         mapped(fcPath, [...orig, 'function']);
         const fn = functionOf(fnProps, FC2_FUNCTION_KEYS, [...orig, 'function'], fcPath, ['name']);
+        if (serviceNas) fn.nasConfig = { mountPoints: Array.isArray(serviceNas.mountPoints) ? serviceNas.mountPoints : [] };
         fn.triggers = triggersOf(props.triggers, [...orig, 'triggers'], [...fcPath, 'triggers'], 1);
         (svc.functions as Record<string, unknown>)[fnName] = fn;
       }

@@ -1,11 +1,11 @@
 import Docker from 'dockerode';
 import { fnKey, runtimeFamily } from '../../model.js';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
-import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, codeLocation, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, ImagePuller, type ImageChoice } from './images.js';
@@ -19,8 +19,9 @@ import { guard } from '../host/guardian.js';
 // Our agents listen on 9000 in the container; a custom runtime on its caPort (FC's default 9000 too).
 const AGENT_PORT = 9000;
 const LABEL = 'fc-local';
-const AGENTS_IN_CONTAINER = '/opt/fc-local/runtimes';
-const BUILTINS_IN_CONTAINER = '/opt/fc-local/node_modules';
+// Outside /opt, which belongs to layers as in FC.
+const AGENTS_IN_CONTAINER = '/var/fc-local/runtimes';
+const BUILTINS_IN_CONTAINER = '/var/fc-local/node_modules';
 // FC runs functions as a user without root; any uid works without a passwd entry.
 const USER = '10001:10001';
 
@@ -66,12 +67,21 @@ export class DockerBackend implements Backend {
     const code = codeLocation(fn.codeUri);
     const codeFile = code.file ? `/code/${path.basename(code.file)}` : undefined;
     const port = runtimeFamily(fn.runtime) === 'custom' ? fn.caPort : AGENT_PORT;
+    // Layers at /opt as FC has them (several: /opt/layer<i>); NAS/OSS mounts at their own paths.
+    const layers = layerDirs(fn);
+    const layersIn = layers.length === 1 ? ['/opt'] : layers.map((_, i) => `/opt/layer${i}`);
+    for (const m of fn.mounts) {
+      if (!existsSync(m.hostDir)) {
+        mkdirSync(m.hostDir, { recursive: true });
+        chmodSync(m.hostDir, 0o777); // the function runs as a user of its own
+      }
+    }
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, port, '0.0.0.0');
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({
       Image: image,
       Cmd: [launch.command, ...launch.args],
-      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...launch.env }).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env }).map(([k, v]) => `${k}=${v}`),
       User: USER,
       WorkingDir: '/code',
       ExposedPorts: { [`${port}/tcp`]: {} },
@@ -83,7 +93,13 @@ export class DockerBackend implements Backend {
         [`${LABEL}.function`]: `${fnKey(fn)}`,
       },
       HostConfig: {
-        Binds: [`${code.file ?? code.dir}:${codeFile ?? '/code'}:ro`, `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`, `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`],
+        Binds: [
+          `${code.file ?? code.dir}:${codeFile ?? '/code'}:ro`,
+          `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`,
+          `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`,
+          ...layers.map((l, i) => `${l}:${layersIn[i]}:ro`),
+          ...fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
+        ],
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
         Memory: fn.memorySize * mb,

@@ -1,8 +1,8 @@
 import { execa, type ResultPromise } from 'execa';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { AGENTS_DIR, agentLaunch, codeLocation, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
@@ -82,6 +82,16 @@ export class ProcessBackend implements Backend {
     );
     const id = randomUUID();
     const pathVar = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+    const layers = layerDirs(req.fn);
+    // A NAS or OSS mount cannot appear at its path here: its folder is named by a variable.
+    const mounts: Record<string, string> = {};
+    for (const m of req.fn.mounts) {
+      if (!existsSync(m.hostDir)) {
+        mkdirSync(m.hostDir, { recursive: true });
+        chmodSync(m.hostDir, 0o777); // instances may run as another user
+      }
+      mounts[mountVar(m.dir)] = m.hostDir;
+    }
     const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
     const child = execa(launch.command, launch.args, {
       cwd: codeDir,
@@ -92,7 +102,9 @@ export class ProcessBackend implements Backend {
         HOME: '/tmp',
         // Web frameworks read PORT: a server that honours either gets a port of its own.
         ...(custom && !('PORT' in req.fn.environmentVariables) ? { PORT: String(port) } : {}),
+        ...layerPaths(layers),
         ...launch.env,
+        ...mounts,
         [RUN_VAR]: thisRun(),
         [INSTANCE_VAR]: id,
       },
