@@ -6,6 +6,8 @@ import { bucketOf } from '../events/oss-source.js';
 // What `start` prints once it serves: the format, the backend, auth, the routes and the event
 // sources, so that a person can copy a URL and go.
 
+const EMULATED_TRIGGERS = new Set(['http', 'timer', 'oss', 'log', 'cdn_events']);
+
 export interface BannerFacts {
   file: string;
   template: Template;
@@ -31,6 +33,10 @@ export function eventSourceLines(tpl: Template, ossRoot: string, logRoot: string
         `log    ${fnKey(fn)}/${t.name}: logstore ${t.config.sourceConfig.logstore} every ${t.config.jobConfig.triggerInterval}s (append to ${rel(path.join(logRoot, `${t.config.sourceConfig.logstore}.jsonl`))})`,
     ),
     ...triggersOfType(tpl, 'cdn_events').map(({ fn, trigger: t }) => `cdn    ${fnKey(fn)}/${t.name}: ${t.config.eventName} for ${Object.values(t.config.filter).flat().join(', ')}`),
+    // Accepted in templates, with no local source: say so rather than stay silent.
+    ...allFunctions(tpl).flatMap((fn) =>
+      fn.triggers.filter((t) => !EMULATED_TRIGGERS.has(t.type)).map((t) => `${t.type} ${fnKey(fn)}/${t.name}: not emulated (invoke the function with its event instead)`),
+    ),
   ];
 }
 
