@@ -166,6 +166,7 @@ export class Emulator {
       async: asyncQueue,
       log: note,
       events,
+      baseUrl: () => this.baseUrl,
     });
     const server = http.createServer((req, res) => {
       if (this.draining) {

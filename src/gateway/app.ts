@@ -1,38 +1,27 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { headerBytes, LIMITS, type FunctionSpec, type Service, type Template, fnKey } from '../model.js';
-import type { Credentials } from '../model.js';
-import type { Invoker } from '../runtime/invoker.js';
+import { headerBytes, LIMITS, type FunctionSpec, type Service, fnKey } from '../model.js';
 import { ThrottledError } from '../runtime/pool.js';
-import { DuplicateInvocationError, type AsyncQueue } from '../runtime/async/queue.js';
 import type { AsyncRecord } from '../runtime/async/journal.js';
-import { describeDomain, describeFunction, describeService, describeTrigger, page, type Times } from './describe.js';
+import { acs3Auth, FC2_POP, FC3, fc3Router, sendPopError } from './api-pop.js';
+import { describeDomain, describeFunction, describeService, describeTrigger, page } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
 import { customDomainRequest, domainOf, functionUrlOf, functionUrlRequest } from './custom-domains.js';
-import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
-import type { EventSources } from '../events/index.js';
+import { forwardHttp, readBody } from './forward.js';
+import type { GatewayDeps } from './deps.js';
+import { invocationType, readInvocationBody, runInvocation } from './invocations.js';
 import { verifySignature, type Queries } from './signature.js';
 
-// FC's API (2016-08-15) on one local port: the invoke API, the read side of the management API,
-// and HTTP triggers under /proxy/. It asks the invoker for results and knows no backend.
+export type { GatewayDeps } from './deps.js';
 
-export interface GatewayDeps {
-  template: () => Template;
-  invoker: Invoker;
-  credentials: Credentials;
-  /** Check FC signatures on the API and on authType=function triggers. */
-  auth: boolean;
-  times: Times;
-  async: AsyncQueue;
-  /** The event sources, for the injection API (`start` only). */
-  events?: EventSources;
-  log?: (line: string) => void;
-}
+// FC's APIs on one local port: 2016-08-15 (the invoke API, the read side of the management API,
+// HTTP triggers under /proxy/), and the ACS3-signed 2021-04-06 and 2023-03-30 (api-pop.ts);
+// custom domains and function URLs by Host. It asks the invoker for results and knows no backend.
+
 
 const VERSION = '/2016-08-15';
-const LOG_TAIL_BYTES = 4 * 1024;
 
 /**
  * The request listener for the emulator's port. HTTP triggers take a fast path past express
@@ -61,10 +50,12 @@ export function createGateway(deps: GatewayDeps): RequestListener {
 }
 
 function handleError(deps: GatewayDeps, err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
-  if (err instanceof FcError) return sendFcError(res, err, requestId);
-  if (err instanceof ThrottledError) return sendFcError(res, new FcError(429, 'ResourceThrottled', err.message), requestId);
+  const url = (req as Request).originalUrl ?? req.url ?? '';
+  const send = url.startsWith(FC3) || url.startsWith(FC2_POP) ? sendPopError : sendFcError;
+  if (err instanceof FcError) return send(res, err, requestId);
+  if (err instanceof ThrottledError) return send(res, new FcError(429, 'ResourceThrottled', err.message), requestId);
   deps.log?.(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
-  sendFcError(res, new FcError(500, 'InternalServerError', `fc-local internal error: ${(err as Error).message}`), requestId);
+  send(res, new FcError(500, 'InternalServerError', `fc-local internal error: ${(err as Error).message}`), requestId);
 }
 
 function createApp(deps: GatewayDeps): express.Express {
@@ -76,9 +67,15 @@ function createApp(deps: GatewayDeps): express.Express {
     next();
   });
   const signed = (req: Request, _res: Response, next: NextFunction) => {
-    if (deps.auth) verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
+    // 2021-04-06 requests reach the 2016-08-15 routes already checked (ACS3).
+    if (deps.auth && !(req as Request & { popChecked?: boolean }).popChecked) {
+      verifySignature({ method: req.method, path: unescapedPath(req.originalUrl), headers: req.headers }, deps.credentials);
+    }
     next();
   };
+  // FC 3.0's API, and FC 2.0's 2021-04-06 (the 2016-08-15 routes under ACS3 signatures).
+  app.use(FC3, fc3Router(deps, () => deps.baseUrl?.() ?? ''));
+
   // Injecting events invokes functions: it takes the same signature as the invoke API.
   app.use('/_fc-local/events', signed);
   if (deps.events) app.use(eventRoutes(deps.events));
@@ -143,6 +140,11 @@ function createApp(deps: GatewayDeps): express.Express {
     );
   });
   app.use(VERSION, api);
+  const popChecked = (req: Request, _res: Response, next: NextFunction) => {
+    (req as Request & { popChecked?: boolean }).popChecked = true;
+    next();
+  };
+  app.use(FC2_POP, acs3Auth(deps), popChecked, api);
 
   app.use((req, _res, next) => next(new FcError(404, 'NotFound', `No route for ${req.method} ${req.originalUrl}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -194,37 +196,9 @@ function fn(deps: GatewayDeps, rawService: string, name: string): FunctionSpec {
 
 async function invoke(deps: GatewayDeps, req: Request, res: Response): Promise<void> {
   const f = fn(deps, param(req, 'service'), param(req, 'function'));
-  const requestId = res.locals.requestId as string;
-  const type = (req.get('x-fc-invocation-type') ?? 'Sync').toLowerCase();
-  if (type !== 'sync' && type !== 'async') {
-    throw new FcError(400, 'InvalidArgument', `X-Fc-Invocation-Type must be Sync or Async (got '${req.get('x-fc-invocation-type')}')`);
-  }
-  const limit = type === 'async' ? LIMITS.asyncPayloadBytes : LIMITS.payloadBytes;
-  const event = await readBody(req, limit, () => new FcError(413, 'EntityTooLarge', `The ${type === 'async' ? 'asynchronous' : 'synchronous'} invocation payload exceeds ${limit} bytes`));
-
-  if (type === 'async') {
-    // 202 only once the invocation is on disk: an accepted async invocation survives a crash.
-    const invocationId = req.get('x-fc-stateful-async-invocation-id') || undefined;
-    try {
-      await deps.async.enqueue(f, event, { requestId, invocationId });
-    } catch (err) {
-      if (err instanceof DuplicateInvocationError) throw new FcError(409, 'StatefulAsyncInvocationAlreadyExists', err.message);
-      throw err;
-    }
-    res.status(202).set({ 'X-Fc-Request-Id': requestId, 'X-Fc-Stateful-Async-Invocation-Id': invocationId ?? requestId }).end();
-    return;
-  }
-  const out = await deps.invoker.invokeEvent(f, event, requestId);
-  if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
-  const headers: Record<string, string> = { ...(await outcomeHeaders(f, out)), 'Content-Type': 'application/octet-stream' };
-  const logType = (req.get('x-fc-log-type') ?? 'None').toLowerCase();
-  if (logType === 'tail') {
-    const logs = Buffer.from(out.logs.join('\n') + (out.logs.length ? '\n' : ''));
-    headers['X-Fc-Log-Result'] = logs.subarray(Math.max(0, logs.length - LOG_TAIL_BYTES)).toString('base64');
-  } else if (logType !== 'none') {
-    throw new FcError(400, 'InvalidArgument', `X-Fc-Log-Type must be None or Tail (got '${req.get('x-fc-log-type')}')`);
-  }
-  res.status(200).set(headers).end(out.body);
+  // Under 2021-04-06 the signature check has read the body already.
+  const event = (req as Request & { rawBody?: Buffer }).rawBody ?? (await readInvocationBody(req, invocationType(req.headers)));
+  await runInvocation(deps, f, req, res, res.locals.requestId as string, event, 'x-fc-stateful-async-invocation-id');
 }
 
 async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {

@@ -35,6 +35,7 @@ export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promis
   };
   if (out.maxMemoryUsedMB !== undefined) h['X-Fc-Max-Memory-Usage'] = String(out.maxMemoryUsedMB);
   if (out.errorType) h['X-Fc-Error-Type'] = out.errorType;
+  if (out.instanceId) h['X-Fc-Instance-Id'] = out.instanceId;
   return h;
 }
 

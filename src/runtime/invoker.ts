@@ -27,6 +27,8 @@ export interface Outcome {
   billedDurationMs: number;
   maxMemoryUsedMB?: number;
   coldStart: boolean;
+  /** The instance that ran it (FC 3.0's X-Fc-Instance-Id). */
+  instanceId?: string;
 }
 
 export interface HttpCall {
@@ -173,7 +175,7 @@ export class Invoker {
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB();
     lease.release({ discard });
-    return finish({ ...outcome, maxMemoryUsedMB });
+    return finish({ ...outcome, maxMemoryUsedMB, instanceId: lease.instance.handle.id });
   }
 
   /** Runs the initializer once per instance (the instance owns "once"); returns the failure, if any. */
