@@ -4,6 +4,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { headerBytes, LIMITS, type FunctionSpec, type Service, fnKey } from '../model.js';
 import { ThrottledError } from '../runtime/pool.js';
 import type { AsyncRecord } from '../runtime/async/journal.js';
+import { NonceCache } from './acs3.js';
 import { acs3Auth, FC2_POP, FC3, fc3Router, sendPopError } from './api-pop.js';
 import { describeDomain, describeFunction, describeService, describeTrigger, page } from './describe.js';
 import { FcError, notFound, sendFcError } from './errors.js';
@@ -29,12 +30,13 @@ const VERSION = '/2016-08-15';
  */
 export function createGateway(deps: GatewayDeps): RequestListener {
   const app = createApp(deps);
+  const nonces = new NonceCache();
   const proxyPrefix = `${VERSION}/proxy/`;
   return (req, res) => {
     const fnUrl = functionUrlOf(deps.template(), req.headers.host);
     if (fnUrl) {
       const requestId = randomUUID();
-      functionUrlRequest(deps, fnUrl, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
+      functionUrlRequest({ ...deps, nonces }, fnUrl, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
       return;
     }
     const domain = domainOf(deps.template(), req.headers.host);

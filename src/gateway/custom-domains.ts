@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findFunction, headerBytes, LIMITS, localDomainNames, type CustomDomain, type DomainRoute, type FunctionSpec, type Template } from '../model.js';
+import { findFunction, headerBytes, LIMITS, localDomainNames, runtimeFamily, type Credentials, type CustomDomain, type DomainRoute, type FunctionSpec, type Template } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
-import { forwardHttp, readBody } from './forward.js';
+import { NonceCache, verifyAcs3 } from './acs3.js';
+import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
 import { FcError } from './errors.js';
 
 // Custom domains on the same port, chosen by the Host header: `example.com` (curl -H 'Host:
@@ -78,12 +79,83 @@ export function functionUrlOf(tpl: Template, host: string | undefined): Function
   return f?.triggers.some((t) => t.type === 'http') ? f : undefined;
 }
 
-export async function functionUrlRequest(deps: { invoker: Invoker }, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+export async function functionUrlRequest(
+  deps: { invoker: Invoker; template: () => Template; auth: boolean; credentials: Credentials; nonces: NonceCache },
+  f: FunctionSpec,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): Promise<void> {
   const trigger = f.triggers.find((t) => t.type === 'http');
   if (trigger?.type === 'http' && !(trigger.config.methods as string[]).includes(req.method ?? 'GET')) {
     throw new FcError(403, 'MethodNotAllowed', `Method ${req.method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
   }
   if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
   const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
-  await forwardHttp(deps.invoker, f, req, res, req.url ?? '/', body, requestId);
+  // FC 3.0 signs HTTP triggers with authType function the way its SDKs sign API calls.
+  if (deps.auth && trigger?.type === 'http' && trigger.config.authType === 'function') {
+    verifyAcs3({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, deps.credentials, deps.nonces);
+  }
+  // Custom runtimes get the request as it came; built-in runtimes get FC 3.0's HTTP event.
+  if (runtimeFamily(f.runtime) === 'custom') return forwardHttp(deps.invoker, f, req, res, req.url ?? '/', body, requestId);
+  const tpl = deps.template();
+  const out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId);
+  if (out.errorType) {
+    res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'Content-Type': 'application/json' });
+    res.end(out.body);
+    return;
+  }
+  const answer = httpAnswer(out.body);
+  res.writeHead(answer.statusCode, { ...answer.headers, 'x-fc-request-id': requestId });
+  res.end(req.method === 'HEAD' ? undefined : answer.body);
+}
+
+const TEXT = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
+
+/** FC 3.0's HTTP trigger event for built-in runtimes. */
+export function httpEvent(req: IncomingMessage, body: Buffer, requestId: string, accountId: string): Record<string, unknown> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k.startsWith('x-fc-')) continue;
+    // FC gives header names in their canonical form (Content-Type).
+    headers[k.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase())] = Array.isArray(v) ? v.join(',') : v;
+  }
+  const text = body.length === 0 || TEXT.test(String(req.headers['content-type'] ?? ''));
+  const host = String(req.headers.host ?? '');
+  const now = new Date();
+  return {
+    version: 'v1',
+    rawPath: url.pathname,
+    headers,
+    queryParameters: Object.fromEntries(url.searchParams),
+    body: text ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: !text,
+    requestContext: {
+      accountId,
+      domainName: host,
+      domainPrefix: host.split('.')[0] ?? '',
+      http: { method: req.method ?? 'GET', path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
+      requestId,
+      time: now.toISOString(),
+      timeEpoch: String(now.getTime()),
+    },
+  };
+}
+
+/** The HTTP answer of an event handler: {statusCode, headers, body, isBase64Encoded}, or any value as a 200 body. */
+export function httpAnswer(result: Buffer): { statusCode: number; headers: Record<string, string>; body: Buffer } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && typeof (parsed as { statusCode?: unknown }).statusCode === 'number') {
+    const p = parsed as { statusCode: number; headers?: Record<string, unknown>; body?: unknown; isBase64Encoded?: boolean };
+    const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    const raw = p.body === undefined || p.body === null ? '' : typeof p.body === 'string' ? p.body : JSON.stringify(p.body);
+    return { statusCode: p.statusCode, headers, body: p.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw) };
+  }
+  return { statusCode: 200, headers: {}, body: result };
 }

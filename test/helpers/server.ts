@@ -1,4 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BIN, ROOT } from './cli.js';
 
 export interface RunningServer {
@@ -19,7 +22,9 @@ export const TEST_CREDENTIALS = {
 
 /** Runs the real `fc-local start` on a free port and waits for its banner. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
-  const proc = execa('node', [BIN, 'start', '--port', '0', ...args], {
+  // Each server keeps its async journal in a folder of its own unless the test shares one on purpose.
+  const state = args.includes('--state-dir') ? [] : ['--state-dir', mkdtempSync(path.join(os.tmpdir(), 'fc-local-state-'))];
+  const proc = execa('node', [BIN, 'start', '--port', '0', ...state, ...args], {
     cwd: ROOT,
     env: { ...TEST_CREDENTIALS, ...env },
     reject: false,

@@ -248,7 +248,8 @@ export class AsyncQueue {
   }
 }
 
+/** fnKey back to service and function: an FC 3.0 function has no service (no slash). */
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
+  return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
 }
