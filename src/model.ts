@@ -242,6 +242,16 @@ export function headerBytes(headers: Record<string, string | string[] | undefine
   return n;
 }
 
+/** FC 3.0's name for a function: its own name, or `<service>$<function>` for an FC 2.0 one. */
+export function fc3Name(f: FunctionSpec): string {
+  return f.service ? `${f.service}$${f.name}` : f.name;
+}
+
+/** The local function URL of an FC 3.0 function: http://<function>.localhost:<port>/ */
+export function functionUrl(f: FunctionSpec, base: string): string {
+  return `http://${f.name.toLowerCase()}.localhost:${new URL(base).port}/`;
+}
+
 export function findFunction(tpl: Template, service: string, fn: string): FunctionSpec | undefined {
   return tpl.services.find((s) => s.name === service)?.functions.find((f) => f.name === fn);
 }

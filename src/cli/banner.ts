@@ -1,8 +1,7 @@
 import path from 'node:path';
-import { allFunctions, fnKey, FORMAT_NAMES, localDomainNames, runtimeFamily, type Template } from '../model.js';
+import { allFunctions, fc3Name, fnKey, FORMAT_NAMES, functionUrl, localDomainNames, runtimeFamily, type Template } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
-import { fc3Name, functionUrl } from '../gateway/api-pop.js';
 
 // What `start` prints once it serves: the format, the backend, auth, the routes and the event
 // sources, so that a person can copy a URL and go.
@@ -55,7 +54,7 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   const rows: [string, string, string][] = [];
   for (const f of allFunctions(b.template)) {
     // FC 3.0's functions have no service: no FC 2.0 route; their HTTP trigger is a function URL.
-    if (f.service) rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API 2.0)`]);
+    if (f.service) rows.push(['POST', `${b.base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`, `${fnKey(f)} (invoke API)`]);
     rows.push(['POST', `${b.base}/2023-03-30/functions/${fc3Name(f)}/invocations`, `${fnKey(f)} (invoke API 3.0)`]);
     for (const t of f.triggers) {
       if (t.type !== 'http') continue;

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { allFunctions, findFunction, LIMITS, type CustomDomain, type FunctionSpec, type Template, type Trigger } from '../model.js';
+import { allFunctions, fc3Name, findFunction, functionUrl, LIMITS, type CustomDomain, type FunctionSpec, type Template, type Trigger } from '../model.js';
 import { codeInfo } from '../runtime/code-checksum.js';
 import { NonceCache, verifyAcs3 } from './acs3.js';
 import { page, type Times } from './describe.js';
@@ -16,11 +16,6 @@ import { invocationType, runInvocation } from './invocations.js';
 
 export const FC3 = '/2023-03-30';
 export const FC2_POP = '/2021-04-06';
-
-/** FC 3.0's name for a function: its own name, or `<service>$<function>` for an FC 2.0 one. */
-export function fc3Name(f: FunctionSpec): string {
-  return f.service ? `${f.service}$${f.name}` : f.name;
-}
 
 export function byFc3Name(tpl: Template, name: string): FunctionSpec | undefined {
   const i = name.indexOf('$');
@@ -92,11 +87,6 @@ function describeFc3Trigger(f: FunctionSpec, t: Trigger, times: Times, base: str
     lastModifiedTime: times.lastModifiedTime,
     ...(t.type === 'http' && !f.service && base ? { httpTrigger: { urlInternet: functionUrl(f, base), urlIntranet: functionUrl(f, base) } } : {}),
   };
-}
-
-/** The local function URL of an FC 3.0 function: http://<function>.localhost:<port>/ */
-export function functionUrl(f: FunctionSpec, base: string): string {
-  return `http://${f.name.toLowerCase()}.localhost:${new URL(base).port}/`;
 }
 
 function describeFc3Domain(d: CustomDomain, times: Times) {
