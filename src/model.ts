@@ -144,7 +144,9 @@ export const DEFAULT_ASYNC_CONFIG: AsyncConfig = { maxAsyncRetryAttempts: 3, max
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
 
 export interface HttpTriggerConfig {
-  authType: 'anonymous' | 'function';
+  authType: 'anonymous' | 'function' | 'jwt';
+  /** authType jwt (FC 3.0): the keys tokens are checked against, and where the token is. */
+  authConfig?: { jwks: { keys: Record<string, unknown>[] }; tokenLookup?: string };
   methods: HttpMethod[];
 }
 

@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import WebSocket from 'ws';
+import { importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAcs3 } from '../src/gateway/acs3.js';
 import { fixture } from './helpers/cli.js';
@@ -128,6 +130,35 @@ describe('FC 3.0 API with @alicloud/fc20230330', () => {
     const ok = await request(srv.port, { host: `signed.localhost:${srv.port}`, path: '/x?y=1', sign: true });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body.toString()).rawPath).toBe('/x');
+  });
+
+  it('passes a WebSocket through to a custom runtime at its function URL', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/chat`, { headers: { host: `ws.localhost:${srv.port}` } });
+    const answers: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => ws.send('hello'));
+      ws.on('message', (m) => {
+        answers.push(m.toString());
+        if (answers.length === 1) ws.send('again');
+        else resolve();
+      });
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(answers[0]).toMatch(/^echo: hello \(pid \d+\)$/);
+    expect(answers[1]).toMatch(/^echo: again/);
+  });
+
+  it("checks JWTs against the trigger's JWK set (header or query), whatever --no-auth says", async () => {
+    const key = await importJWK({"kty":"EC","x":"0eFYxNaSxcFWigtvAQeNL8VqXdmyun-fycCME4uoEWA","y":"4DDQgQQf-Un3yvzXxkv0VqQ1hf8prnhtI6J8pGx_-IQ","crv":"P-256","d":"BycTjt1xu8HK-DSuGL08pvliIf8JfIIT6QLDOwrZTKA","kid":"test-key"}, 'ES256');
+    const token = await new SignJWT({ sub: 'user-1' }).setProtectedHeader({ alg: 'ES256', kid: 'test-key' }).setExpirationTime('5m').sign(key);
+    const host = `jwt-web.localhost:${srv.port}`;
+    expect((await request(srv.port, { host, path: '/me' })).status).toBe(401);
+    expect((await request(srv.port, { host, path: '/me', headers: { authorization: 'Bearer not.a.token' } })).status).toBe(401);
+    expect((await request(srv.port, { host, path: '/me', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await request(srv.port, { host, path: `/me?token=${token}` })).status).toBe(200);
+    const other = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('some-other-secret-of-32-bytes-long!'));
+    expect((await request(srv.port, { host, path: '/me', headers: { authorization: `Bearer ${other}` } })).status).toBe(401);
   });
 
   it('prints the FC 3.0 invoke URL and the function URL in the banner', () => {

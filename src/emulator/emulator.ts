@@ -121,9 +121,10 @@ export class Emulator {
     const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
     const note = this.opts.note;
     // What only a server needs is loaded here, so that `invoke` starts without it.
-    const [{ EventSources }, { createGateway }, { AsyncQueue }, { startCodeReload }] = await Promise.all([
+    const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }] = await Promise.all([
       import('../events/index.js'),
       import('../gateway/app.js'),
+      import('../gateway/websocket.js'),
       import('../runtime/async/queue.js'),
       import('./code-reload.js'),
     ]);
@@ -178,6 +179,7 @@ export class Emulator {
       res.once('close', () => this.inFlight--);
       listener(req, res);
     });
+    server.on('upgrade', upgradeHandler({ template: () => this.store.current, invoker: this.executor.invoker, log: note }));
     // Instances answer quickly; keep client connections open for reuse like FC's front ends.
     server.keepAliveTimeout = 65_000;
     this.server = server;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { findFunction, headerBytes, LIMITS, localDomainNames, runtimeFamily, type Credentials, type CustomDomain, type DomainRoute, type FunctionSpec, type Template } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
 import { NonceCache, verifyAcs3 } from './acs3.js';
+import { verifyJwt } from './jwt.js';
 import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
 import { FcError } from './errors.js';
 
@@ -96,6 +97,8 @@ export async function functionUrlRequest(
   if (deps.auth && trigger?.type === 'http' && trigger.config.authType === 'function') {
     verifyAcs3({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, deps.credentials, deps.nonces);
   }
+  // A JWT trigger checks its tokens whatever --no-auth says: the keys are the function's own.
+  if (trigger?.type === 'http' && trigger.config.authType === 'jwt') await verifyJwt(req, trigger.config);
   // Custom runtimes get the request as it came; built-in runtimes get FC 3.0's HTTP event.
   if (runtimeFamily(f.runtime) === 'custom') return forwardHttp(deps.invoker, f, req, res, req.url ?? '/', body, requestId);
   const tpl = deps.template();

@@ -95,6 +95,15 @@ export class Invoker {
     });
   }
 
+  /**
+   * A warm instance for a raw connection (a WebSocket to a custom runtime): its address, and a
+   * release to call when the connection ends. It counts as one request in flight meanwhile.
+   */
+  async connect(fn: FunctionSpec): Promise<{ host: string; port: number; release(): void }> {
+    const lease = await this.pools.pool(fn).acquire();
+    return { host: lease.instance.handle.host, port: lease.instance.handle.port, release: () => lease.release() };
+  }
+
   private async run(
     fn: FunctionSpec,
     requestId: string,

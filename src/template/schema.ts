@@ -37,15 +37,25 @@ const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T
 // s.yaml's ${json(...)} can make a map: it goes in as JSON text.
 const envValue = z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).transform((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
 
-const httpConfig = z.strictObject({
+const httpConfig = z
+  .strictObject({
   authType: z.preprocess(
     (v) => (typeof v === 'string' ? v.toLowerCase() : v),
-    oneOf('authType', ['anonymous', 'function']),
+    oneOf('authType', ['anonymous', 'function', 'jwt']),
   ).default('anonymous'),
+  authConfig: z
+    .object({
+      jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }, { error: 'authConfig.jwks must be a JWK set: {keys: [...]}' }),
+      tokenLookup: z.string().optional(),
+    })
+    .optional(),
   methods: z
     .array(z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), oneOf('method', HTTP_METHODS)))
     .min(1, 'methods must list at least one method'),
-});
+  })
+  .superRefine((c, ctx) => {
+    if (c.authType === 'jwt' && !c.authConfig) ctx.addIssue({ code: 'custom', path: ['authConfig'], message: 'authType jwt needs authConfig.jwks, the keys tokens are checked against' });
+  });
 
 const timerConfig = z.strictObject({
   cronExpression: z.string({ error: 'cronExpression is required' }).superRefine((expr, ctx) => {

@@ -242,7 +242,7 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
       const name = String((ed === 3 ? t.triggerName : t.name) ?? `trigger${i}`);
       const type = ed === 3 ? t.triggerType : t.type;
       let config = (ed === 3 ? t.triggerConfig : t.config) ?? {};
-      if (isObject(config)) config = triggerConfig(String(type), config, [...orig, i, ed === 3 ? 'triggerConfig' : 'config']);
+      if (isObject(config)) config = triggerConfig(String(type), config);
       const trg: Record<string, unknown> = { type, config };
       for (const k of ['sourceArn', 'qualifier'] as const) if (t[k] !== undefined) trg[k] = t[k];
       const role = t.invocationRole ?? t.role;
@@ -256,15 +256,13 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
   }
 
   /** The component's trigger configs in fc.yml terms (OSS's capitalised filter, HTTP extras). */
-  function triggerConfig(type: string, c: Record<string, unknown>, orig: YamlPath): Record<string, unknown> {
+  function triggerConfig(type: string, c: Record<string, unknown>): Record<string, unknown> {
     const config = { ...c };
     if (type === 'http') {
       delete config.disableURLInternet;
-      delete config.authConfig;
-      if (config.authType === 'jwt') {
-        warnings.push({ path: [...orig, 'authType'], message: 'warning: authType jwt is not checked locally yet: the trigger answers without a token' });
-        config.authType = 'anonymous';
-      }
+      // jwt keeps the keys and where the token is; the rest of authConfig has no local meaning.
+      if (isObject(c.authConfig)) config.authConfig = { jwks: c.authConfig.jwks, ...(typeof c.authConfig.tokenLookup === 'string' ? { tokenLookup: c.authConfig.tokenLookup } : {}) };
+      if (config.authType !== 'jwt') delete config.authConfig;
     }
     if (type === 'oss' && isObject(c.filter) && isObject(c.filter.Key)) {
       const key = c.filter.Key;
