@@ -4,10 +4,9 @@ import { formatError } from '../template/source.js';
 import { findTemplate, loadTemplate, TemplateNotFoundError, type LoadResult } from '../template/load.js';
 import { BackendUnavailableError, selectBackend, type SelectedBackend, type SelectOptions } from '../runtime/select-backend.js';
 
-/** Exit codes shared by the commands. */
-export const EXIT = { ok: 0, functionError: 1, usage: 2 } as const;
+import { UsageError } from './errors.js';
 
-export class UsageError extends Error {}
+export { EXIT, UsageError } from './errors.js';
 
 /** Finds and loads the template; a missing template is a usage error (exit 2). */
 export function openTemplate(explicit?: string): { file: string; result: LoadResult } {

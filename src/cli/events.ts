@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { sign, stringToSign } from '../gateway/signature.js';
-import { loadCredentials } from '../template/profile.js';
 import { DEFAULT_OSS_EVENT, apiGatewayEvent, cdnEvent, datahubEvent, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
-import { EXIT, UsageError } from './common.js';
+import { EXIT, UsageError } from './errors.js';
 
 // `fc-local events generate`: sample events in the guide's shapes, for `invoke -e -`.
 // `fc-local events emit`: the injection API of a running `start`.
@@ -79,6 +78,7 @@ export function registerEvents(program: Command): void {
       const url = `http://${o.host}:${o.port}${pathname}${o.async ? '?async=true' : ''}`;
       // Signed with the local credentials, like any API call, so that it works with auth on.
       const headers: Record<string, string> = { 'content-type': 'application/json', date: new Date().toUTCString() };
+      const { loadCredentials } = await import('../template/profile.js');
       const creds = loadCredentials();
       if (creds.accessKeyId) headers.authorization = sign(creds.accessKeyId, creds.accessKeySecret, stringToSign('POST', pathname, headers));
       let res: Response;

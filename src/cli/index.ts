@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { EXIT, UsageError } from './common.js';
+import { EXIT, UsageError } from './errors.js';
 import { registerValidate } from './validate.js';
 import { registerInvoke } from './invoke.js';
 import { registerStart } from './start.js';

@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allFunctions, type FunctionSpec, type Template, fnKey } from '../model.js';
 import type { Outcome } from '../runtime/invoker.js';
-import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
-import { scrubEnvironment } from '../runtime/host/scrub-env.js';
-import { chooseBackend, EXIT, loadOrExplain, UsageError } from './common.js';
+import { EXIT, UsageError } from './errors.js';
 
 interface InvokeOptions {
   template?: string;
@@ -38,6 +36,11 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
+      const [{ chooseBackend, loadOrExplain }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
+        import('./common.js'),
+        import('../template/profile.js'),
+        import('../runtime/host/scrub-env.js'),
+      ]);
       const { template } = loadOrExplain(opts.template);
       const fn = pickFunction(template, target);
       const event = await readEvent(opts);

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { fnKey } from '../model.js';
 import type { ServeOptions } from '../emulator/emulator.js';
-import { loadCredentials, SECRET_ENV_VARS } from '../template/profile.js';
-import { scrubEnvironment } from '../runtime/host/scrub-env.js';
-import { printBanner } from './banner.js';
-import { chooseBackend, loadOrExplain, UsageError } from './common.js';
+import { UsageError } from './errors.js';
 import { lineWriter } from './line-writer.js';
 
 interface StartOptions {
@@ -64,6 +61,12 @@ Examples:
     )
     .action(async (opts: StartOptions) => {
       const serve = serveOptions(opts);
+      const [{ chooseBackend, loadOrExplain }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }, { printBanner }] = await Promise.all([
+        import('./common.js'),
+        import('../template/profile.js'),
+        import('../runtime/host/scrub-env.js'),
+        import('./banner.js'),
+      ]);
       const { file, template } = loadOrExplain(opts.template);
       const out = lineWriter(process.stdout);
       const note = (l: string) => out(`fc-local ${l}`);

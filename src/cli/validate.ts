@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { allFunctions, FORMAT_NAMES } from '../model.js';
-import { formatError } from '../template/source.js';
-import { openTemplate } from './common.js';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('check a template against Function Compute rules; print every error as file:line:col')
     .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
-    .action((opts: { template?: string }) => {
+    .action(async (opts: { template?: string }) => {
+      // Loaded here: `fc-local --help` and the other commands do not pay for the template loader.
+      const [{ openTemplate }, { formatError }] = await Promise.all([import('./common.js'), import('../template/source.js')]);
       const { file, result } = openTemplate(opts.template);
       if (!result.template) {
         for (const e of result.errors) console.error(formatError(e));

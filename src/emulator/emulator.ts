@@ -221,7 +221,7 @@ export class Emulator {
       for (const close of this.closers) await close();
       await this.events?.close();
       await this.asyncQueue?.close();
-      while (this.inFlight > 0) await delay(20);
+      while (this.inFlight > 0) await delay(20, true);
     } finally {
       clearInterval(closer);
     }

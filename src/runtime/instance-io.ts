@@ -99,7 +99,7 @@ export async function waitForHttp(
     const i = answered.indexOf(true);
     if (i >= 0) return ports[i]!;
     if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${ports[0]} within ${Math.round(timeoutMs / 1000)}s`);
-    await delay(wait);
+    await delay(wait, true); // the wait for the instance is what keeps the process alive
   }
 }
 

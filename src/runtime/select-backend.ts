@@ -1,7 +1,6 @@
 import { allFunctions, runtimeFamily, type Template } from '../model.js';
 import type { Backend } from './backend.js';
 import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
-import { ProcessBackend } from './process/backend.js';
 
 export type BackendChoice = 'auto' | 'docker' | 'process';
 
@@ -25,7 +24,9 @@ export interface SelectOptions {
  * or can be pulled; the process backend otherwise. Explicit choices fail loudly instead.
  */
 export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
-  if (choice === 'process') return { backend: new ProcessBackend({ log: opts.log }), description: 'process (child processes on 127.0.0.1, as asked)' };
+  // Each backend's code (and its process or Docker client) is loaded only when it may be used.
+  const processBackend = async () => new (await import('./process/backend.js')).ProcessBackend({ log: opts.log });
+  if (choice === 'process') return { backend: await processBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
 
   // The Docker client is loaded only when Docker may be used.
   const [{ default: Docker }, { DockerBackend, dockerAnswers, removeLeftovers }] = await Promise.all([import('dockerode'), import('./docker/backend.js')]);
@@ -33,7 +34,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   if (!(await dockerAnswers(docker))) {
     if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: no Docker engine answers at ${where} (start dockerd, or set DOCKER_HOST)`);
-    return { backend: new ProcessBackend({ log: opts.log }), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
+    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
   }
 
   let images: ImageChoice;
@@ -49,7 +50,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
     for (const image of needed) await backend.ensureImage(image);
   } catch (err) {
     if (choice === 'docker') throw new BackendUnavailableError((err as Error).message);
-    return { backend: new ProcessBackend({ log: opts.log }), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
+    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
   }
   const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
   return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${cleaned})` };
