@@ -407,7 +407,8 @@ function route(req, res) {
   if (req.headers['x-fc-local-http-invoke'] || PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
   if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
   if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
-  res.writeHead(404, { 'content-type': 'text/plain' });
+  // The pid tells a restarted agent from the one before it (hot reload in a warm container).
+  res.writeHead(404, { 'content-type': 'text/plain', 'x-fc-local-agent-pid': String(process.pid) });
   res.end('fc-local nodejs agent: unknown route ' + req.method + ' ' + req.url + '\n');
 }
 

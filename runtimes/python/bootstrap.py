@@ -261,7 +261,8 @@ class Agent(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.is_http():
             return self.http_function()
-        self.answer(404, [('Content-Type', 'text/plain')], b'fc-local python agent: unknown route\n')
+        # The pid tells a restarted agent from the one before it (hot reload in a warm container).
+        self.answer(404, [('Content-Type', 'text/plain'), ('x-fc-local-agent-pid', str(os.getpid()))], b'fc-local python agent: unknown route\n')
 
     do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_GET
 

@@ -47,6 +47,12 @@ export interface Backend {
    * request is done): two functions whose servers share a fixed port take turns on the host.
    */
   setReclaimer?(reclaim: (handle: InstanceHandle) => Promise<void>): void;
+  /**
+   * Hot reload in place: starts the runtime again inside the same instance (a container keeps
+   * its limits, network and port), when the change from `before` to `after` allows it. Resolves
+   * true once the restarted runtime answers; false when the instance must be replaced instead.
+   */
+  restartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean>;
   /** Stops everything this backend started. */
   close(): Promise<void>;
 }

@@ -16,6 +16,8 @@ export type InstanceState = 'idle' | 'busy' | 'retiring' | 'gone';
 export class Instance {
   served = 0;
   lastUsed = Date.now();
+  /** Its runtime is being started again in place: it takes no request meanwhile. */
+  restarting = false;
   private active = 0;
   private retiring = false;
   private gone = false;
@@ -40,7 +42,7 @@ export class Instance {
 
   /** Whether it can take one more request, with `slots` requests at once at most. */
   canTake(slots: number): boolean {
-    return !this.gone && !this.retiring && this.active < slots;
+    return !this.gone && !this.retiring && !this.restarting && this.active < slots;
   }
 
   take(): void {
@@ -70,6 +72,13 @@ export class Instance {
 
   idleLongerThan(ms: number, now = Date.now()): boolean {
     return !this.gone && this.active === 0 && now - this.lastUsed >= ms;
+  }
+
+  /** Its runtime was started again in place: to the function it is a new instance (initializer again). */
+  reset(): void {
+    this.init = undefined;
+    this.served = 0;
+    this.lastUsed = Date.now();
   }
 
   /**

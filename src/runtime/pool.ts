@@ -68,7 +68,7 @@ export interface PoolOptions {
 export class FunctionPool {
   private readonly instances = new Set<Instance>();
   /** Instances started ahead of traffic (reload, --warm); a request claims one rather than start its own. */
-  private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean }[] = [];
+  private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean; inPlace?: boolean }[] = [];
   private closed = false;
   /** Instances being started or stopped: they hold resources (a port) as much as live ones. */
   private starting = 0;
@@ -111,6 +111,12 @@ export class FunctionPool {
         if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
         const idle = this.pickIdle();
         if (idle) return this.lease(idle, false);
+        // Runtimes restarting in place (hot reload): take whichever is back first.
+        const restarting = this.warming.filter((w) => w.inPlace);
+        if (restarting.length) {
+          await Promise.race(restarting.map((w) => w.ready));
+          continue;
+        }
         const warming = this.warming.find((w) => !w.claimed);
         if (!warming) {
           // At the backend's limit for this function: wait for an instance to free up (FIFO).
@@ -169,10 +175,42 @@ export class FunctionPool {
    */
   async refresh(spec: FunctionSpec = this.spec): Promise<number> {
     // Only current instances count: retiring ones were already replaced once.
-    const live = [...this.instances].filter((i) => i.state === 'idle' || i.state === 'busy').length;
-    this.replaceSpec(spec);
-    await this.warm(live);
-    return live;
+    const current = [...this.instances].filter((i) => i.state === 'idle' || i.state === 'busy');
+    const before = this.spec;
+    const restart = this.backend.restartInPlace?.bind(this.backend);
+    if (!restart) {
+      this.replaceSpec(spec);
+      await this.warm(current.length);
+      return current.length;
+    }
+    // In place where the backend can: every instance restarts its runtime as soon as it is idle
+    // (a busy one finishes its request on the old code first). Meanwhile it takes no request, and
+    // each restart is offered like a warming instance, so that requests wait for it instead of
+    // starting a container of their own. One that cannot restart is replaced.
+    this.spec = spec;
+    const restarts = current.map((inst) => {
+      inst.restarting = true;
+      const ready = (async (): Promise<Instance | undefined> => {
+        while (inst.busySlots > 0 && inst.state !== 'gone') await this.nextChange();
+        if (inst.state === 'gone') return undefined;
+        inst.take();
+        const ok = await restart(inst.handle, before, spec).catch(() => false);
+        inst.restarting = false;
+        if (ok) inst.reset();
+        else inst.retire();
+        inst.give();
+        this.changed();
+        if (ok) return inst;
+        await this.stop(inst, 'stale');
+        return this.startInstance().catch(() => undefined);
+      })();
+      const entry = { ready, claimed: true, inPlace: true };
+      this.warming.push(entry);
+      void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+      return ready;
+    });
+    await Promise.all(restarts);
+    return current.length;
   }
 
   markStale(): void {

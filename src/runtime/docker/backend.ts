@@ -1,5 +1,7 @@
 import Docker from 'dockerode';
-import { fnKey, runtimeFamily } from '../../model.js';
+import http from 'node:http';
+import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
+import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -80,7 +82,9 @@ export class DockerBackend implements Backend {
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({
       Image: image,
-      Cmd: [launch.command, ...launch.args],
+      // Our agents run under the supervisor (hot reload restarts them in place); a custom
+      // bootstrap is the container's own first process, as in FC.
+      Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
       Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env }).map(([k, v]) => `${k}=${v}`),
       User: USER,
       WorkingDir: '/code',
@@ -120,9 +124,40 @@ export class DockerBackend implements Backend {
     return instance;
   }
 
+  /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
+  async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
+    if (!supervised(after) || containerKey(before) !== containerKey(after)) return false;
+    const inst = [...this.live].find((i) => i === handle);
+    return inst ? inst.restartAgent() : false;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
   }
+}
+
+/** Runtimes whose agent is ours and says its pid on the readiness probe. */
+function supervised(fn: FunctionSpec): boolean {
+  const family = runtimeFamily(fn.runtime);
+  return family === 'nodejs' || family === 'python';
+}
+
+/** What a container is made from: a change here needs a new container. */
+function containerKey(fn: FunctionSpec): string {
+  return JSON.stringify([fn.runtime, fn.memorySize, fn.environmentVariables, fn.codeUri, fn.caPort, fn.layers, fn.mounts, fn.customRuntimeConfig]);
+}
+
+/** The agent's pid from its readiness answer (x-fc-local-agent-pid), if it answers. */
+function agentPid(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      const pid = res.headers['x-fc-local-agent-pid'];
+      resolve(typeof pid === 'string' ? pid : undefined);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
 }
 
 class ContainerInstance implements InstanceHandle {
@@ -168,6 +203,23 @@ class ContainerInstance implements InstanceHandle {
     const binding = info.NetworkSettings.Ports?.[`${this.innerPort}/tcp`]?.[0];
     if (!binding) throw new Error('the container has no published port');
     this.port = Number(binding.HostPort);
+  }
+
+  /**
+   * SIGHUP to the supervisor: it ends the agent, empties /tmp and starts it again; done when an
+   * agent with another pid answers on the same published port.
+   */
+  async restartAgent(timeoutMs = 15_000): Promise<boolean> {
+    const before = await agentPid(this.port);
+    if (!before || this.ended) return false;
+    await this.container.kill({ signal: 'SIGHUP' });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.ended) {
+      const now = await agentPid(this.port);
+      if (now && now !== before) return true;
+      await delay(5, true);
+    }
+    return false;
   }
 
   private async onExit(code: number | null): Promise<void> {

@@ -1,0 +1,25 @@
+#!/bin/sh
+# fc-local's container supervisor: PID 1 of every container of an agent runtime. It runs the
+# agent and, on SIGHUP (hot reload), ends it, empties /tmp and starts it again in the same
+# container, so that a saved file costs a process start, not a container start. When the agent
+# ends by itself (a crash, an OOM kill) the supervisor exits with its status, so the container
+# ends as it would without it and fc-local sees why.
+restart=0
+trap 'restart=1; kill -TERM "$pid" 2>/dev/null' HUP
+while :; do
+  "$@" &
+  pid=$!
+  while :; do
+    wait "$pid"
+    code=$?
+    [ "$restart" = 1 ] && break
+    # wait also returns when a trapped signal arrives: only a gone agent ends the container.
+    kill -0 "$pid" 2>/dev/null || exit "$code"
+  done
+  # Restarting: the old agent must be gone before the new one takes the port.
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+  rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
+  restart=0
+done
