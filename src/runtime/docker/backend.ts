@@ -116,7 +116,7 @@ export class DockerBackend implements Backend {
         LogConfig: { Type: 'none', Config: {} },
       },
     });
-    const instance = new ContainerInstance(container, this, port);
+    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
@@ -128,12 +128,20 @@ export class DockerBackend implements Backend {
   async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
     if (!supervised(after) || containerKey(before) !== containerKey(after)) return false;
     const inst = [...this.live].find((i) => i === handle);
-    return inst ? inst.restartAgent() : false;
+    // A rewritten .zip unpacks to another folder than the one the container has mounted.
+    if (!inst || inst.codeSource !== codeSourceOf(after)) return false;
+    return inst.restartAgent();
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
   }
+}
+
+/** The host path mounted as the function's code (a zip's unpacked folder). */
+function codeSourceOf(fn: FunctionSpec): string {
+  const code = codeLocation(fn.codeUri);
+  return code.file ?? code.dir;
 }
 
 /** Runtimes whose agent is ours and says its pid on the readiness probe. */
@@ -174,6 +182,8 @@ class ContainerInstance implements InstanceHandle {
     private readonly backend: DockerBackend,
     /** The port the instance listens on inside the container. */
     private readonly innerPort: number,
+    /** The host path mounted as its code. */
+    readonly codeSource: string,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
