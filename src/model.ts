@@ -177,7 +177,7 @@ export interface CdnTriggerConfig {
   filter: Record<string, string[]>;
 }
 
-interface TriggerBase {
+export interface TriggerBase {
   name: string;
   sourceArn?: string;
   invocationRole?: string;

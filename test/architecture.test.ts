@@ -5,7 +5,9 @@ import { ROOT } from './helpers/cli.js';
 
 // The layers of src/ (docs/architecture.md), lowest first. A file may import from its own layer
 // or a lower one, never a higher one, and no chain of imports may come back to where it started.
-const LAYERS = ['model', 'template', 'runtime', 'events', 'gateway', 'emulator', 'cli'] as const;
+const LAYERS = ['model', 'template', 'runtime', 'events', 'gateway', 'emulator', 'cli', 'api'] as const;
+// Top-level files: the model and helpers at the bottom, the public API (api.ts, index.ts) on top.
+const TOP_LEVEL: Record<string, (typeof LAYERS)[number]> = { 'model.ts': 'model', 'util.ts': 'model', 'api.ts': 'api', 'index.ts': 'api' };
 const SRC = path.join(ROOT, 'src');
 
 function files(dir: string): string[] {
@@ -16,7 +18,7 @@ function files(dir: string): string[] {
 
 function layerOf(file: string): number {
   const rel = path.relative(SRC, file);
-  const top = rel.includes(path.sep) ? rel.split(path.sep)[0]! : 'model';
+  const top = rel.includes(path.sep) ? rel.split(path.sep)[0]! : (TOP_LEVEL[rel] ?? rel);
   const i = LAYERS.indexOf(top as (typeof LAYERS)[number]);
   if (i < 0) throw new Error(`${rel} is in no layer: add its folder to LAYERS and docs/architecture.md`);
   return i;

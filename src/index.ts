@@ -1,0 +1,3 @@
+// The public entry: `import { startEmulator } from 'fc-local'`.
+export { startEmulator, TemplateError, InvocationError } from './api.js';
+export type { StartOptions, RunningEmulator, FunctionInfo, InvokeResult, LogLine } from './api.js';

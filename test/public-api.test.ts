@@ -1,0 +1,78 @@
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvocationError, startEmulator, TemplateError } from '../src/index.js';
+import { processesWith, RUN_VAR } from '../src/runtime/host/proc-scan.js';
+import { fixture, ROOT } from './helpers/cli.js';
+
+// fc-local as a user's test suite uses it: only the public API (`import ... from 'fc-local'`).
+
+describe('the public API', () => {
+  it('starts on a template, invokes, fetches an HTTP trigger, emits an OSS event, reads logs, stops leaving nothing', async () => {
+    const emulator = await startEmulator({ template: path.join(ROOT, 'fc.yml.example'), backend: 'process' });
+    try {
+      expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(emulator.functions.map((f) => f.name)).toEqual(['demo/hello', 'demo/web', 'demo/on-events']);
+      const r = await emulator.invoke('demo/hello', { key: 'value' });
+      expect(r.json()).toMatchObject({ message: 'hello, fc-local', input: '{"key":"value"}' });
+      expect(r.logs.some((l) => l.includes('hello from hello'))).toBe(true);
+      const web = await emulator.fetch('demo/web', { method: 'POST', body: 'a body' });
+      expect(web.status).toBe(200);
+      const fired = await emulator.emit('oss', { bucket: 'demo-bucket', key: 'uploads/cat.png', size: 10 });
+      expect(fired).toMatchObject([{ function: 'on-events', trigger: 'uploads', status: 'succeeded' }]);
+      const seen: string[] = [];
+      for await (const l of emulator.logs) {
+        seen.push(l.function);
+        if (l.function === 'demo/on-events') break;
+      }
+      expect(seen).toContain('demo/on-events');
+      expect(emulator.metrics()['demo/hello']).toMatchObject({ instances: 1, busy: 0 });
+    } finally {
+      await emulator.stop();
+    }
+    // Nothing of this process's run is left (its instances carry its run marker).
+    expect(processesWith(RUN_VAR, (v) => v.startsWith(`${process.pid}-`))).toEqual([]);
+  });
+
+  it('throws typed errors: TemplateError with positions, InvocationError with FC\'s error', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-api-'));
+    writeFileSync(path.join(dir, 'fc.yml'), 'services:\n  s:\n    functions:\n      f: { runtime: nodejs99, handler: index.handler, codeUri: ./ }\n');
+    const err = await startEmulator({ template: path.join(dir, 'fc.yml'), backend: 'process' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TemplateError);
+    expect((err as TemplateError).errors[0]).toMatchObject({ line: 4, message: expect.stringMatching(/runtime must be one of/) });
+
+    await using emulator = await startEmulator({ template: fixture('nodejs', 'fc.yml'), backend: 'process' });
+    const failure = await emulator.invoke('node-svc/handled').catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(InvocationError);
+    expect(failure).toMatchObject({ errorType: 'HandledInvocationError', body: { errorMessage: 'oops' } });
+  });
+
+  it('installs from `npm pack` into another project and imports, types included', async () => {
+    const dest = mkdtempSync(path.join(os.tmpdir(), 'fc-local-pack-'));
+    const packed = await execa('npm', ['pack', '--pack-destination', dest, '--ignore-scripts'], { cwd: ROOT });
+    const tarball = path.join(dest, packed.stdout.trim().split('\n').pop()!);
+    const project = mkdtempSync(path.join(os.tmpdir(), 'fc-local-user-'));
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', type: 'module', private: true }));
+    await execa('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: project });
+    writeFileSync(
+      path.join(project, 'check.ts'),
+      "import { startEmulator, type RunningEmulator } from 'fc-local';\nconst e: RunningEmulator = await startEmulator({ template: 'fc.yml', backend: 'process' });\nawait e.stop();\n",
+    );
+    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['check.ts'] }));
+    const tsc = await execa('node', [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project, reject: false });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    cpTemplate(project);
+    const run = await execa('node', ['--input-type=module', '-e', "import { startEmulator } from 'fc-local'; const e = await startEmulator({ template: 'fc.yml', backend: 'process' }); console.log((await e.invoke('f', 'x')).text()); await e.stop();"], { cwd: project, reject: false });
+    expect(run.stdout).toBe('packed: x');
+  }, 240_000);
+});
+
+/** A function beside the user's (ESM) project: its own folder, CommonJS as FC's Node.js code is. */
+function cpTemplate(dir: string): void {
+  mkdirSync(path.join(dir, 'fn'));
+  writeFileSync(path.join(dir, 'fc.yml'), 'services:\n  s:\n    functions:\n      f: { runtime: nodejs18, handler: index.handler, codeUri: ./fn }\n');
+  writeFileSync(path.join(dir, 'fn', 'package.json'), '{ "type": "commonjs" }\n');
+  writeFileSync(path.join(dir, 'fn', 'index.js'), "exports.handler = (e, c, cb) => cb(null, 'packed: ' + String(e));\n");
+}
