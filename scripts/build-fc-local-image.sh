@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds fc-local's own image (see Dockerfile) without a registry: the context holds fc-local as
+# `npm pack` makes it, its production dependencies installed here, and this machine's Node.js
+# (the offline base has Debian's Node.js 18; fc-local needs 20 or later).
+# Usage: scripts/build-fc-local-image.sh [TAG]   (base: FC_LOCAL_BASE_IMAGE, default the offline image)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tag=${1:-fc-local/fc-local:dev}
+base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-2}
+ctx=$(mktemp -d /var/tmp/fc-local-image.XXXXXX)
+trap 'rm -rf "$ctx"' EXIT
+tarball=$(npm pack --pack-destination "$ctx" --silent | tail -n 1)
+tar -xzf "$ctx/$tarball" -C "$ctx"
+(cd "$ctx/package" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --silent)
+cp "$(command -v node)" "$ctx/node"
+cp Dockerfile "$ctx/Dockerfile"
+docker build --quiet --build-arg "BASE=$base" -t "$tag" "$ctx" >/dev/null
+echo "$tag"
