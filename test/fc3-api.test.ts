@@ -126,7 +126,9 @@ describe('FC 3.0 API with @alicloud/fc20230330', () => {
   });
 
   it('checks the ACS3 signature of an authType function trigger', async () => {
-    expect((await request(srv.port, { host: `signed.localhost:${srv.port}`, path: '/x' })).status).toBe(400);
+    expect((await request(srv.port, { host: `signed.localhost:${srv.port}`, path: '/x' })).status).toBe(401);
+    const forged = await request(srv.port, { host: `signed.localhost:${srv.port}`, path: '/x', headers: { authorization: 'ACS3-HMAC-SHA256 Credential=test-key-id,SignedHeaders=host;x-acs-date,Signature=00', 'x-acs-date': new Date().toISOString() } });
+    expect(forged.status).toBe(403);
     const ok = await request(srv.port, { host: `signed.localhost:${srv.port}`, path: '/x?y=1', sign: true });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body.toString()).rawPath).toBe('/x');

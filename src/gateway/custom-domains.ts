@@ -95,6 +95,8 @@ export async function functionUrlRequest(
   const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
   // FC 3.0 signs HTTP triggers with authType function the way its SDKs sign API calls.
   if (deps.auth && trigger?.type === 'http' && trigger.config.authType === 'function') {
+    // An unsigned call to a trigger is unauthenticated (401); a wrong signature stays 403.
+    if (!req.headers.authorization) throw new FcError(401, 'MissingAuthorization', `HTTP trigger '${trigger.name}' of ${f.name} takes ACS3-HMAC-SHA256 signed requests (authType function)`);
     verifyAcs3({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, deps.credentials, deps.nonces);
   }
   // A JWT trigger checks its tokens whatever --no-auth says: the keys are the function's own.
