@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,8 @@ describe('the public API', () => {
     const project = mkdtempSync(path.join(os.tmpdir(), 'fc-local-user-'));
     writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', type: 'module', private: true }));
     await execa('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: project });
+    // `fc-local init` works from the package: its templates are in it.
+    expect(existsSync(path.join(project, 'node_modules/fc-local/templates/nodejs-event/template.json'))).toBe(true);
     writeFileSync(
       path.join(project, 'check.ts'),
       "import { startEmulator, type RunningEmulator } from 'fc-local';\nconst e: RunningEmulator = await startEmulator({ template: 'fc.yml', backend: 'process' });\nawait e.stop();\n",

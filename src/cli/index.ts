@@ -5,6 +5,7 @@ import { registerValidate } from './validate.js';
 import { registerInvoke } from './invoke.js';
 import { registerStart } from './start.js';
 import { registerEvents } from './events.js';
+import { registerInit } from './init.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     'after',
     `
 Examples:
+  $ fc-local init my-app --template nodejs-http   start a new project (fc-local init --list)
   $ fc-local validate -t fc.yml          check a template, errors as file:line:col
   $ fc-local start -t fc.yml.example       serve the invoke API and HTTP triggers on 127.0.0.1:8000
   $ fc-local invoke demo/hello -e event.json
@@ -28,6 +30,7 @@ Examples:
   registerStart(program);
   registerInvoke(program);
   registerEvents(program);
+  registerInit(program);
   return program;
 }
 

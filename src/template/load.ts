@@ -46,6 +46,22 @@ export function loadTemplate(file: string): LoadResult {
   return loadTemplateText(abs, text);
 }
 
+/**
+ * fc.yml's top-level `functions:` are FC 3.0 functions (no service): the model keeps them under
+ * the service '', as it does those of s.yaml's fc3 component.
+ */
+function fc3Functions(doc: Record<string, unknown>): unknown {
+  if (!('functions' in doc)) return doc;
+  const { functions, ...rest } = doc;
+  const services = typeof rest.services === 'object' && rest.services !== null ? rest.services : {};
+  return { ...rest, services: { ...services, '': { functions } } };
+}
+
+/** Errors about FC 3.0 functions point at fc.yml's top-level `functions:`. */
+function fcPath(p: YamlPath): YamlPath {
+  return p[0] === 'services' && p[1] === '' ? p.slice(2) : p;
+}
+
 /** fc-local.json's `layers`: layer ARN -> a local folder or zip (ARNs cannot be fetched here). */
 function readLayerMap(dir: string): Record<string, string> {
   try {
@@ -83,8 +99,8 @@ export function loadTemplateText(file: string, text: string): LoadResult {
   }
   const funcraft = isFuncraftDocument(doc);
   const sdevs = !funcraft && isServerlessDevsDocument(doc) ? serverlessDevsToFc(doc as Record<string, unknown>, file, localConfig) : undefined;
-  const raw = funcraft ? funcraftToFc(doc as Record<string, unknown>) : sdevs ? sdevs.raw : doc;
-  const toSource = funcraft ? funcraftPath : sdevs ? sdevs.sourcePath : (p: YamlPath) => p;
+  const raw = funcraft ? funcraftToFc(doc as Record<string, unknown>) : sdevs ? sdevs.raw : fc3Functions(doc as Record<string, unknown>);
+  const toSource = funcraft ? funcraftPath : sdevs ? sdevs.sourcePath : fcPath;
   const at = (p: YamlPath, message: string, atKey = false) => source.errorAt(toSource(p), message, atKey);
   const format: Template['format'] = funcraft ? 'funcraft' : sdevs ? 'serverless-devs' : 'fc';
 
