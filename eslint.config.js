@@ -19,6 +19,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off', 'no-var': 'off', '@typescript-eslint/no-unused-vars': ['error', { caughtErrors: 'none' }] },
   },
   {
+    // Template code is users' function code: CommonJS, FC's handler signatures (unused args too).
+    files: ['templates/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
+    rules: { '@typescript-eslint/no-require-imports': 'off', '@typescript-eslint/no-unused-vars': 'off' },
+  },
+  {
     files: ['bin/**/*.js', 'bench/**/*.js', 'scripts/**/*.js'],
     languageOptions: { globals: globals.node },
   },
