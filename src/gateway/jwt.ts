@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { createLocalJWKSet as CreateLocalJWKSet, JWTPayload } from 'jose';
 import type { IncomingMessage } from 'node:http';
 import type { HttpTriggerConfig } from '../model.js';
 import { FcError } from './errors.js';
@@ -6,7 +6,7 @@ import { FcError } from './errors.js';
 // FC 3.0 HTTP triggers with authType jwt: the token (by the trigger's tokenLookup, default the
 // Authorization header, "Bearer " optional) must verify against the trigger's JWK set.
 
-const keySets = new WeakMap<object, ReturnType<typeof createLocalJWKSet>>();
+const keySets = new WeakMap<object, ReturnType<typeof CreateLocalJWKSet>>();
 
 /** The token where tokenLookup says: `header:<name>`, `query:<name>` or `cookie:<name>`, comma-separated. */
 export function tokenOf(req: IncomingMessage, tokenLookup = 'header:Authorization'): string | undefined {
@@ -37,6 +37,8 @@ export async function verifyJwt(req: IncomingMessage, config: HttpTriggerConfig)
   if (!auth) throw new FcError(401, 'InvalidJWT', 'authType jwt needs authConfig.jwks');
   const token = tokenOf(req, auth.tokenLookup);
   if (!token) throw new FcError(401, 'MissingJWT', `The request carries no token (looked in ${auth.tokenLookup ?? 'header:Authorization'})`);
+  // jose is loaded by the first JWT trigger, not by every start.
+  const { createLocalJWKSet, jwtVerify } = await import('jose');
   let keys = keySets.get(auth.jwks);
   if (!keys) {
     keys = createLocalJWKSet(auth.jwks as Parameters<typeof createLocalJWKSet>[0]);

@@ -1,4 +1,4 @@
-import httpProxy from 'http-proxy';
+import type Server from 'http-proxy';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { runtimeFamily, type Template } from '../model.js';
@@ -10,16 +10,22 @@ import { functionUrlOf } from './custom-domains.js';
 // the connection lasts.
 
 export function upgradeHandler(deps: { template: () => Template; invoker: Invoker; log?: (line: string) => void }) {
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
-  proxy.on('error', (_err, _req, socket) => (socket as Duplex).destroy?.());
+  // http-proxy is loaded by the first upgrade, not by every start.
+  let proxy: Promise<Server> | undefined;
+  const proxyOf = () =>
+    (proxy ??= import('http-proxy').then(({ default: httpProxy }) => {
+      const p = httpProxy.createProxyServer({ ws: true, xfwd: false });
+      p.on('error', (_err, _req, socket) => (socket as Duplex).destroy?.());
+      return p;
+    }));
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const f = functionUrlOf(deps.template(), req.headers.host);
     if (!f || runtimeFamily(f.runtime) !== 'custom') {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    deps.invoker.connect(f).then(
-      (conn) => {
+    Promise.all([deps.invoker.connect(f), proxyOf()]).then(
+      ([conn, proxy]) => {
         let released = false;
         const release = () => {
           if (released) return;
