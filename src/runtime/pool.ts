@@ -188,10 +188,16 @@ export class FunctionPool {
     // each restart is offered like a warming instance, so that requests wait for it instead of
     // starting a container of their own. One that cannot restart is replaced.
     this.spec = spec;
-    const restarts = current.map((inst) => {
+    // An idle instance restarts first, alone, so that the first request after a save gets it
+    // without sharing the CPU; the others restart once it is back (or when they are idle).
+    const order = [...current].sort((a, b) => a.busySlots - b.busySlots);
+    let lead: Promise<unknown> | undefined;
+    const restarts = order.map((inst, i) => {
       inst.restarting = true;
+      const after = i === 0 ? undefined : lead;
       const ready = (async (): Promise<Instance | undefined> => {
         while (inst.busySlots > 0 && inst.state !== 'gone') await this.nextChange();
+        if (after) await after;
         if (inst.state === 'gone') return undefined;
         inst.take();
         const ok = await restart(inst.handle, before, spec).catch(() => false);
@@ -204,6 +210,7 @@ export class FunctionPool {
         await this.stop(inst, 'stale');
         return this.startInstance().catch(() => undefined);
       })();
+      if (i === 0) lead = ready;
       const entry = { ready, claimed: true, inPlace: true };
       this.warming.push(entry);
       void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
