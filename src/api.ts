@@ -157,11 +157,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     },
     async invoke(name, event, opts) {
       const f = lookup(name);
-      if (opts?.async) {
-        const r = await fetch(`${url}/2023-03-30/functions/${fc3Name(f)}/invocations`, { method: 'POST', body: new Uint8Array(toBuffer(event)), headers: { 'x-fc-invocation-type': 'Async' } });
-        if (r.status !== 202) throw new Error(`async invocation not accepted: ${r.status} ${await r.text()}`);
-        return result(r.headers.get('x-fc-request-id') ?? '', Buffer.alloc(0), [], 0, false);
-      }
+      if (opts?.async) return result(await emulator.invokeAsync(f, toBuffer(event)), Buffer.alloc(0), [], 0, false);
       const out = await emulator.invoke(f, toBuffer(event));
       if (out.errorType) throw new InvocationError(out.errorType, parse(out.body), out.requestId);
       return result(out.requestId, out.body, out.logs, out.durationMs, out.coldStart);
@@ -173,9 +169,9 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       return hostFetch(target2, url, init);
     },
     async emit(source, body) {
-      const r = await fetch(`${url}/_fc-local/events/${source}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (!r.ok) throw new Error(`event not injected: ${r.status} ${await r.text()}`);
-      return (await r.json()) as { function: string; trigger: string; status: string; requestId: string }[];
+      // In process, as the injection API does it, so that it works with auth on too.
+      const { inject } = await import('./gateway/event-routes.js');
+      return (await inject(emulator.eventSources!, source, body, true)) as { function: string; trigger: string; status: string; requestId: string }[];
     },
     logs: {
       lines,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesWith, RUN_VAR } from '../src/runtime/host/proc-scan.js';
 import { BACKENDS } from './helpers/backends.js';
-import { fixture, runCli } from './helpers/cli.js';
+import { BIN, fixture, runCli } from './helpers/cli.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
 
 // Faults, driven through the real CLI on both backends: crashes mid-request, instances killed
@@ -255,7 +255,7 @@ describe('hostile input outside the instances', () => {
       expect(r.status).toBe(400);
       expect((await r.json()).ErrorCode).toBe('MissingRequiredHeader');
       // `fc-local events emit` signs with the local credentials.
-      const emit = await execa('node', [path.join(fixture('..'), 'bin/fc-local.js'), 'events', 'emit', 'timer', '--port', String(srv.port), '--service', 'faults', '--function', 'node', '--trigger', 'none'], {
+      const emit = await execa('node', [BIN, 'events', 'emit', 'timer', '--port', String(srv.port), '--service', 'faults', '--function', 'node', '--trigger', 'none'], {
         env: TEST_CREDENTIALS,
         reject: false,
       });

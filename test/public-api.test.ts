@@ -11,7 +11,8 @@ import { fixture, ROOT } from './helpers/cli.js';
 
 describe('the public API', () => {
   it('starts on a template, invokes, fetches an HTTP trigger, emits an OSS event, reads logs, stops leaving nothing', async () => {
-    const emulator = await startEmulator({ template: path.join(ROOT, 'fc.yml.example'), backend: 'process' });
+    // auth on: the library's own calls (invoke, async, emit) do not go through signed routes.
+    const emulator = await startEmulator({ template: path.join(ROOT, 'fc.yml.example'), backend: 'process', auth: true });
     try {
       expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(emulator.functions.map((f) => f.name)).toEqual(['demo/hello', 'demo/web', 'demo/on-events']);
@@ -28,6 +29,8 @@ describe('the public API', () => {
         if (l.function === 'demo/on-events') break;
       }
       expect(seen).toContain('demo/on-events');
+      const queued = await emulator.invoke('demo/hello', { key: 'later' }, { async: true });
+      await expect.poll(() => emulator.logs.lines.some((l) => l.line.includes(queued.requestId)), { timeout: 10_000 }).toBe(true);
       expect(emulator.metrics()['demo/hello']).toMatchObject({ instances: 1, busy: 0 });
     } finally {
       await emulator.stop();

@@ -6,8 +6,6 @@ import { BackendUnavailableError, selectBackend, type SelectedBackend, type Sele
 
 import { UsageError } from './errors.js';
 
-export { EXIT, UsageError } from './errors.js';
-
 /** Finds and loads the template; a missing template is a usage error (exit 2). */
 export function openTemplate(explicit?: string): { file: string; result: LoadResult } {
   let file: string;

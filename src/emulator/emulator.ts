@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -98,6 +99,19 @@ export class Emulator {
   /** One synchronous invocation of an event function. */
   invoke(fn: FunctionSpec, event: Buffer, requestId?: string): Promise<Outcome> {
     return this.executor.invoker.invokeEvent(fn, event, requestId);
+  }
+
+  /** Queues an async invocation as the API does (journaled first); resolves with its request id. */
+  async invokeAsync(fn: FunctionSpec, event: Buffer): Promise<string> {
+    if (!this.asyncQueue) throw new Error('async invocations need a serving emulator');
+    const requestId = randomUUID();
+    await this.asyncQueue.enqueue(fn, event, { requestId });
+    return requestId;
+  }
+
+  /** The event sources, once serving (the injection API and the library use them). */
+  get eventSources(): EventSources | undefined {
+    return this.events;
   }
 
   /** Where OSS buckets and logstore files are read from (when serving). */

@@ -37,7 +37,8 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   return r.data;
 }
 
-async function inject(events: EventSources, type: string, body: unknown, wait: boolean): Promise<unknown> {
+/** Fires the triggers an injected event reaches (the body is checked as the route checks it). */
+export async function inject(events: EventSources, type: string, body: unknown, wait: boolean): Promise<unknown> {
   switch (type) {
     case 'oss':
       return events.fireOss(parse(OssBody, body), wait);

@@ -133,15 +133,19 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
         errors.push({ path: [...orig, k], atKey: true, message: `unknown key '${k}'${suggestion(k, [...Object.keys(keys), ...skip, ...NO_LOCAL_MEANING])}` });
       }
     }
-    if (customRuntimePort(fn)) fn.customRuntimeConfig = customRuntimePort(fn);
-    // `auto` NAS / OSS mounts and provisioning details have no local form: only what does is kept.
-    for (const k of ['nasConfig', 'ossMountConfig']) if (fn[k] !== undefined && !isObject(fn[k])) delete fn[k];
-    if (isObject(fn.provisionConfig)) fn.provisionConfig = { target: fn.provisionConfig.target ?? 0 };
-    if (isObject(fn.concurrencyConfig)) fn.concurrencyConfig = { reservedConcurrency: fn.concurrencyConfig.reservedConcurrency };
+    // Of these configs only what has a local form is kept: no health checks, no `auto` mounts,
+    // no provisioning schedules.
+    if (isObject(fn.customRuntimeConfig)) {
+      const { healthCheckConfig: _h, ...rest } = fn.customRuntimeConfig;
+      fn.customRuntimeConfig = rest;
+    }
     for (const k of ['nasConfig', 'ossMountConfig']) {
       const c = fn[k];
       if (isObject(c)) fn[k] = { mountPoints: Array.isArray(c.mountPoints) ? c.mountPoints : [] };
+      else delete fn[k];
     }
+    if (isObject(fn.provisionConfig)) fn.provisionConfig = { target: fn.provisionConfig.target ?? 0 };
+    if (isObject(fn.concurrencyConfig)) fn.concurrencyConfig = { reservedConcurrency: fn.concurrencyConfig.reservedConcurrency };
     return fn;
   };
 
@@ -297,14 +301,6 @@ function asyncOf(a: Record<string, unknown>): Record<string, unknown> {
     ...(a.maxAsyncEventAgeInSeconds !== undefined ? { maxAsyncEventAgeInSeconds: a.maxAsyncEventAgeInSeconds } : {}),
     ...(Object.keys(destination).length ? { destination } : {}),
   };
-}
-
-/** customRuntimeConfig without the keys that have no local meaning (health checks). */
-function customRuntimePort(fn: Record<string, unknown>): Record<string, unknown> | undefined {
-  const c = fn.customRuntimeConfig;
-  if (!isObject(c)) return undefined;
-  const { healthCheckConfig: _h, ...rest } = c;
-  return rest;
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

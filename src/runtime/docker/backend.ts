@@ -127,9 +127,9 @@ export class DockerBackend implements Backend {
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
   async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
     if (!supervised(after) || containerKey(before) !== containerKey(after)) return false;
-    const inst = [...this.live].find((i) => i === handle);
+    const inst = handle as ContainerInstance;
     // A rewritten .zip unpacks to another folder than the one the container has mounted.
-    if (!inst || inst.codeSource !== codeSourceOf(after)) return false;
+    if (!this.live.has(inst) || inst.codeSource !== codeSourceOf(after)) return false;
     return inst.restartAgent();
   }
 
