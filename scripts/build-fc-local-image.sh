@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-fc-local/fc-local:dev}
-base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-2}
+base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-3}
 ctx=$(mktemp -d /var/tmp/fc-local-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 tarball=$(npm pack --pack-destination "$ctx" --silent | tail -n 1)

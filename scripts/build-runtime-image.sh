@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3 + a headless JRE) without a registry:
+# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3 with debugpy + a headless JRE) without a registry:
 # debootstrap a rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-2)
+# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-3)
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
 
-tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-2}}"
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-3}}"
 packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates"
+# debugpy for --debug-port: unpacked from its packages, without their gdb dependency (only used
+# to attach to a running pid, which fc-local never does).
+debugpy_packages="python3-debugpy python3-pydevd python3-bytecode python3-coverage"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "runtime image $tag already present"
@@ -39,11 +42,13 @@ trap 'rm -rf "$work"' EXIT
 echo "building $tag: debootstrap $suite (minbase + $packages)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+(cd "$work" && { apt-get download $debugpy_packages >/dev/null 2>&1 || { apt-get update -qq && apt-get download $debugpy_packages >/dev/null; }; })
+for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/rootfs"; done
 # Slim the image: caches and docs are not needed to run functions.
 rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/* \
   "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/share/locale"
 tar -C "$work/rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /code' - "$tag" >/dev/null
-docker run --rm "$tag" sh -c 'node --version && python3 --version && java -version 2>&1 | head -n1'
+docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy" && java -version 2>&1 | head -n1'
 echo "built $tag"

@@ -369,5 +369,24 @@ class Server(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
+def wait_for_debugger(listen):
+    """fc-local --debug-port: debugpy listens, and the agent serves once a client attached."""
+    host, _, port = listen.rpartition(':')
+    try:
+        import debugpy
+    except ImportError:
+        sys.stderr.write(
+            'fc-local: debugpy is not installed for %s (Python %s): install it (pip install debugpy, '
+            'or apt install python3-debugpy), or give a folder holding it with --debugger-path\n'
+            % (sys.executable, sys.version.split()[0]))
+        sys.exit(1)
+    debugpy.listen((host, int(port)))
+    debugpy.wait_for_client()
+    sys.stderr.write('Debugger attached.\n')
+
+
 if __name__ == '__main__':
+    _listen = os.environ.pop('FC_LOCAL_DEBUG_LISTEN', None)
+    if _listen:
+        wait_for_debugger(_listen)
     Server((HOST, PORT), Agent).serve_forever()

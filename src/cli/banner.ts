@@ -2,6 +2,7 @@ import path from 'node:path';
 import { allFunctions, fc3Name, fnKey, FORMAT_NAMES, functionUrl, localDomainNames, runtimeFamily, type Template } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
+import type { DebugTarget } from '../runtime/debug.js';
 
 // What `start` prints once it serves: the format, the backend, auth, the routes and the event
 // sources, so that a person can copy a URL and go.
@@ -19,6 +20,7 @@ export interface BannerFacts {
   watch: boolean;
   ossRoot: string;
   logRoot: string;
+  debug?: DebugTarget;
 }
 
 
@@ -49,6 +51,7 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   out(`  concurrency  ${b.concurrency} executions at once`);
   const notEmulated = allFunctions(b.template).filter((f) => runtimeFamily(f.runtime) === 'not-emulated');
   if (notEmulated.length) out(`  not emulated ${notEmulated.map((f) => `${fnKey(f)} (${f.runtime})`).join(', ')}: invoking them answers an error`);
+  if (b.debug) out(`  debug        ${b.debug.fn} starts under its debugger at its first request: attach to 127.0.0.1:${b.debug.port} (no time limits while debugging)`);
   out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);
   out('');
   const rows: [string, string, string][] = [];

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Template } from '../model.js';
+import { allFunctions, fnKey, type FunctionSpec, type Template } from '../model.js';
 import { formatError } from '../template/source.js';
 import { findTemplate, loadTemplate, TemplateNotFoundError, type LoadResult } from '../template/load.js';
 import { BackendUnavailableError, selectBackend, type SelectedBackend, type SelectOptions } from '../runtime/select-backend.js';
@@ -40,4 +40,19 @@ export async function chooseBackend(choice: string, opts: SelectOptions): Promis
     if (err instanceof BackendUnavailableError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/** A function named on the command line: service/function, or a name unique in the template. */
+export function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
+  const fns = allFunctions(tpl);
+  const names = () => fns.map((f) => `${fnKey(f)}`).join(', ');
+  if (!target) {
+    if (fns.length === 1) return fns[0]!;
+    throw new UsageError(`name the function: ${names()}`);
+  }
+  const [svc, name] = target.includes('/') ? target.split('/', 2) : [undefined, target];
+  const hits = fns.filter((f) => f.name === name && (svc === undefined || f.service === svc));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${fnKey(f)}`).join(', ')}`);
+  throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
 }

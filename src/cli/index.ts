@@ -6,6 +6,7 @@ import { registerInvoke } from './invoke.js';
 import { registerStart } from './start.js';
 import { registerEvents } from './events.js';
 import { registerInit } from './init.js';
+import { registerDebugConfig } from './debug-config.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ Examples:
   $ fc-local validate -t fc.yml          check a template, errors as file:line:col
   $ fc-local start -t fc.yml.example       serve the invoke API and HTTP triggers on 127.0.0.1:8000
   $ fc-local invoke demo/hello -e event.json
+  $ fc-local start -d 9229 --debug-function demo/hello   stop at breakpoints (fc-local debug-config vscode)
   $ fc-local events generate oss | fc-local invoke demo/on-events -e -
 `,
   );
@@ -31,6 +33,7 @@ Examples:
   registerInvoke(program);
   registerEvents(program);
   registerInit(program);
+  registerDebugConfig(program);
   return program;
 }
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { allFunctions, type FunctionSpec, type Template, fnKey } from '../model.js';
 import type { Outcome } from '../runtime/invoker.js';
 import { EXIT, UsageError } from './errors.js';
+import { addDebugOptions, type DebugFlags } from './debug.js';
 
-interface InvokeOptions {
+interface InvokeOptions extends DebugFlags {
   template?: string;
   eventFile?: string;
   event?: string;
@@ -14,8 +14,9 @@ interface InvokeOptions {
 }
 
 export function registerInvoke(program: Command): void {
-  program
-    .command('invoke')
+  const cmd = program.command('invoke');
+  addDebugOptions(cmd);
+  cmd
     .argument('[function]', 'service/function, or just function when the name is unique')
     .description('invoke a function once, as FC would: result on stdout, logs on stderr')
     .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
@@ -36,13 +37,14 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
-      const [{ chooseBackend, loadOrExplain }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
+      const [{ chooseBackend, loadOrExplain, pickFunction }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
       ]);
       const { template } = loadOrExplain(opts.template);
       const fn = pickFunction(template, target);
+      const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
       const event = await readEvent(opts);
       const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
@@ -55,6 +57,7 @@ Examples:
         note: (l) => process.stderr.write(`fc-local ${l}\n`),
         // Live logs for people; --json collects them into the object instead.
         onFunctionLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),
+        debug,
       });
       try {
         printOutcome(await emulator.invoke(fn, event), opts.json === true);
@@ -79,20 +82,6 @@ function printOutcome(out: Outcome, json: boolean): void {
     }
   }
   process.exitCode = out.errorType ? EXIT.functionError : EXIT.ok;
-}
-
-function pickFunction(tpl: Template, target: string | undefined): FunctionSpec {
-  const fns = allFunctions(tpl);
-  const names = () => fns.map((f) => `${fnKey(f)}`).join(', ');
-  if (!target) {
-    if (fns.length === 1) return fns[0]!;
-    throw new UsageError(`name the function to invoke: ${names()}`);
-  }
-  const [svc, name] = target.includes('/') ? target.split('/', 2) : [undefined, target];
-  const hits = fns.filter((f) => f.name === name && (svc === undefined || f.service === svc));
-  if (hits.length === 1) return hits[0]!;
-  if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${fnKey(f)}`).join(', ')}`);
-  throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
 }
 
 async function readEvent(opts: InvokeOptions): Promise<Buffer> {

@@ -3,8 +3,10 @@ import { fnKey } from '../model.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
 import { lineWriter } from './line-writer.js';
+import { addDebugOptions, type DebugFlags } from './debug.js';
+import type { PoolEvent } from '../runtime/pool.js';
 
-interface StartOptions {
+interface StartOptions extends DebugFlags {
   template?: string;
   port: string;
   host: string;
@@ -25,8 +27,9 @@ interface StartOptions {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export function registerStart(program: Command): void {
-  program
-    .command('start')
+  const cmd = program.command('start');
+  addDebugOptions(cmd);
+  cmd
     .description('serve every function of the template: the FC invoke API and HTTP triggers on one local port')
     .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml)')
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8000')
@@ -68,6 +71,7 @@ Examples:
         import('./banner.js'),
       ]);
       const { file, template } = loadOrExplain(opts.template);
+      const debug = (await import('./debug-target.js')).debugTarget(opts, template);
       const out = lineWriter(process.stdout);
       const note = (l: string) => out(`fc-local ${l}`);
       const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: note });
@@ -84,20 +88,23 @@ Examples:
         concurrency: Number(opts.concurrency),
         idleTimeoutMs: Number(opts.idleTimeout) * 1000,
         onFunctionLine: (fn, line) => out(`${color(fnKey(fn))} ${line}`),
-        onPoolEvent: (e) => {
-          if (e.type === 'started') note(`${fnKey(e.fn)}: instance started in ${e.instance.startedMs} ms`);
-          else if (e.type === 'stopped' && e.why === 'idle') note(`${fnKey(e.fn)}: idle instance stopped`);
-          else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
-        },
+        onPoolEvent: (e) => notePoolEvent(e, note),
+        debug,
       });
       const base = await emulator.serve(serve).catch(async (err: unknown) => {
         await emulator.stop();
         throw err instanceof ListenError ? new UsageError(err.message) : err;
       });
-      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, ...emulator.eventRoots });
+      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, ...emulator.eventRoots });
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);
     });
+}
+
+function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
+  if (e.type === 'started') note(`${fnKey(e.fn)}: instance started in ${e.instance.startedMs} ms`);
+  else if (e.type === 'stopped' && e.why === 'idle') note(`${fnKey(e.fn)}: idle instance stopped`);
+  else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
 }
 
 /** Checks the numeric options; every mistake is a usage error naming the option. */

@@ -12,6 +12,7 @@ import type { Outcome } from '../runtime/invoker.js';
 import type { PoolEvent } from '../runtime/pool.js';
 import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
+import { debuggerKind, type DebugTarget } from '../runtime/debug.js';
 
 // The composition root: one emulator owns the live template (TemplateStore) and wires every
 // part to it: the pools and invoker, the async queue, the event sources, the gateway, hot
@@ -30,6 +31,8 @@ export interface EmulatorOptions {
   /** Account-wide concurrent executions (FC's default: 100). */
   concurrency?: number;
   idleTimeoutMs?: number;
+  /** One function under a debugger (--debug-port). */
+  debug?: DebugTarget;
 }
 
 export interface ServeOptions {
@@ -70,7 +73,11 @@ export class Emulator {
       template: () => this.store.current,
       concurrencyLimit: opts.concurrency,
       idleTimeoutMs: opts.idleTimeoutMs,
-      onEvent: opts.onPoolEvent,
+      onEvent: (e) => {
+        if (opts.debug && fnKey(e.fn) === opts.debug.fn) this.noteDebugger(e);
+        opts.onPoolEvent?.(e);
+      },
+      debug: opts.debug,
       onLine: (fn, line, stream) => {
         opts.onFunctionLine?.(fn, line, stream);
         // A service's logConfig logstore gets its functions' output, as in FC, so that one
@@ -86,6 +93,16 @@ export class Emulator {
       await Promise.all(diff.removed.map((f) => this.executor.pools.remove(f.service, f.name)));
       await Promise.all(diff.changed.map((f) => this.executor.pools.existing(f.service, f.name)?.refresh(f)));
     });
+  }
+
+  private noteDebugger(e: PoolEvent): void {
+    const what = fnKey(e.fn);
+    if (e.type === 'starting' && e.debugPort) {
+      const hint = { node: 'Node inspector', debugpy: 'debugpy (DAP)', jdwp: 'JDWP', custom: 'your bootstrap reads FC_DEBUG_PORT' }[debuggerKind(e.fn) ?? 'custom'];
+      this.opts.note(`${what}: waiting for a debugger on 127.0.0.1:${e.debugPort} (${hint})`);
+    } else if (e.type === 'started' || e.type === 'restarted') {
+      this.opts.note(debuggerKind(e.fn) === 'custom' ? `${what}: instance ready (its debugger, if the bootstrap started one, is on 127.0.0.1:${this.opts.debug?.port})` : `${what}: debugger attached`);
+    }
   }
 
   get template(): Template {
@@ -166,7 +183,8 @@ export class Emulator {
     this.asyncQueue = asyncQueue;
 
     // --warm for every function; provisionConfig.target for its function, whichever is more.
-    const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0);
+    // The debugged function starts at its first request: warming it would wait for the debugger.
+    const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0 && fnKey(f) !== this.opts.debug?.fn);
     if (toWarm.length) {
       note(`warming ${toWarm.map((f) => `${Math.max(o.warm, f.provisioned)} x ${fnKey(f)}`).join(', ')} ...`);
       await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
@@ -235,7 +253,8 @@ export class Emulator {
       for (const close of this.closers) await close();
       await this.events?.close();
       await this.asyncQueue?.close();
-      while (this.inFlight > 0) await delay(20, true);
+      // A function held at a breakpoint (or waiting for its debugger) would hold the drain forever.
+      while (this.inFlight > 0 && !this.opts.debug) await delay(20, true);
     } finally {
       clearInterval(closer);
     }

@@ -6,6 +6,7 @@ import { fnKey, runtimeFamily, type FunctionSpec } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { isZip, unpackedDir } from './code-package.js';
 import type { InstanceRequest } from './backend.js';
+import { underDebugger } from './debug.js';
 
 // How each runtime's instance is launched: our agent for a language, or the user's bootstrap
 // for `custom`. Backends supply the paths as the instance sees them (host or container).
@@ -32,6 +33,8 @@ export interface AgentPaths {
   python27?: { found?: string; lookedFor: string };
   /** Cap the V8 heap at memorySize: stands in for a memory limit where the backend has none. */
   heapCap?: boolean;
+  /** Debugger files (debugpy) the instance adds to its path when debugging. */
+  debuggerDir?: string;
 }
 
 export interface AgentLaunch {
@@ -89,6 +92,12 @@ export function mountVar(dir: string): string {
 }
 
 export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
+  const launch = baseLaunch(req, paths, port, bindHost);
+  if (!req.debug) return launch;
+  return underDebugger(launch, req.fn, { port: req.debug.port, args: req.debug.args, debuggerDir: paths.debuggerDir }, bindHost);
+}
+
+function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
   const { fn } = req;
   const env: Record<string, string> = {
     ...fn.environmentVariables,

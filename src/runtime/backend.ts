@@ -32,6 +32,8 @@ export interface InstanceRequest {
   fn: FunctionSpec;
   region: string;
   accountId: string;
+  /** Start it under a debugger that waits for a client on this port (no start-up time limit). */
+  debug?: { port: number; args: string[]; debuggerPath?: string };
 }
 
 export interface Backend {

@@ -4,6 +4,7 @@ import type { Backend, LogStream } from './backend.js';
 import { Invoker } from './invoker.js';
 import { PoolSet, type PoolEvent } from './pool.js';
 import type { FunctionSpec } from '../model.js';
+import type { DebugTarget } from './debug.js';
 
 export interface ExecutorOptions {
   backend: Backend;
@@ -14,6 +15,7 @@ export interface ExecutorOptions {
   idleTimeoutMs?: number;
   onLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
   onEvent?: (event: PoolEvent) => void;
+  debug?: DebugTarget;
 }
 
 export interface Executor {
@@ -32,6 +34,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60_000,
     onLine: opts.onLine,
     onEvent: opts.onEvent,
+    debug: opts.debug,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

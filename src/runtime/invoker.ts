@@ -154,7 +154,7 @@ export class Invoker {
           outcome = { ...initFailure, coldStart: lease.cold };
         } else {
           t0 = performance.now();
-          const res = await call(inst, headers, fn.timeout * 1000);
+          const res = await call(inst, headers, this.timeLimitMs(fn, fn.timeout));
           const errorType = functionErrorOf(res.status, res.headers, httpMode);
           outcome = errorType
             ? { errorType, body: res.body, coldStart: lease.cold }
@@ -187,6 +187,11 @@ export class Invoker {
     return finish({ ...outcome, maxMemoryUsedMB, instanceId: lease.instance.handle.id });
   }
 
+  /** A function's time limit in ms; none while a debugger may hold it at a breakpoint. */
+  private timeLimitMs(fn: FunctionSpec, seconds: number): number {
+    return this.pools.existing(fn.service, fn.name)?.debugging ? Infinity : seconds * 1000;
+  }
+
   /** Runs the initializer once per instance (the instance owns "once"); returns the failure, if any. */
   private initialize(
     inst: Instance,
@@ -196,7 +201,8 @@ export class Invoker {
     if (!fn.initializer) return Promise.resolve(undefined);
     return inst.initializeOnce(async () => {
       try {
-        const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, fn.initializationTimeout * 1000, acks(fn));
+        const limit = this.timeLimitMs(fn, fn.initializationTimeout);
+        const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, limit, acks(fn));
         const errorType = functionErrorOf(res.status, res.headers, false);
         return errorType ? { errorType, body: res.body } : undefined;
       } catch (err) {
@@ -327,7 +333,8 @@ function send(
       r.destroy();
       reject(e);
     };
-    const timer = setTimeout(() => fail(new CallError('timeout', 'timeout')), timeoutMs);
+    // setTimeout cannot wait forever (it fires at once past 2^31 ms): no limit, no timer.
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => fail(new CallError('timeout', 'timeout')), timeoutMs) : undefined;
     // The body goes with the head, without waiting for 100 Continue: the interim answer is the
     // receipt, not a permission, so it costs no round trip.
     // An explicit length: with `Expect` set, Node sends the head before the body and would

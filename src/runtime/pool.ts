@@ -2,6 +2,7 @@ import type { FunctionSpec } from '../model.js';
 import { fnKey } from '../model.js';
 import type { Backend, InstanceHandle, LogStream } from './backend.js';
 import { Instance } from './instance.js';
+import type { DebugTarget } from './debug.js';
 
 export { Instance } from './instance.js';
 
@@ -52,7 +53,9 @@ export interface Lease {
 }
 
 export type PoolEvent =
+  | { type: 'starting'; fn: FunctionSpec; debugPort?: number }
   | { type: 'started'; fn: FunctionSpec; instance: Instance }
+  | { type: 'restarted'; fn: FunctionSpec; instance: Instance }
   | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: 'idle' | 'discarded' | 'stale' | 'closed' }
   | { type: 'exited'; fn: FunctionSpec; instance: Instance; code: number | null; signal: string | null };
 
@@ -63,6 +66,8 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   onLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
   onEvent?: (event: PoolEvent) => void;
+  /** The function being debugged, if any: one instance, no time limits, no idle reaping. */
+  debug?: DebugTarget;
 }
 
 export class FunctionPool {
@@ -86,6 +91,11 @@ export class FunctionPool {
 
   get fn(): FunctionSpec {
     return this.spec;
+  }
+
+  /** Whether this function runs under the debugger (its requests have no time limit). */
+  get debugging(): boolean {
+    return this.opts.debug?.fn === fnKey(this.spec);
   }
 
   get size(): number {
@@ -200,8 +210,10 @@ export class FunctionPool {
         if (after) await after;
         if (inst.state === 'gone') return undefined;
         inst.take();
+        if (this.debugging) this.opts.onEvent?.({ type: 'starting', fn: spec, debugPort: this.opts.debug?.port });
         const ok = await restart(inst.handle, before, spec).catch(() => false);
         inst.restarting = false;
+        if (ok) this.opts.onEvent?.({ type: 'restarted', fn: spec, instance: inst });
         if (ok) inst.reset();
         else inst.retire();
         inst.give();
@@ -225,6 +237,7 @@ export class FunctionPool {
   }
 
   reapIdle(now = Date.now()): void {
+    if (this.debugging) return; // the developer may look at the code for a long time
     for (const inst of this.instances) if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
   }
 
@@ -244,7 +257,8 @@ export class FunctionPool {
   }
 
   private atCapacity(): boolean {
-    const max = this.backend.maxInstances?.(this.spec);
+    // A debugger holds one instance: requests queue for it, and the debug port has one owner.
+    const max = this.debugging ? 1 : this.backend.maxInstances?.(this.spec);
     return max !== undefined && this.instances.size + this.starting + this.stopping >= max;
   }
 
@@ -271,7 +285,14 @@ export class FunctionPool {
   private async startOne(): Promise<Instance> {
     const spec = this.spec;
     const t0 = Date.now();
-    const handle = await this.backend.start({ fn: spec, region: this.opts.region, accountId: this.opts.accountId });
+    const debug = this.debugging ? this.opts.debug : undefined;
+    this.opts.onEvent?.({ type: 'starting', fn: spec, debugPort: debug?.port });
+    const handle = await this.backend.start({
+      fn: spec,
+      region: this.opts.region,
+      accountId: this.opts.accountId,
+      ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
+    });
     const inst = new Instance(handle, Date.now() - t0);
     // Code changed while this one was starting: it must not serve.
     if (spec !== this.spec) inst.retire();

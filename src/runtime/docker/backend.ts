@@ -12,6 +12,7 @@ import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest 
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, ImagePuller, type ImageChoice } from './images.js';
 import { guard } from '../host/guardian.js';
+import { DEBUGGER_IN_CONTAINER } from '../debug.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
 // nothing else writable, a non-root user, FC's limits (memory, pids and nofile 1024), and its
@@ -78,7 +79,10 @@ export class DockerBackend implements Backend {
         chmodSync(m.hostDir, 0o777); // the function runs as a user of its own
       }
     }
-    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER }, port, '0.0.0.0');
+    const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
+    // A debugger attaches on the same port number on the host, which is loopback only as well.
+    const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
     const mb = 1024 * 1024;
     const container = await this.docker.createContainer({
       Image: image,
@@ -88,7 +92,7 @@ export class DockerBackend implements Backend {
       Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env }).map(([k, v]) => `${k}=${v}`),
       User: USER,
       WorkingDir: '/code',
-      ExposedPorts: { [`${port}/tcp`]: {} },
+      ExposedPorts: { [`${port}/tcp`]: {}, ...(req.debug ? { [`${req.debug.port}/tcp`]: {} } : {}) },
       Labels: {
         [LABEL]: '1',
         [`${LABEL}.session`]: this.session,
@@ -103,6 +107,7 @@ export class DockerBackend implements Backend {
           `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`,
           ...layers.map((l, i) => `${l}:${layersIn[i]}:ro`),
           ...fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
+          ...(req.debug?.debuggerPath ? [`${req.debug.debuggerPath}:${DEBUGGER_IN_CONTAINER}:ro`] : []),
         ],
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
@@ -112,15 +117,17 @@ export class DockerBackend implements Backend {
         Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
-        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }], ...debugPort },
         LogConfig: { Type: 'none', Config: {} },
       },
     });
-    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir);
+    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
-    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000), what: `${what} for ${fnKey(fn)}` });
+    // Under a debugger the instance waits for the developer to attach, however long.
+    const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}` });
     return instance;
   }
 
@@ -184,6 +191,8 @@ class ContainerInstance implements InstanceHandle {
     private readonly innerPort: number,
     /** The host path mounted as its code. */
     readonly codeSource: string,
+    /** Its runtime waits for a debugger at each start: a restart has no time limit. */
+    private readonly debugging: boolean,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
@@ -219,7 +228,7 @@ class ContainerInstance implements InstanceHandle {
    * SIGHUP to the supervisor: it ends the agent, empties /tmp and starts it again; done when an
    * agent with another pid answers on the same published port.
    */
-  async restartAgent(timeoutMs = 15_000): Promise<boolean> {
+  async restartAgent(timeoutMs = this.debugging ? Infinity : 15_000): Promise<boolean> {
     const before = await agentPid(this.port);
     if (!before || this.ended) return false;
     await this.container.kill({ signal: 'SIGHUP' });

@@ -2,13 +2,13 @@ import { execa, type ResultPromise } from 'execa';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { AGENTS_DIR, agentLaunch, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, type AgentPaths, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
 import { guard } from '../host/guardian.js';
 import { INSTANCE_VAR, killProcessesWith, listenerBelongsTo, processesWith, RUN_VAR } from '../host/proc-scan.js';
-import { findPython27 } from './interpreters.js';
+import { findDebugPython, findPython27 } from './interpreters.js';
 import { resolveCommand, runningAsRoot, unreachable, UNPRIVILEGED } from './privileges.js';
 
 // The embedded backend: each instance is a child process on a free 127.0.0.1 port, its cwd the
@@ -76,6 +76,8 @@ export class ProcessBackend implements Backend {
         node: process.execPath,
         heapCap: true,
         ...(req.fn.runtime === 'python2.7' ? { python27: findPython27() } : {}),
+        ...this.debugInterpreter(req),
+        debuggerDir: req.debug?.debuggerPath,
       },
       port,
       '127.0.0.1',
@@ -135,7 +137,8 @@ export class ProcessBackend implements Backend {
         instance,
         orPort: custom && !caPortTaken ? req.fn.caPort : undefined,
         ownsOrPort: () => listenerBelongsTo(req.fn.caPort, [child.pid ?? 0, ...processesWith(INSTANCE_VAR, (v) => v === id)]),
-        timeoutMs: this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000),
+        // Under a debugger the instance waits for the developer to attach, however long.
+        timeoutMs: req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000)),
         what: `${what} for ${fnKey(req.fn)}`,
       });
     } catch (err) {
@@ -153,6 +156,17 @@ export class ProcessBackend implements Backend {
       void instance.exited.then(() => this.portOwners.get(answered) === instance && this.portOwners.delete(answered));
     }
     return instance;
+  }
+
+  /** A Python function under the debugger runs on an interpreter that has debugpy. */
+  private debugInterpreter(req: InstanceRequest): Pick<AgentPaths, 'python' | 'python27'> {
+    if (!req.debug || runtimeFamily(req.fn.runtime) !== 'python') return {};
+    const usual = req.fn.runtime === 'python2.7' ? findPython27().found : 'python3';
+    if (!usual) return {}; // the launch explains the missing interpreter
+    const debuggable = findDebugPython(usual, req.debug.debuggerPath);
+    if (!debuggable.found) throw new InstanceStartError(`cannot debug ${fnKey(req.fn)}: ${debuggable.how}`);
+    if (debuggable.found !== usual) this.opts.log?.(`${fnKey(req.fn)}: debugging with ${debuggable.found}, which has debugpy (${usual} has not)`);
+    return req.fn.runtime === 'python2.7' ? { python27: { found: debuggable.found, lookedFor: '' } } : { python: debuggable.found };
   }
 
   private learnPort(req: InstanceRequest, fixed: boolean): void {
