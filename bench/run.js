@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
@@ -31,19 +31,56 @@ async function spawnServer(args, name) {
   closeSync(fd);
   for (let i = 0; i < 600; i++) {
     const m = /listening on (http:\/\/[^ \n]+)/.exec(readFileSync(log, 'utf8'));
-    if (m) return { base: m[1], stop: async () => { proc.kill('SIGINT'); await proc; } };
+    if (m) return { base: m[1], pid: proc.pid, stop: async () => { proc.kill('SIGINT'); await proc; } };
     await new Promise((r) => setTimeout(r, 100));
   }
   proc.kill();
   throw new Error(`${name} did not start:\n${readFileSync(log, 'utf8')}`);
 }
 
-async function load(url, init = {}) {
+const TICK_MS = 1000 / 100; // USER_HZ on Linux
+
+/** CPU ms used so far by `pid` (the gateway) and by its descendants or, on Docker, its containers. */
+function cpuOf(pid) {
+  const stats = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(d), { ppid: Number(rest[1]), ms: (Number(rest[11]) + Number(rest[12])) * TICK_MS });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (p) => {
+    for (let q = stats.get(p)?.ppid; q; q = stats.get(q)?.ppid) if (q === pid) return true;
+    return false;
+  };
+  let instances = 0;
+  for (const [p, st] of stats) if (below(p)) instances += st.ms;
+  // Containers are not our descendants: their cgroups count their CPU.
+  try {
+    for (const d of readdirSync('/sys/fs/cgroup/system.slice')) {
+      if (!d.startsWith('docker-')) continue;
+      const usec = /usage_usec (\d+)/.exec(readFileSync(`/sys/fs/cgroup/system.slice/${d}/cpu.stat`, 'utf8'))?.[1];
+      instances += Number(usec ?? 0) / 1000;
+    }
+  } catch {
+    // no cgroup v2 Docker layout here
+  }
+  return { gateway: stats.get(pid)?.ms ?? 0, instances };
+}
+
+async function load(target, url, init = {}) {
   // Warm up (cold starts, JIT), then measure.
-  await autocannon({ url, connections, duration: 1, ...init });
+  await autocannon({ url, connections, duration: 2, ...init });
+  const before = cpuOf(target.pid);
   const r = await autocannon({ url, connections, duration, ...init });
+  const after = cpuOf(target.pid);
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  const per1k = (k) => ((after[k] - before[k]) * 1000) / r.requests.total;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, gatewayCpu: per1k('gateway'), instanceCpu: per1k('instances') };
 }
 
 /** Sequential warm invocations through the invoker vs calling the handler in-process. */
@@ -98,27 +135,36 @@ async function coldStarts(n) {
 }
 
 const bare = await spawnServer(['bench/bare-server.js'], 'bare server');
+const floor = await spawnServer(['bench/floor.js', String(connections)], 'floor');
 const fc = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--backend', opts.backend, ...(opts.image ? ['--image', opts.image] : [])], 'fc-local');
 try {
-  const baseline = await load(`${bare.base}/`);
-  const trigger = await load(`${fc.base}/2016-08-15/proxy/bench/http/`);
-  const multi = await load(`${fc.base}/2016-08-15/proxy/bench/http-multi/`);
-  const api = await load(`${fc.base}/2016-08-15/services/bench/functions/event/invocations`, { method: 'POST', body: '{}' });
+  const baseline = await load(bare, `${bare.base}/`);
+  const floorGet = await load(floor, `${floor.base}/`);
+  const floorPost = await load(floor, `${floor.base}/`, { method: 'POST', body: '{}' });
+  await floor.stop();
+  const trigger = await load(fc, `${fc.base}/2016-08-15/proxy/bench/http/`);
+  const multi = await load(fc, `${fc.base}/2016-08-15/proxy/bench/http-multi/`);
+  const api = await load(fc, `${fc.base}/2016-08-15/services/bench/functions/event/invocations`, { method: 'POST', body: '{}' });
   await fc.stop();
   const overhead = await invokeOverhead(Number(opts.invocations));
   const cold = await coldStarts(Number(opts.cold));
   const f = (x) => x.toFixed(0);
-  const row = (name, r) => `| ${name} | ${f(r.rps)} | ${((100 * r.rps) / baseline.rps).toFixed(0)}% | ${r.p50} | ${r.p99} |`;
+  const pct = (a, b) => `${((100 * a) / b).toFixed(0)}%`;
+  const row = (name, r, ref) =>
+    `| ${name} | ${f(r.rps)} | ${pct(r.rps, baseline.rps)} | ${ref ? pct(r.rps, ref.rps) : ''} | ${r.p50} | ${r.p99} | ${f(r.gatewayCpu)} | ${f(r.instanceCpu)} | ${ref ? ((r.gatewayCpu + r.instanceCpu) / (ref.gatewayCpu + ref.instanceCpu)).toFixed(2) + 'x' : ''} |`;
   console.log(`## ${opts.backend} backend, ${connections} connections, ${duration} s per run (${new Date().toISOString().slice(0, 10)})\n`);
-  console.log('| target | req/s | of bare | p50 ms | p99 ms |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log('| target | req/s | of bare | of floor | p50 ms | p99 ms | gateway CPU ms / 1k req | instances CPU ms / 1k req | CPU / req vs floor |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(row('bare Node http server', baseline));
-  console.log(row('HTTP trigger (warm)', trigger));
-  console.log(row('HTTP trigger, instanceConcurrency 10', multi));
-  console.log(row('invoke API (warm)', api));
+  console.log(row(`floor: minimal gateway + ${connections} single-request agents (GET)`, floorGet, floorGet));
+  console.log(row('floor, POST {}', floorPost, floorPost));
+  console.log(row('HTTP trigger (warm)', trigger, floorGet));
+  console.log(row('HTTP trigger, instanceConcurrency 10', multi, floorGet));
+  console.log(row('invoke API (warm)', api, floorPost));
   console.log(`\nWarm invoke through the invoker, ${opts.invocations} sequential calls: p50 ${overhead.warmP50.toFixed(2)} ms, p99 ${overhead.warmP99.toFixed(2)} ms; the same handler called in-process: p50 ${(overhead.localP50 * 1000).toFixed(1)} µs. Overhead per warm invocation ≈ ${(overhead.warmP50 - overhead.localP50).toFixed(2)} ms.`);
   console.log(`\nCold start to first answer (${opts.cold} fresh instances): p50 ${cold.p50.toFixed(0)} ms, max ${cold.max.toFixed(0)} ms.`);
 } finally {
   await bare.stop();
+  await floor.stop().catch(() => {});
   await fc.stop().catch(() => {});
 }

@@ -69,6 +69,19 @@ describe(`fc-local start [${backend.name}, --no-auth]`, () => {
       await srv.waitFor(new RegExp(`node-svc/logging .* ${id} \\[WARN\\] console warn 2`));
     });
 
+    it('prints FC Invoke Start and End around an HTTP function\'s lines, and alone for one that prints nothing', async () => {
+      const quiet = await fetch(`${srv.base}/2016-08-15/proxy/node-svc/http/q`);
+      const qid = quiet.headers.get('x-fc-request-id')!;
+      expect(quiet.headers.get('x-fc-local-logged')).toBeNull();
+      await srv.waitFor(new RegExp(`node-svc/http FC Invoke Start RequestId: ${qid}\nnode-svc/http FC Invoke End RequestId: ${qid}\n`));
+      const loud = await fetch(`${srv.base}/2016-08-15/proxy/node-svc/http-logs/`);
+      expect(await loud.text()).toBe('logged');
+      const id = loud.headers.get('x-fc-request-id')!;
+      await srv.waitFor(
+        new RegExp(`node-svc/http-logs FC Invoke Start RequestId: ${id}\nnode-svc/http-logs .* ${id} \\[VERBOSE\\] http says one\nnode-svc/http-logs raw two\nnode-svc/http-logs FC Invoke End RequestId: ${id}\n`),
+      );
+    });
+
     it('answers function errors with 200, X-Fc-Error-Type and the error JSON', async () => {
       const handled = await invoke('handled');
       expect(handled.status).toBe(200);

@@ -49,6 +49,7 @@ var FLUSH_BYTES = 64 * 1024;
 var pendingLines = [];
 var pendingBytes = 0;
 function writeLine(line) {
+  if (deferredStarts.length) printDeferredStarts();
   if (pendingLines.length === 0) setImmediate(flushLines);
   pendingLines.push(line);
   pendingBytes += line.length + 1;
@@ -59,8 +60,45 @@ function flushLines() {
   var text = pendingLines.join('\n') + '\n';
   pendingLines = [];
   pendingBytes = 0;
-  process.stdout.write(text);
+  rawStdoutWrite(text);
 }
+
+// HTTP-trigger invocations that print nothing need no markers on the log channel: their Start
+// marker waits here until a line is printed, and one that printed nothing answers with
+// x-fc-local-logged: 0, so that fc-local writes both markers itself (its answer returns no logs).
+var deferredStarts = [];
+function printDeferredStarts() {
+  var starts = deferredStarts;
+  deferredStarts = [];
+  starts.forEach(function (t) {
+    t.printed = true;
+    writeLine(t.line);
+  });
+}
+function deferStart(line) {
+  var t = { line: line, printed: false };
+  deferredStarts.push(t);
+  return t;
+}
+function printStart(t) {
+  if (t.printed) return;
+  deferredStarts.splice(deferredStarts.indexOf(t), 1);
+  t.printed = true;
+  writeLine(t.line);
+}
+// Anything written to stdout or stderr directly counts as a line of the invocation too.
+var rawStdoutWrite = process.stdout.write.bind(process.stdout);
+process.stdout.write = function () {
+  if (deferredStarts.length) printDeferredStarts();
+  flushLines();
+  return rawStdoutWrite.apply(null, arguments);
+};
+var rawStderrWrite = process.stderr.write.bind(process.stderr);
+process.stderr.write = function () {
+  if (deferredStarts.length) printDeferredStarts();
+  flushLines();
+  return rawStderrWrite.apply(null, arguments);
+};
 
 // A user's own process.exit() must not lose what was logged before it.
 process.on('exit', flushLines);
@@ -232,9 +270,10 @@ function encodeResult(data) {
   return Buffer.from(String(data));
 }
 
-function reply(res, status, type, body) {
+function reply(res, status, type, body, unlogged) {
   flushLines();
   var headers = { 'content-type': 'application/octet-stream', 'x-fc-status': String(status) };
+  if (unlogged) headers['x-fc-local-logged'] = '0';
   if (type) {
     headers['x-fc-error-type'] = type;
     headers['content-type'] = 'application/json';
@@ -306,10 +345,14 @@ function handleInvoke(req, res) {
   readBody(req, function (event) {
     var ctx = buildContext(req.headers);
     currentRequestId = ctx.requestId;
-    marker('FC Invoke Start RequestId: ' + ctx.requestId);
+    var start = deferStart('FC Invoke Start RequestId: ' + ctx.requestId);
     var end = function (status, type, body) {
-      marker('FC Invoke End RequestId: ' + ctx.requestId);
-      reply(res, status, type, body);
+      if (start.printed) {
+        marker('FC Invoke End RequestId: ' + ctx.requestId);
+        return reply(res, status, type, body);
+      }
+      deferredStarts.splice(deferredStarts.indexOf(start), 1);
+      reply(res, status, type, body, true);
     };
     loadExport(ctx.function.handler, function (loadErr, fn) {
       if (loadErr) return end(404, 'UnhandledInvocationError', JSON.stringify(loadErr));
@@ -379,19 +422,28 @@ function handleHttp(req, res) {
       if (sent) return;
       sent = true;
       var finish = function () { marker('FC Invoke End RequestId: ' + ctx.requestId); flushLines(); };
-      res.writeHead(status, headers);
       if (body instanceof Stream.Readable || (body && typeof body.pipe === 'function')) {
+        // Lines may come while it streams: the markers go on the log channel.
+        printStart(start);
+        res.writeHead(status, headers);
         body.on('end', finish);
         body.pipe(res);
-      } else {
-        finish();
-        res.end(encodeResult(body));
+        return;
       }
+      var out = encodeResult(body);
+      if (start.printed) finish();
+      else {
+        deferredStarts.splice(deferredStarts.indexOf(start), 1);
+        headers['x-fc-local-logged'] = '0';
+      }
+      res.writeHead(status, headers);
+      res.end(out);
     },
   };
-  marker('FC Invoke Start RequestId: ' + ctx.requestId);
+  var start = deferStart('FC Invoke Start RequestId: ' + ctx.requestId);
   loadExport(ctx.function.handler, function (loadErr, fn) {
     if (loadErr) {
+      printStart(start);
       marker('FC Invoke End RequestId: ' + ctx.requestId);
       return reply(res, 404, 'UnhandledInvocationError', JSON.stringify(loadErr));
     }

@@ -45,11 +45,28 @@ export function createGateway(deps: GatewayDeps): RequestListener {
       customDomainRequest(deps, domain, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
       return;
     }
+    const invocation = req.method === 'POST' ? INVOKE_ROUTE.exec(req.url ?? '') : null;
+    if (invocation) {
+      const requestId = randomUUID();
+      invokeApi(deps, req, res, requestId, invocation[1]!, invocation[2]!).catch((err: unknown) => handleError(deps, err, req, res, requestId));
+      return;
+    }
     if (!req.url?.startsWith(proxyPrefix)) return app(req, res);
     const requestId = randomUUID();
     httpTrigger(deps, req, res, requestId).catch((err: unknown) => handleError(deps, err, req, res, requestId));
   };
 }
+
+/** The invoke API, the other hot route, also past express. */
+const INVOKE_ROUTE = /^\/2016-08-15\/services\/([^/?]+)\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
+
+async function invokeApi(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string, rawService: string, rawFunction: string): Promise<void> {
+  if (deps.auth) verifySignature({ method: 'POST', path: unescapedPath(req.url ?? ''), headers: req.headers }, deps.credentials);
+  const f = fn(deps, decodeSegment(rawService), decodeSegment(rawFunction));
+  const event = await readInvocationBody(req, invocationType(req.headers));
+  await runInvocation(deps, f, req, res, requestId, event, 'x-fc-stateful-async-invocation-id');
+}
+
 
 function handleError(deps: GatewayDeps, err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
   const url = (req as Request).originalUrl ?? req.url ?? '';

@@ -22,6 +22,8 @@ export interface InstanceHandle {
   readonly exited: Promise<ExitInfo>;
   /** Every line the instance prints. */
   onLine(listener: LineListener): () => void;
+  /** Hands listeners a line as if the instance had printed it (markers fc-local writes for it). */
+  echo?(line: string): void;
   /** Peak memory use in MB, when the backend can tell. */
   maxMemoryMB(): Promise<number | undefined>;
   stop(): Promise<void>;

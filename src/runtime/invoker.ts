@@ -131,6 +131,7 @@ export class Invoker {
     let lease!: Lease;
     let log!: InvocationLog;
     let discard = false;
+    let unlogged = false;
     let outcome!: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>;
     // A second attempt only when the first request provably never reached a live instance.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -155,6 +156,7 @@ export class Invoker {
         } else {
           t0 = performance.now();
           const res = await call(inst, headers, this.timeLimitMs(fn, fn.timeout));
+          unlogged = res.headers['x-fc-local-logged'] === '0';
           const errorType = functionErrorOf(res.status, res.headers, httpMode);
           outcome = errorType
             ? { errorType, body: res.body, coldStart: lease.cold }
@@ -179,7 +181,7 @@ export class Invoker {
       break;
     }
 
-    await log.settle(discard, httpMode);
+    await log.settle(discard, httpMode, unlogged);
     logs.push(...log.lines);
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB();
@@ -240,7 +242,7 @@ class InvocationLog {
 
   constructor(
     private readonly inst: Instance,
-    requestId: string,
+    private readonly requestId: string,
     /** Our agents print FC's Start/End markers; for a custom bootstrap fc-local adds them. */
     private readonly markers: boolean,
   ) {
@@ -278,11 +280,25 @@ class InvocationLog {
    * before answering; a custom bootstrap's output is given a short pause (not for HTTP
    * triggers, which return no logs); a discarded instance prints nothing more.
    */
-  async settle(discarded: boolean, httpMode: boolean): Promise<void> {
+  async settle(discarded: boolean, httpMode: boolean, unlogged = false): Promise<void> {
+    if (unlogged && this.inst.handle.echo) {
+      // The agent printed nothing for it, markers included: they are written here.
+      this.inst.handle.echo(`FC Invoke Start RequestId: ${this.requestId}`);
+      this.inst.handle.echo(this.endLine);
+      this.detach();
+      return;
+    }
     if (discarded) {
       await Promise.race([this.inst.handle.exited, delay(50)]);
     } else if (this.markers) {
-      await Promise.race([this.ended, this.inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
+      const settled = Promise.race([this.ended, this.inst.handle.exited, delay(END_MARKER_GRACE_MS)]);
+      // An HTTP trigger returns no logs: its answer does not wait for the log channel; the
+      // lines still reach the console and the log as they arrive.
+      if (httpMode) {
+        void settled.then(() => this.detach());
+        return;
+      }
+      await settled;
     } else if (!httpMode) {
       const answeredAt = performance.now();
       const until = answeredAt + END_MARKER_GRACE_MS;

@@ -264,6 +264,10 @@ class ContainerInstance implements InstanceHandle {
     return this.lines.on(listener);
   }
 
+  echo(line: string): void {
+    this.lines.emit(line, 'stdout');
+  }
+
   async maxMemoryMB(): Promise<number | undefined> {
     // The engine's cgroup files, when it runs on this machine (v1, then v2); stats calls take
     // a second, too slow for every invocation.

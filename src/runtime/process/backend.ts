@@ -246,6 +246,10 @@ class ProcessInstance implements InstanceHandle {
     return this.lines.on(listener);
   }
 
+  echo(line: string): void {
+    this.lines.emit(line, 'stdout');
+  }
+
   async maxMemoryMB(): Promise<number | undefined> {
     if (!this.child.pid || this.ended) return undefined;
     try {
