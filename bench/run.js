@@ -18,6 +18,8 @@ const { values: opts } = parseArgs({
     invocations: { type: 'string', default: '300' },
     image: { type: 'string', default: process.env.FC_LOCAL_IMAGE },
     cold: { type: 'string', default: '7' },
+    'workbench-rounds': { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '5' },
   },
 });
 const duration = Number(opts.duration);
@@ -74,7 +76,8 @@ function cpuOf(pid) {
 
 async function load(target, url, init = {}) {
   // Warm up (cold starts, JIT), then measure.
-  await autocannon({ url, connections, duration: 2, ...init });
+  // Ten instances take a few seconds of traffic before their JIT settles: warm up long enough.
+  await autocannon({ url, connections, duration: Number(opts.warmup), ...init });
   const before = cpuOf(target.pid);
   const r = await autocannon({ url, connections, duration, ...init });
   const after = cpuOf(target.pid);
@@ -145,6 +148,15 @@ try {
   const trigger = await load(fc, `${fc.base}/2016-08-15/proxy/bench/http/`);
   const multi = await load(fc, `${fc.base}/2016-08-15/proxy/bench/http-multi/`);
   const api = await load(fc, `${fc.base}/2016-08-15/services/bench/functions/event/invocations`, { method: 'POST', body: '{}' });
+  // The workbench's recording on the hot path: the same trigger with it on and off, alternately.
+  const fcOff = await spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', '--no-workbench', '--backend', opts.backend, ...(opts.image ? ['--image', opts.image] : [])], 'fc-local off');
+  const on = [];
+  const off = [];
+  for (let i = 0; i < Number(opts['workbench-rounds']); i++) {
+    on.push((await load(fc, `${fc.base}/2016-08-15/proxy/bench/http/`)).rps);
+    off.push((await load(fcOff, `${fcOff.base}/2016-08-15/proxy/bench/http/`)).rps);
+  }
+  await fcOff.stop();
   await fc.stop();
   const overhead = await invokeOverhead(Number(opts.invocations));
   const cold = await coldStarts(Number(opts.cold));
@@ -161,6 +173,8 @@ try {
   console.log(row('HTTP trigger (warm)', trigger, floorGet));
   console.log(row('HTTP trigger, instanceConcurrency 10', multi, floorGet));
   console.log(row('invoke API (warm)', api, floorPost));
+  const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`\nWorkbench on vs off (HTTP trigger, warm, ${on.length} alternating runs each): on ${on.map(f).join(' / ')} req/s, off ${off.map(f).join(' / ')} req/s; on is ${((100 * avg(on)) / avg(off)).toFixed(1)}% of off.`);
   console.log(`\nWarm invoke through the invoker, ${opts.invocations} sequential calls: p50 ${overhead.warmP50.toFixed(2)} ms, p99 ${overhead.warmP99.toFixed(2)} ms; the same handler called in-process: p50 ${(overhead.localP50 * 1000).toFixed(1)} µs. Overhead per warm invocation ≈ ${(overhead.warmP50 - overhead.localP50).toFixed(2)} ms.`);
   console.log(`\nCold start to first answer (${opts.cold} fresh instances): p50 ${cold.p50.toFixed(0)} ms, max ${cold.max.toFixed(0)} ms.`);
 } finally {

@@ -21,6 +21,8 @@ export interface BannerFacts {
   ossRoot: string;
   logRoot: string;
   debug?: DebugTarget;
+  /** The workbench page's URL (with its token when the bind is wide). */
+  workbench?: string;
 }
 
 
@@ -52,6 +54,7 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   const notEmulated = allFunctions(b.template).filter((f) => runtimeFamily(f.runtime) === 'not-emulated');
   if (notEmulated.length) out(`  not emulated ${notEmulated.map((f) => `${fnKey(f)} (${f.runtime})`).join(', ')}: invoking them answers an error`);
   if (b.debug) out(`  debug        ${b.debug.fn} starts under its debugger at its first request: attach to 127.0.0.1:${b.debug.port} (no time limits while debugging)`);
+  if (b.workbench) out(`  workbench    ${b.workbench} (Prometheus metrics at ${b.base}/_fc-local/metrics)`);
   out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);
   out('');
   const rows: [string, string, string][] = [];

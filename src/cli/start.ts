@@ -22,6 +22,8 @@ interface StartOptions extends DebugFlags {
   watch: boolean;
   ossDir?: string;
   logDir?: string;
+  workbench: boolean;
+  open?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -40,6 +42,8 @@ export function registerStart(program: Command): void {
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
     .option('--log-dir <dir>', 'folder of <logstore>.jsonl files feeding Log triggers (default: .fc-local/log beside the template)')
     .option('--no-watch', 'do not reload functions when their code or the template changes')
+    .option('--no-workbench', 'do not serve the workbench page and metrics at /_fc-local/')
+    .option('--open', 'open the workbench in the browser once serving')
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
     .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
@@ -95,10 +99,21 @@ Examples:
         await emulator.stop();
         throw err instanceof ListenError ? new UsageError(err.message) : err;
       });
-      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, ...emulator.eventRoots });
+      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots });
+      if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);
     });
+}
+
+function workbenchUrl(serve: ServeOptions, base: string, token: string | undefined): string | undefined {
+  return serve.workbench === false ? undefined : `${base}/_fc-local/${token ? `?token=${token}` : ''}`;
+}
+
+/** --open: the desktop's opener, detached; a machine without one just does not open. */
+function openBrowser(url: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  void import('node:child_process').then(({ spawn }) => spawn(opener, [url], { detached: true, stdio: 'ignore' }).on('error', () => undefined).unref());
 }
 
 function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
@@ -121,7 +136,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const backoff = num('async-backoff', opts.asyncBackoff, (n) => n >= 0, 'a number of milliseconds');
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
-  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, logDir: opts.logDir, warm, watch: opts.watch };
+  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
 }
 
 /** Ctrl-C drains (see Emulator.stop); a second Ctrl-C stops at once. */

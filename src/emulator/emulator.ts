@@ -8,10 +8,12 @@ import type { AsyncQueue } from '../runtime/async/queue.js';
 import type { Backend, LogStream } from '../runtime/backend.js';
 import { codeInfo, invalidateCodeInfo } from '../runtime/code-checksum.js';
 import { createExecutor, type Executor } from '../runtime/index.js';
-import type { Outcome } from '../runtime/invoker.js';
+import type { InvocationSource, Outcome } from '../runtime/invoker.js';
 import type { PoolEvent } from '../runtime/pool.js';
 import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
+import type { Recorder } from './recorder.js';
+import type { WorkbenchSource } from '../gateway/workbench.js';
 import { debuggerKind, type DebugTarget } from '../runtime/debug.js';
 
 // The composition root: one emulator owns the live template (TemplateStore) and wires every
@@ -50,6 +52,8 @@ export interface ServeOptions {
   warm: number;
   /** Hot reload of code and template. */
   watch: boolean;
+  /** The workbench at /_fc-local/ and its metrics (default on). */
+  workbench?: boolean;
 }
 
 export class ListenError extends Error {}
@@ -62,6 +66,9 @@ export class Emulator {
   private server?: http.Server;
   private closers: (() => Promise<void>)[] = [];
   private inFlight = 0;
+  private recorder?: Recorder;
+  /** The workbench's token when the bind is wider than loopback. */
+  workbenchToken?: string;
   private draining = false;
   baseUrl = '';
 
@@ -75,11 +82,13 @@ export class Emulator {
       idleTimeoutMs: opts.idleTimeoutMs,
       onEvent: (e) => {
         if (opts.debug && fnKey(e.fn) === opts.debug.fn) this.noteDebugger(e);
+        if (e.type !== 'starting') this.recorder?.instancesChanged();
         opts.onPoolEvent?.(e);
       },
       debug: opts.debug,
       onLine: (fn, line, stream) => {
         opts.onFunctionLine?.(fn, line, stream);
+        this.recorder?.log(fnKey(fn), line, stream);
         // A service's logConfig logstore gets its functions' output, as in FC, so that one
         // function's logs can feed another's Log trigger.
         const logConfig = this.store.current.services.find((s) => s.name === fn.service)?.logConfig;
@@ -114,8 +123,8 @@ export class Emulator {
   }
 
   /** One synchronous invocation of an event function. */
-  invoke(fn: FunctionSpec, event: Buffer, requestId?: string): Promise<Outcome> {
-    return this.executor.invoker.invokeEvent(fn, event, requestId);
+  invoke(fn: FunctionSpec, event: Buffer, requestId?: string, source: InvocationSource = 'library'): Promise<Outcome> {
+    return this.executor.invoker.invokeEvent(fn, event, requestId, source);
   }
 
   /** Queues an async invocation as the API does (journaled first); resolves with its request id. */
@@ -143,6 +152,27 @@ export class Emulator {
 
   get requestsInFlight(): number {
     return this.inFlight;
+  }
+
+  private async startWorkbench(o: ServeOptions, events: EventSources): Promise<WorkbenchSource> {
+    const [{ Recorder }, { workbenchSource }] = await Promise.all([import('./recorder.js'), import('./workbench-source.js')]);
+    const pools = this.executor.pools;
+    const recorder = new Recorder((fn) => pools.existing(fn.service, fn.name)?.busy ?? 0);
+    this.recorder = recorder;
+    this.executor.invoker.observer = (r) => recorder.record(r);
+    // A token guards the page and the injection API when the bind is wider than loopback (or when
+    // FC_LOCAL_WORKBENCH_TOKEN asks for one anyway).
+    this.workbenchToken = process.env.FC_LOCAL_WORKBENCH_TOKEN || (LOOPBACK_HOSTS.has(o.host) ? undefined : randomUUID().replace(/-/g, ''));
+    return workbenchSource({
+      template: () => this.store.current,
+      pools,
+      invoker: this.executor.invoker,
+      events,
+      recorder,
+      baseUrl: () => this.baseUrl,
+      invokeAsync: (fn, event) => this.invokeAsync(fn, event),
+      token: this.workbenchToken,
+    });
   }
 
   /** Serves the FC API, triggers, event sources and injection API; resolves with the base URL. */
@@ -190,7 +220,10 @@ export class Emulator {
       await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
     }
     const now = new Date().toISOString();
+    const workbench = o.workbench === false ? undefined : await this.startWorkbench(o, events);
     const listener = createGateway({
+      workbench,
+      requestFailed: this.recorder ? (url, status) => this.recorder?.requestError(functionOfUrl(url), status) : undefined,
       template: () => this.store.current,
       invoker: this.executor.invoker,
       credentials: this.opts.credentials,
@@ -261,4 +294,22 @@ export class Emulator {
     server?.closeAllConnections();
     await this.executor.close();
   }
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** The function a failed request was for, from its path (ClientErrors / ServerErrors). */
+function functionOfUrl(url: string): string {
+  const m = /\/services\/([^/?]+)\/functions\/([^/?]+)|\/proxy\/([^/?]+)\/([^/?]+)|\/2023-03-30\/functions\/([^/?]+)/.exec(url);
+  if (!m) return '-';
+  // The path may be what failed (bad percent-encoding): never throw here.
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  if (m[5]) return decode(m[5]).replace('$', '/');
+  return `${decode(m[1] ?? m[3]!)}/${decode(m[2] ?? m[4]!)}`;
 }

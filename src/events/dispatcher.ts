@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { FunctionSpec, Template, Trigger } from '../model.js';
 import { fnKey } from '../model.js';
 import { allFunctions, findFunction } from '../model.js';
-import type { Invoker } from '../runtime/invoker.js';
+import type { InvocationSource, Invoker } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
+
+/** The workbench's name for what fired an invocation. */
+const SOURCES: Partial<Record<string, InvocationSource>> = { timer: 'timer', oss: 'oss', log: 'log', cdn_events: 'cdn' };
 
 // Every event source fires through here: the same invoke path as the API, so an event
 // invocation logs and fails like any other; a failure is logged with its request id and never
@@ -65,7 +68,7 @@ export class EventDispatcher {
   private async run(fn: FunctionSpec, trigger: Trigger, event: unknown, requestId: string, base: Omit<FiredInvocation, 'status'>): Promise<FiredInvocation> {
     const name = `${trigger.type} trigger ${fnKey(fn)}/${trigger.name}`;
     try {
-      const out = await this.invoker.invokeEvent(fn, Buffer.from(JSON.stringify(event)), requestId);
+      const out = await this.invoker.invokeEvent(fn, Buffer.from(JSON.stringify(event)), requestId, SOURCES[trigger.type] ?? 'api');
       if (out.errorType) {
         this.log(`${name}: request ${requestId} failed: ${out.errorType} ${out.body.toString().slice(0, 500)}`);
         return { ...base, status: 'failed', errorType: out.errorType };

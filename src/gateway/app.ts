@@ -7,6 +7,7 @@ import type { AsyncRecord } from '../runtime/async/journal.js';
 import { NonceCache } from './acs3.js';
 import { acs3Auth, FC2_POP, FC3, fc3Router, sendPopError } from './api-pop.js';
 import { describeDomain, describeFunction, describeService, describeTrigger, page } from './describe.js';
+import { workbenchRoutes } from './workbench.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
 import { customDomainRequest, domainOf, functionUrlOf, functionUrlRequest } from './custom-domains.js';
@@ -71,6 +72,7 @@ async function invokeApi(deps: GatewayDeps, req: IncomingMessage, res: ServerRes
 function handleError(deps: GatewayDeps, err: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
   const url = (req as Request).originalUrl ?? req.url ?? '';
   const send = url.startsWith(FC3) || url.startsWith(FC2_POP) ? sendPopError : sendFcError;
+  if (deps.requestFailed) deps.requestFailed(url, err instanceof FcError ? err.status : err instanceof ThrottledError ? 429 : 500);
   if (err instanceof FcError) return send(res, err, requestId);
   if (err instanceof ThrottledError) return send(res, new FcError(429, 'ResourceThrottled', err.message), requestId);
   deps.log?.(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
@@ -95,6 +97,8 @@ function createApp(deps: GatewayDeps): express.Express {
   // FC 3.0's API, and FC 2.0's 2021-04-06 (the 2016-08-15 routes under ACS3 signatures).
   app.use(FC3, fc3Router(deps, () => deps.baseUrl?.() ?? ''));
 
+  // The workbench (its token guards the injection API too when the bind is wide).
+  if (deps.workbench) app.use('/_fc-local', workbenchRoutes(deps.workbench));
   // Injecting events invokes functions: it takes the same signature as the invoke API.
   app.use('/_fc-local/events', signed);
   if (deps.events) app.use(eventRoutes(deps.events));

@@ -5,7 +5,7 @@ import { delay } from '../util.js';
 import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
-import type { Instance, Lease, PoolSet } from './pool.js';
+import { ThrottledError, type Instance, type Lease, type PoolSet } from './pool.js';
 import { CRASH_MESSAGE, functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
 
 // One invocation, end to end: lease a warm instance, initialize it once, send the event (or the
@@ -47,6 +47,22 @@ export interface InvokerContext {
   logConfigOf(service: string): LogConfig | undefined;
 }
 
+/** What started an invocation, as the workbench shows it. */
+export type InvocationSource = 'api' | 'http' | 'timer' | 'oss' | 'log' | 'cdn' | 'async' | 'library' | 'workbench';
+
+export interface InvocationRecord {
+  fn: FunctionSpec;
+  requestId: string;
+  source: InvocationSource;
+  /** Epoch ms when it was asked for. */
+  at: number;
+  request: { event: Buffer } | { http: HttpCall };
+  /** Undefined when it was throttled (no instance ran it). */
+  outcome?: Outcome;
+  /** The invocation's log once complete (an HTTP trigger answers before its log is in). */
+  logs: Promise<string[]>;
+}
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 // Headers of one hop: the caller's `expect` was answered by the gateway, and ours is the receipt.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection']);
@@ -70,19 +86,22 @@ interface RawResponse {
 }
 
 export class Invoker {
+  /** Told of every invocation once it ends (the workbench's record); must be cheap. */
+  observer?: (record: InvocationRecord) => void;
+
   constructor(
     private readonly pools: PoolSet,
     private readonly ctx: InvokerContext,
   ) {}
 
-  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID()): Promise<Outcome> {
-    return this.run(fn, requestId, false, (inst, headers, timeoutMs) =>
+  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api'): Promise<Outcome> {
+    return this.run(fn, requestId, source, { event }, (inst, headers, timeoutMs) =>
       send(inst, { method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs, acks(fn)),
     );
   }
 
-  invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID()): Promise<Outcome> {
-    return this.run(fn, requestId, true, (inst, headers, timeoutMs) => {
+  invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID(), source: InvocationSource = 'http'): Promise<Outcome> {
+    return this.run(fn, requestId, source, { http: call }, (inst, headers, timeoutMs) => {
       const forwarded: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(call.headers)) {
         // Clients cannot forge protocol headers; hop-by-hop headers stay on this hop.
@@ -107,9 +126,29 @@ export class Invoker {
   private async run(
     fn: FunctionSpec,
     requestId: string,
-    httpMode: boolean,
+    source: InvocationSource,
+    request: InvocationRecord['request'],
     call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
   ): Promise<Outcome> {
+    const at = Date.now();
+    const httpMode = 'http' in request;
+    const observe = this.observer;
+    try {
+      const out = await this.attempt(fn, requestId, httpMode, call);
+      if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs });
+      return out.outcome;
+    } catch (err) {
+      if (observe && err instanceof ThrottledError) tell(observe, { fn, requestId, source, at, request, logs: Promise.resolve([]) });
+      throw err;
+    }
+  }
+
+  private async attempt(
+    fn: FunctionSpec,
+    requestId: string,
+    httpMode: boolean,
+    call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
+  ): Promise<{ outcome: Outcome; logs: Promise<string[]> }> {
     // FC's duration is the function's own time: start the clock after a cold start.
     let t0 = performance.now();
     const logs: string[] = [];
@@ -141,7 +180,8 @@ export class Invoker {
         if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
           const output = err instanceof InstanceStartError && err.output ? `\n${err.output}` : '';
           if (output) logs.push(...output.trim().split('\n'));
-          return finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
+          const outcome = finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
+          return { outcome, logs: Promise.resolve(logs) };
         }
         throw err; // ThrottledError and the like: not a function error, the caller maps them.
       }
@@ -186,7 +226,7 @@ export class Invoker {
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB();
     lease.release({ discard });
-    return finish({ ...outcome, maxMemoryUsedMB, instanceId: lease.instance.handle.id });
+    return { outcome: finish({ ...outcome, maxMemoryUsedMB, instanceId: lease.instance.handle.id }), logs: log.done };
   }
 
   /** A function's time limit in ms; none while a debugger may hold it at a breakpoint. */
@@ -215,6 +255,15 @@ export class Invoker {
   }
 }
 
+/** An observer's failure never fails the invocation it watches. */
+function tell(observe: (r: InvocationRecord) => void, record: InvocationRecord): void {
+  try {
+    observe(record);
+  } catch {
+    // the workbench misses one record
+  }
+}
+
 const TOO_LARGE = "The function's response exceeds FC's limits (body 6 MB, headers 4 KB)";
 
 async function failureMessage(e: CallError, fn: FunctionSpec, inst: Instance): Promise<string> {
@@ -239,6 +288,9 @@ class InvocationLog {
   private readonly ended = new Promise<void>((r) => (this.sawEnd = r));
   private readonly endLine: string;
   private readonly off: () => void;
+  private complete: (lines: string[]) => void = () => {};
+  /** The lines once the log is complete (detached). */
+  readonly done = new Promise<string[]>((r) => (this.complete = r));
 
   constructor(
     private readonly inst: Instance,
@@ -273,6 +325,7 @@ class InvocationLog {
 
   detach(): void {
     this.off();
+    this.complete(this.lines);
   }
 
   /**
@@ -304,8 +357,8 @@ class InvocationLog {
       const until = answeredAt + END_MARKER_GRACE_MS;
       while (performance.now() < until && performance.now() - Math.max(this.lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
     }
-    this.detach();
     if (!this.markers) this.push(this.endLine);
+    this.detach();
   }
 }
 

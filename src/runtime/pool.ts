@@ -71,7 +71,7 @@ export interface PoolOptions {
 }
 
 export class FunctionPool {
-  private readonly instances = new Set<Instance>();
+  private readonly instanceSet = new Set<Instance>();
   /** Instances started ahead of traffic (reload, --warm); a request claims one rather than start its own. */
   private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean; inPlace?: boolean }[] = [];
   private closed = false;
@@ -98,13 +98,22 @@ export class FunctionPool {
     return this.opts.debug?.fn === fnKey(this.spec);
   }
 
+  /** Instances being started now (the workbench shows them). */
+  get startingCount(): number {
+    return this.starting;
+  }
+
   get size(): number {
-    return this.instances.size;
+    return this.instanceSet.size;
+  }
+
+  get instances(): readonly Instance[] {
+    return [...this.instanceSet];
   }
 
   get busy(): number {
     let n = 0;
-    for (const i of this.instances) n += i.busySlots;
+    for (const i of this.instanceSet) n += i.busySlots;
     return n;
   }
 
@@ -151,7 +160,7 @@ export class FunctionPool {
   /** Starts instances ahead of traffic until `n` current (not stale) ones are up. */
   async warm(n: number): Promise<void> {
     let fresh = 0;
-    for (const i of this.instances) if (i.state === 'idle' || i.state === 'busy') fresh++;
+    for (const i of this.instanceSet) if (i.state === 'idle' || i.state === 'busy') fresh++;
     const missing = Math.max(0, n - fresh - this.warming.length);
     const started = Array.from({ length: missing }, () => {
       const entry = { ready: this.startInstance().catch(() => undefined), claimed: false };
@@ -165,7 +174,7 @@ export class FunctionPool {
 
   /** Stops the instance with this handle, at once if idle, else after its request; false if not ours. */
   async reclaim(handle: InstanceHandle): Promise<boolean> {
-    const inst = [...this.instances].find((i) => i.handle === handle);
+    const inst = [...this.instanceSet].find((i) => i.handle === handle);
     if (!inst) return false;
     if (inst.retire()) await this.stop(inst, 'stale');
     while (inst.state !== 'gone') await this.nextChange();
@@ -185,7 +194,7 @@ export class FunctionPool {
    */
   async refresh(spec: FunctionSpec = this.spec): Promise<number> {
     // Only current instances count: retiring ones were already replaced once.
-    const current = [...this.instances].filter((i) => i.state === 'idle' || i.state === 'busy');
+    const current = [...this.instanceSet].filter((i) => i.state === 'idle' || i.state === 'busy');
     const before = this.spec;
     const restart = this.backend.restartInPlace?.bind(this.backend);
     if (!restart) {
@@ -233,24 +242,24 @@ export class FunctionPool {
   }
 
   markStale(): void {
-    for (const inst of this.instances) if (inst.retire()) void this.stop(inst, 'stale');
+    for (const inst of this.instanceSet) if (inst.retire()) void this.stop(inst, 'stale');
   }
 
   reapIdle(now = Date.now()): void {
     if (this.debugging) return; // the developer may look at the code for a long time
-    for (const inst of this.instances) if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
+    for (const inst of this.instanceSet) if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.changed();
-    await Promise.all([...this.instances].map((i) => this.stop(i, 'closed')));
+    await Promise.all([...this.instanceSet].map((i) => this.stop(i, 'closed')));
   }
 
   private pickIdle(): Instance | undefined {
     // Prefer the most recently used instance so that surplus ones go idle and get reaped.
     let best: Instance | undefined;
-    for (const inst of this.instances) {
+    for (const inst of this.instanceSet) {
       if (inst.canTake(this.spec.instanceConcurrency) && (!best || inst.lastUsed > best.lastUsed)) best = inst;
     }
     return best;
@@ -259,7 +268,7 @@ export class FunctionPool {
   private atCapacity(): boolean {
     // A debugger holds one instance: requests queue for it, and the debug port has one owner.
     const max = this.debugging ? 1 : this.backend.maxInstances?.(this.spec);
-    return max !== undefined && this.instances.size + this.starting + this.stopping >= max;
+    return max !== undefined && this.instanceSet.size + this.starting + this.stopping >= max;
   }
 
   /** Resolves at the next release, start or stop of an instance of this pool. */
@@ -296,14 +305,14 @@ export class FunctionPool {
     const inst = new Instance(handle, Date.now() - t0);
     // Code changed while this one was starting: it must not serve.
     if (spec !== this.spec) inst.retire();
-    this.instances.add(inst);
+    this.instanceSet.add(inst);
     if (this.opts.onLine) {
       const onLine = this.opts.onLine;
       handle.onLine((line, stream) => onLine(spec, line, stream));
     }
     void handle.exited.then((exit) => {
       if (!inst.end()) return;
-      this.instances.delete(inst);
+      this.instanceSet.delete(inst);
       this.changed();
       this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
     });
@@ -336,7 +345,7 @@ export class FunctionPool {
 
   private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
     if (!inst.end()) return;
-    this.instances.delete(inst);
+    this.instanceSet.delete(inst);
     this.stopping++;
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
     try {

@@ -157,7 +157,7 @@ export class AsyncQueue {
     let failure: { errorType: string; message: string } | undefined;
     for (;;) {
       try {
-        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId);
+        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, 'async');
         if (outcome.errorType) failure = { errorType: outcome.errorType, message: outcome.body.toString('utf8') };
         break;
       } catch (err) {

@@ -1,0 +1,287 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { fnKey, type FunctionSpec } from '../model.js';
+import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
+
+// What the workbench shows of the running emulator: the last invocations (a bounded ring, O(1)
+// per invocation on the request path), recent log lines, FC's metrics per function as
+// Prometheus figures (prom-client) and per-minute series over the last hour for the charts.
+
+export const RING_SIZE = 1000;
+const LOG_RING = 2000;
+const BODY_KEEP = 64 * 1024;
+const MINUTES = 60;
+const DURATIONS_PER_MINUTE = 2000;
+
+export interface InvocationEntry {
+  seq: number;
+  requestId: string;
+  function: string;
+  source: InvocationSource;
+  at: number;
+  status: 'succeeded' | 'failed' | 'throttled';
+  errorType?: string;
+  statusCode?: number;
+  durationMs?: number;
+  billedDurationMs?: number;
+  memoryMB?: number;
+  coldStart?: boolean;
+  request: { event?: string; method?: string; url?: string; headers?: Record<string, string | string[] | undefined> };
+  /** The event or body as given, for replay (cut at 64 KB). */
+  payload: Buffer;
+  result?: string;
+  logs: string[];
+}
+
+export interface LogEntry {
+  seq: number;
+  at: number;
+  function: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface MinuteFigures {
+  minute: number;
+  invocations: number;
+  billable: number;
+  handledErrors: number;
+  unhandledErrors: number;
+  clientErrors: number;
+  serverErrors: number;
+  throttles: number;
+  coldStarts: number;
+  durationAvg: number;
+  durationP99: number;
+  durationMax: number;
+  memoryMax: number;
+  concurrencyMax: number;
+}
+
+interface Minute {
+  minute: number;
+  invocations: number;
+  billable: number;
+  handledErrors: number;
+  unhandledErrors: number;
+  clientErrors: number;
+  serverErrors: number;
+  throttles: number;
+  coldStarts: number;
+  durSum: number;
+  durMax: number;
+  durations: number[];
+  memoryMax: number;
+  concurrencyMax: number;
+}
+
+export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' };
+
+const text = (b: Buffer) => b.subarray(0, BODY_KEEP).toString('utf8');
+
+export class Recorder {
+  private readonly ring: (InvocationEntry | undefined)[] = new Array(RING_SIZE);
+  private seq = 0;
+  private readonly logRing: (LogEntry | undefined)[] = new Array(LOG_RING);
+  private logSeq = 0;
+  private readonly minutes = new Map<string, Minute[]>();
+  private readonly listeners = new Set<(e: RecorderEvent) => void>();
+  readonly registry = new Registry();
+  private readonly m;
+  private readonly children = new Map<string, ReturnType<Recorder['makeChildren']>>();
+
+  constructor(private readonly concurrencyOf: (fn: FunctionSpec) => number) {
+    const labelNames = ['function'] as const;
+    const registers = [this.registry];
+    this.m = {
+      invocations: new Counter({ name: 'fc_invocations_total', help: 'FC Invocations: requests that ran the function', labelNames, registers }),
+      billable: new Counter({ name: 'fc_billable_invocations_total', help: 'FC BillableInvocations', labelNames, registers }),
+      errors: new Counter({ name: 'fc_function_errors_total', help: 'FC FunctionErrors, by type (Handled, Unhandled)', labelNames: ['function', 'type'], registers }),
+      clientErrors: new Counter({ name: 'fc_client_errors_total', help: 'FC ClientErrors: requests refused with 4xx', labelNames, registers }),
+      serverErrors: new Counter({ name: 'fc_server_errors_total', help: 'FC ServerErrors: requests failed with 5xx by fc-local', labelNames, registers }),
+      throttles: new Counter({ name: 'fc_throttles_total', help: 'FC Throttles: requests refused at a concurrency limit', labelNames, registers }),
+      coldStarts: new Counter({ name: 'fc_cold_starts_total', help: 'Invocations that started an instance', labelNames, registers }),
+      duration: new Histogram({ name: 'fc_duration_milliseconds', help: 'FC Duration of invocations', labelNames, registers, buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] }),
+      memory: new Gauge({ name: 'fc_max_memory_usage_megabytes', help: 'FC MemoryUsage: the peak of the last invocation that reported it', labelNames, registers }),
+      concurrency: new Gauge({ name: 'fc_concurrent_executions', help: 'FC ConcurrentExecutions at the last invocation', labelNames, registers }),
+    };
+  }
+
+  subscribe(listener: (e: RecorderEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: RecorderEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** The invoker's observer: O(1) bookkeeping, the log is added when complete. */
+  record(r: InvocationRecord): void {
+    const key = fnKey(r.fn);
+    const out = r.outcome;
+    const http = 'http' in r.request ? r.request.http : undefined;
+    const entry: InvocationEntry = {
+      seq: ++this.seq,
+      requestId: r.requestId,
+      function: key,
+      source: r.source,
+      at: r.at,
+      status: !out ? 'throttled' : out.errorType ? 'failed' : 'succeeded',
+      errorType: out?.errorType,
+      statusCode: out?.statusCode,
+      durationMs: out?.durationMs,
+      billedDurationMs: out?.billedDurationMs,
+      memoryMB: out?.maxMemoryUsedMB,
+      coldStart: out?.coldStart,
+      request: http ? { method: http.method, url: http.url, headers: http.headers } : {},
+      payload: (http ? http.body : 'event' in r.request ? r.request.event : Buffer.alloc(0)).subarray(0, BODY_KEEP),
+      result: out ? text(out.body) : undefined,
+      logs: [],
+    };
+    this.ring[entry.seq % RING_SIZE] = entry;
+    this.count(r.fn, entry);
+    void r.logs.then((lines) => {
+      entry.logs = lines;
+      this.emit({ type: 'invocation', data: entry });
+    });
+  }
+
+  private makeChildren(key: string) {
+    return {
+        invocations: this.m.invocations.labels(key),
+        billable: this.m.billable.labels(key),
+        throttles: this.m.throttles.labels(key),
+        concurrency: this.m.concurrency.labels(key),
+        coldStarts: this.m.coldStarts.labels(key),
+        duration: this.m.duration.labels(key),
+        memory: this.m.memory.labels(key),
+    };
+  }
+
+  /** prom-client's children per function: a label lookup once, not on every invocation. */
+  private childrenOf(key: string): ReturnType<Recorder['makeChildren']> {
+    let c = this.children.get(key);
+    if (!c) this.children.set(key, (c = this.makeChildren(key)));
+    return c;
+  }
+
+  private count(fn: FunctionSpec, e: InvocationEntry): void {
+    const key = e.function;
+    const m = this.minute(key);
+    const c = this.childrenOf(key);
+    if (e.status === 'throttled') {
+      c.throttles.inc();
+      m.throttles++;
+      return;
+    }
+    const conc = this.concurrencyOf(fn) + 1;
+    c.invocations.inc();
+    c.billable.inc();
+    c.concurrency.set(conc);
+    m.invocations++;
+    m.billable++;
+    m.concurrencyMax = Math.max(m.concurrencyMax, conc);
+    if (e.errorType) {
+      const type = e.errorType === 'HandledInvocationError' ? 'Handled' : 'Unhandled';
+      this.m.errors.inc({ function: key, type });
+      if (type === 'Handled') m.handledErrors++;
+      else m.unhandledErrors++;
+    }
+    if (e.coldStart) {
+      c.coldStarts.inc();
+      m.coldStarts++;
+    }
+    const d = e.durationMs ?? 0;
+    c.duration.observe(d);
+    m.durSum += d;
+    m.durMax = Math.max(m.durMax, d);
+    if (m.durations.length < DURATIONS_PER_MINUTE) m.durations.push(d);
+    if (e.memoryMB !== undefined) {
+      c.memory.set(e.memoryMB);
+      m.memoryMax = Math.max(m.memoryMax, e.memoryMB);
+    }
+  }
+
+  /** A request the gateway refused or failed (not the function's error). */
+  requestError(fn: string, status: number): void {
+    if (status === 429) return; // counted as a throttle where it happened
+    const m = this.minute(fn);
+    if (status >= 500) {
+      this.m.serverErrors.inc({ function: fn });
+      m.serverErrors++;
+    } else if (status >= 400) {
+      this.m.clientErrors.inc({ function: fn });
+      m.clientErrors++;
+    }
+  }
+
+  log(fn: string, line: string, stream: 'stdout' | 'stderr'): void {
+    const entry: LogEntry = { seq: ++this.logSeq, at: Date.now(), function: fn, stream, line };
+    this.logRing[entry.seq % LOG_RING] = entry;
+    if (this.listeners.size) this.emit({ type: 'log', data: entry });
+  }
+
+  instancesChanged(): void {
+    this.emit({ type: 'instances' });
+  }
+
+  /** Newest first. */
+  invocations(): InvocationEntry[] {
+    const out: InvocationEntry[] = [];
+    for (let s = this.seq; s > 0 && s > this.seq - RING_SIZE; s--) out.push(this.ring[s % RING_SIZE]!);
+    return out;
+  }
+
+  invocation(requestId: string): InvocationEntry | undefined {
+    return this.invocations().find((e) => e.requestId === requestId);
+  }
+
+  /** Oldest first. */
+  logs(): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (let s = Math.max(1, this.logSeq - LOG_RING + 1); s <= this.logSeq; s++) out.push(this.logRing[s % LOG_RING]!);
+    return out;
+  }
+
+  /** Per-minute figures of the last hour (oldest first), one function or all together. */
+  series(fn?: string): MinuteFigures[] {
+    const now = Math.floor(Date.now() / 60_000);
+    const lists = fn ? [this.minutes.get(fn) ?? []] : [...this.minutes.values()];
+    const out: MinuteFigures[] = [];
+    for (let minute = now - MINUTES + 1; minute <= now; minute++) {
+      const ms = lists.map((l) => l[minute % MINUTES]).filter((m): m is Minute => m?.minute === minute);
+      const sum = (k: keyof Minute) => ms.reduce((a, m) => a + (m[k] as number), 0);
+      const durations = ms.flatMap((m) => m.durations).sort((a, b) => a - b);
+      const invocations = sum('invocations');
+      out.push({
+        minute: minute * 60,
+        invocations,
+        billable: sum('billable'),
+        handledErrors: sum('handledErrors'),
+        unhandledErrors: sum('unhandledErrors'),
+        clientErrors: sum('clientErrors'),
+        serverErrors: sum('serverErrors'),
+        throttles: sum('throttles'),
+        coldStarts: sum('coldStarts'),
+        durationAvg: invocations ? sum('durSum') / invocations : 0,
+        durationP99: durations.length ? durations[Math.min(durations.length - 1, Math.floor(durations.length * 0.99))]! : 0,
+        durationMax: Math.max(0, ...ms.map((m) => m.durMax)),
+        memoryMax: Math.max(0, ...ms.map((m) => m.memoryMax)),
+        concurrencyMax: Math.max(0, ...ms.map((m) => m.concurrencyMax)),
+      });
+    }
+    return out;
+  }
+
+  private minute(fn: string): Minute {
+    const minute = Math.floor(Date.now() / 60_000);
+    let list = this.minutes.get(fn);
+    if (!list) this.minutes.set(fn, (list = new Array(MINUTES)));
+    let m = list[minute % MINUTES];
+    if (m?.minute !== minute) {
+      m = { minute, invocations: 0, billable: 0, handledErrors: 0, unhandledErrors: 0, clientErrors: 0, serverErrors: 0, throttles: 0, coldStarts: 0, durSum: 0, durMax: 0, durations: [], memoryMax: 0, concurrencyMax: 0 };
+      list[minute % MINUTES] = m;
+    }
+    return m;
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { allFunctions, fc3Name, fnKey, functionUrl, type FunctionSpec, type Template } from '../model.js';
+import { apiGatewayEvent, cdnEvent, datahubEvent, DEFAULT_OSS_EVENT, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
+import type { EventSources } from '../events/index.js';
+import { inject } from '../gateway/event-routes.js';
+import { FcError } from '../gateway/errors.js';
+import type { WorkbenchSource } from '../gateway/workbench.js';
+import type { Invoker, Outcome } from '../runtime/invoker.js';
+import type { PoolSet } from '../runtime/pool.js';
+import type { Recorder, InvocationEntry } from './recorder.js';
+
+// The emulator's side of the workbench: functions and their instances from the pools, the
+// recorder's invocations, logs and figures, invoking, replaying and firing events.
+
+export interface WorkbenchParts {
+  template: () => Template;
+  pools: PoolSet;
+  invoker: Invoker;
+  events: EventSources;
+  recorder: Recorder;
+  baseUrl: () => string;
+  invokeAsync: (fn: FunctionSpec, event: Buffer) => Promise<string>;
+  token?: string;
+}
+
+interface InvokeBody {
+  function?: string;
+  event?: string;
+  async?: boolean;
+  http?: { method?: string; path?: string; query?: string; headers?: Record<string, string>; body?: string };
+}
+
+export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
+  const find = (key: string | undefined): FunctionSpec => {
+    const f = allFunctions(p.template()).find((x) => fnKey(x) === key);
+    if (!f) throw new FcError(404, 'FunctionNotFound', `no function ${key}`);
+    return f;
+  };
+  const view = (out: Outcome) => ({
+    requestId: out.requestId,
+    status: out.errorType ? 'failed' : 'succeeded',
+    errorType: out.errorType,
+    result: out.body.toString('utf8'),
+    statusCode: out.statusCode,
+    logs: out.logs,
+    durationMs: out.durationMs,
+    billedDurationMs: out.billedDurationMs,
+    memoryMB: out.maxMemoryUsedMB,
+    coldStart: out.coldStart,
+  });
+  const summary = (e: InvocationEntry) => ({ ...e, payload: undefined, logs: undefined, result: undefined, request: { method: e.request.method, url: e.request.url } });
+
+  return {
+    token: p.token,
+    functions: () =>
+      allFunctions(p.template()).map((f) => {
+        const pool = p.pools.existing(f.service, f.name);
+        const base = p.baseUrl();
+        const http = f.triggers.filter((t) => t.type === 'http');
+        return {
+          key: fnKey(f),
+          service: f.service,
+          name: f.name,
+          runtime: f.runtime,
+          handler: f.handler,
+          memorySize: f.memorySize,
+          timeout: f.timeout,
+          instanceConcurrency: f.instanceConcurrency,
+          triggers: f.triggers.map((t) => ({ name: t.name, type: t.type })),
+          http: http.length > 0,
+          urls: [
+            ...(f.service ? [`POST ${base}/2016-08-15/services/${f.service}/functions/${f.name}/invocations`] : []),
+            `POST ${base}/2023-03-30/functions/${fc3Name(f)}/invocations`,
+            ...(http.length ? [f.service ? `${base}/2016-08-15/proxy/${f.service}/${f.name}/` : functionUrl(f, base)] : []),
+          ],
+          instances: [
+            ...Array.from({ length: pool?.startingCount ?? 0 }, () => ({ id: '', state: 'starting' })),
+            ...(pool?.instances ?? []).map((i) => ({ id: i.handle.id.slice(0, 12), state: i.restarting ? 'restarting' : i.state === 'retiring' ? 'retiring' : i.state, busy: i.busySlots, served: i.served })),
+          ],
+        };
+      }),
+    invocations: (q) => {
+      const text = q.q?.toLowerCase();
+      return p.recorder
+        .invocations()
+        .filter((e) => (!q.function || e.function === q.function) && (!q.status || e.status === q.status))
+        .filter((e) => !text || `${e.requestId} ${e.function} ${e.source} ${e.errorType ?? ''} ${e.request.url ?? ''}`.toLowerCase().includes(text) || e.logs.some((l) => l.toLowerCase().includes(text)))
+        .slice(0, q.limit ?? 1000)
+        .map(summary);
+    },
+    invocation: (id) => {
+      const e = p.recorder.invocation(id);
+      return e && { ...e, payload: e.payload.toString('utf8') };
+    },
+    replay: async (id) => {
+      const e = p.recorder.invocation(id);
+      if (!e) throw new FcError(404, 'NotFound', `No recent invocation ${id}`);
+      const f = find(e.function);
+      if (e.request.method) {
+        const call = { method: e.request.method, url: e.request.url ?? '/', headers: e.request.headers ?? {}, body: e.payload, clientIP: '127.0.0.1' };
+        return view(await p.invoker.invokeHttp(f, call, randomUUID(), 'workbench'));
+      }
+      return view(await p.invoker.invokeEvent(f, e.payload, randomUUID(), 'workbench'));
+    },
+    invoke: async (raw) => {
+      const b = (raw ?? {}) as InvokeBody;
+      const f = find(b.function);
+      if (b.http) return viaGateway(f, b.http, p.baseUrl());
+      const event = Buffer.from(b.event ?? '');
+      if (b.async) return { requestId: await p.invokeAsync(f, event), status: 'accepted' };
+      return view(await p.invoker.invokeEvent(f, event, randomUUID(), 'workbench'));
+    },
+    fire: (type, body) => inject(p.events, type, body, true),
+    eventTemplates: () => eventTemplates(p.template()),
+    logs: () => p.recorder.logs(),
+    series: (fn) => p.recorder.series(fn),
+    metricsText: async () => ({ contentType: p.recorder.registry.contentType, text: await p.recorder.registry.metrics() }),
+    subscribe: (send) =>
+      p.recorder.subscribe((e) => {
+        if (e.type === 'invocation') send('invocation', summary(e.data));
+        else if (e.type === 'log') send('log', e.data);
+        else send('instances', {});
+      }),
+  };
+}
+
+/** An HTTP function called the way a client calls it: through fc-local's own port. */
+function viaGateway(f: FunctionSpec, h: NonNullable<InvokeBody['http']>, base: string): Promise<unknown> {
+  const port = Number(new URL(base).port);
+  const path = (h.path ?? '/').replace(/^(?!\/)/, '/') + (h.query ? `?${h.query.replace(/^\?/, '')}` : '');
+  const url = f.service ? `/2016-08-15/proxy/${f.service}/${f.name}${path}` : path;
+  const headers: Record<string, string> = { ...(h.headers ?? {}), ...(f.service ? {} : { host: new URL(functionUrl(f, base)).host }) };
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: h.method ?? 'GET', path: url, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          requestId: res.headers['x-fc-request-id'],
+          status: res.statusCode && res.statusCode < 500 ? 'succeeded' : 'failed',
+          statusCode: res.statusCode,
+          headers: res.headers,
+          result: Buffer.concat(chunks).toString('utf8'),
+          durationMs: Math.round(performance.now() - t0),
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(h.body ?? '');
+  });
+}
+
+/** `events generate`'s shapes for the editor, and what the template's triggers can be fired with. */
+function eventTemplates(tpl: Template): Record<string, unknown> {
+  const { region, accountId } = tpl;
+  const fns = allFunctions(tpl);
+  const triggers = (type: string) => fns.flatMap((f) => f.triggers.filter((t) => t.type === type).map((t) => ({ fn: f, t })));
+  return {
+    events: {
+      oss: ossEvent({ eventName: DEFAULT_OSS_EVENT, bucket: 'my-bucket', key: 'source/image.png', size: 1024, region, accountId }),
+      log: logEvent({ endpoint: `https://${region}.log.aliyuncs.com`, projectName: 'my-project', logstoreName: 'my-logstore', begin: 0, end: 1, jobName: 'my-job' }),
+      cdn: cdnEvent({ eventName: 'CachedObjectsRefreshed', domain: 'www.example.com', region, accountId, objectPath: ['/index.html'] }),
+      timer: timerEvent({ triggerName: 'my-timer', payload: '' }),
+      tablestore: tablestoreEvent(),
+      apigw: apiGatewayEvent(),
+      datahub: datahubEvent({ region }),
+      iot: iotEvent(),
+    },
+    fire: {
+      oss: triggers('oss').map(({ t }) => {
+        // A key the trigger's filter lets through.
+        const key = (t.config as { filter?: { key?: { prefix?: string; suffix?: string } } }).filter?.key;
+        return { bucket: (t.config as { bucketName?: string }).bucketName ?? t.sourceArn?.split(':').pop() ?? 'my-bucket', key: `${key?.prefix ?? 'source/'}example${key?.suffix ?? '.png'}` };
+      }),
+      timer: triggers('timer').map(({ fn, t }) => ({ service: fn.service, function: fn.name, trigger: t.name })),
+      log: triggers('log').map(({ t }) => ({ logstore: (t.config as { sourceConfig?: { logstore?: string } }).sourceConfig?.logstore ?? 'my-logstore' })),
+      cdn: triggers('cdn_events').map(({ t }) => ({ eventName: (t.config as { eventName?: string }).eventName ?? 'CachedObjectsRefreshed', domain: Object.values((t.config as { filter?: Record<string, string[]> }).filter ?? {}).flat()[0] ?? 'www.example.com' })),
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FcError } from './errors.js';
+
+// The workbench's HTTP side under /_fc-local: the page and its assets (bundled at build time into
+// dist/web), the JSON API it uses, a server-sent event stream, and Prometheus metrics. What it
+// shows comes from the emulator through WorkbenchSource.
+
+export interface WorkbenchSource {
+  /** Required from clients when set (the bind is wider than loopback). */
+  token?: string;
+  functions(): unknown[];
+  invocations(filter: { function?: string; status?: string; q?: string; limit?: number }): unknown[];
+  invocation(requestId: string): unknown;
+  replay(requestId: string): Promise<unknown>;
+  invoke(body: unknown): Promise<unknown>;
+  fire(type: string, body: unknown): Promise<unknown>;
+  eventTemplates(): Record<string, unknown>;
+  logs(): unknown[];
+  series(fn?: string): unknown[];
+  metricsText(): Promise<{ contentType: string; text: string }>;
+  /** SSE: each event as `{type, data}`; returns the unsubscribe. */
+  subscribe(send: (type: string, data: unknown) => void): () => void;
+}
+
+/** Where the bundled page is: dist/web beside dist/gateway. */
+const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web');
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.map': 'application/json' };
+
+/** A token check for the workbench and the injection API: query, header or cookie. */
+export function tokenGuard(token: string | undefined): express.RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!token) return next();
+    const given = (req.query.token as string | undefined) ?? req.get('x-fc-local-token') ?? /(?:^|;\s*)fc_local_token=([^;]+)/.exec(req.get('cookie') ?? '')?.[1];
+    if (given !== token) return next(new FcError(401, 'Unauthorized', 'the workbench needs the token printed in the banner (?token=...)'));
+    // The page loads its assets and API with the cookie once opened with ?token=.
+    if (req.query.token) res.cookie('fc_local_token', token, { httpOnly: true, sameSite: 'strict', path: '/_fc-local' });
+    next();
+  };
+}
+
+export function workbenchRoutes(src: WorkbenchSource): express.Router {
+  const r = express.Router();
+  // The token guards the page, its API, metrics and the injection API; not the logstore reads
+  // functions make under /_fc-local/log.
+  const guard = tokenGuard(src.token);
+  r.use('/events', guard);
+  r.get('/', guard, (_req, res) => sendAsset(res, 'index.html'));
+  r.get('/assets/:file', guard, (req, res) => sendAsset(res, String(req.params.file)));
+  r.get('/metrics', guard, async (_req, res) => {
+    const m = await src.metricsText();
+    res.type(m.contentType).send(m.text);
+  });
+  const api = express.Router();
+  api.use(express.json({ limit: '7mb' }));
+  api.get('/functions', (_req, res) => res.json(src.functions()));
+  api.get('/invocations', (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    res.json(src.invocations({ function: q.function, status: q.status, q: q.q, limit: q.limit ? Number(q.limit) : undefined }));
+  });
+  api.get('/invocations/:id', (req, res) => {
+    const inv = src.invocation(String(req.params.id));
+    if (!inv) throw new FcError(404, 'NotFound', `No recent invocation ${req.params.id}`);
+    res.json(inv);
+  });
+  api.post('/invocations/:id/replay', async (req, res) => res.json(await src.replay(String(req.params.id))));
+  api.post('/invoke', async (req, res) => res.json(await src.invoke(req.body)));
+  api.get('/event-templates', (_req, res) => res.json(src.eventTemplates()));
+  api.post('/events/:type', async (req, res) => res.json(await src.fire(String(req.params.type), req.body)));
+  api.get('/logs', (_req, res) => res.json(src.logs()));
+  api.get('/series', (req, res) => res.json(src.series(req.query.function as string | undefined)));
+  api.get('/stream', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': fc-local\n\n');
+    const off = src.subscribe((type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`));
+    // A comment now and then keeps proxies and the browser from closing an idle stream.
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    ping.unref();
+    req.on('close', () => {
+      clearInterval(ping);
+      off();
+    });
+  });
+  r.use('/api', guard, api);
+  return r;
+}
+
+function sendAsset(res: Response, file: string): void {
+  const full = path.join(WEB_DIR, path.basename(file));
+  if (!existsSync(full)) throw new FcError(404, 'NotFound', `no workbench asset ${file}${existsSync(WEB_DIR) ? '' : ' (the page is not built: npm run build)'}`);
+  res.set({ 'content-type': TYPES[path.extname(full)] ?? 'application/octet-stream', 'cache-control': 'no-cache' }).send(readFileSync(full));
+}
