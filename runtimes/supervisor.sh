@@ -5,7 +5,9 @@
 # ends by itself (a crash, an OOM kill) the supervisor exits with its status, so the container
 # ends as it would without it and fc-local sees why.
 restart=0
-trap 'restart=1; kill -TERM "$pid" 2>/dev/null' HUP
+# The agent is idle when fc-local asks for a restart: it is killed outright, which is the
+# quickest way to free its port for the next one.
+trap 'restart=1; kill -KILL "$pid" 2>/dev/null' HUP
 while :; do
   "$@" &
   pid=$!
@@ -16,10 +18,8 @@ while :; do
     # wait also returns when a trapped signal arrives: only a gone agent ends the container.
     kill -0 "$pid" 2>/dev/null || exit "$code"
   done
-  # Restarting: the old agent must be gone before the new one takes the port.
-  i=0
-  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
-  kill -KILL "$pid" 2>/dev/null
+  # Reap the killed agent (wait returned early for the signal), so its port is free.
+  wait "$pid" 2>/dev/null
   rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
   restart=0
 done

@@ -100,8 +100,9 @@ for (const backend of BACKENDS) {
       // The new runtime's inspector, not the old one on its way out.
       const again = await CdpClient.connect(port, cdp.targetId);
       clients.push(again);
-      await again.send('Runtime.runIfWaitingForDebugger');
+      // Enabled before it runs, so that the stop at the agent's first line is reported.
       await again.send('Debugger.enable');
+      await again.send('Runtime.runIfWaitingForDebugger');
       // Nothing to stop at: resume the stop at the agent's first line.
       await again.events.take((e) => e.method === 'Debugger.paused');
       await again.send('Debugger.resume');

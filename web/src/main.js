@@ -23,6 +23,14 @@ function useStream(type, fn) {
   }, [type]);
 }
 
+/** Rows from a first fetch and from the stream, once each, ordered by seq (1 up, -1 down), at most `max`. */
+function mergeBySeq(a, b, max, order) {
+  const bySeq = new Map();
+  for (const r of [...a, ...b]) bySeq.set(r.seq, r);
+  const rows = [...bySeq.values()].sort((x, y) => order * (x.seq - y.seq));
+  return order > 0 ? rows.slice(-max) : rows.slice(0, max);
+}
+
 function Functions({ fns }) {
   return html`<table id="functions">
     <thead><tr><th>function</th><th>runtime</th><th>handler</th><th>memory</th><th>timeout</th><th>triggers</th><th>URLs</th><th>instances</th></tr></thead>
@@ -140,7 +148,8 @@ function Logs({ fns }) {
   const [fn, setFn] = useState('');
   const [level, setLevel] = useState('');
   const [rid, setRid] = useState('');
-  useEffect(() => { get('logs').then(setLines); }, []);
+  // The first page may answer after the stream delivered newer lines: merge by sequence.
+  useEffect(() => { get('logs').then((first) => setLines((prev) => mergeBySeq(first, prev, 2000, 1))); }, []);
   useStream('log', (l) => setLines((prev) => (prev.length >= 2000 ? [...prev.slice(-1500), l] : [...prev, l])));
   const shown = lines.filter((l) => (!fn || l.function === fn) && (!level || l.line.includes(`[${level}]`)) && (!rid || l.line.includes(rid)));
   return html`<div>
@@ -219,7 +228,7 @@ function App() {
   const loadFns = () => get('functions').then(setFns);
   useEffect(() => {
     loadFns();
-    get('invocations').then(setRows);
+    get('invocations').then((first) => setRows((prev) => mergeBySeq(first, prev, 1000, -1)));
     get('event-templates').then(setTemplates);
     // Busy and idle change with every request: a light poll, on top of the stream's start/stop news.
     const t = setInterval(loadFns, 1000);

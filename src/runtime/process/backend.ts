@@ -1,4 +1,4 @@
-import { execa, type ResultPromise } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -95,7 +95,8 @@ export class ProcessBackend implements Backend {
       mounts[mountVar(m.dir)] = m.hostDir;
     }
     const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
-    const child = execa(launch.command, launch.args, {
+    // node:child_process, not execa: one-shot `invoke` starts 55 ms sooner without loading it.
+    const child = spawn(launch.command, launch.args, {
       cwd: codeDir,
       env: {
         PATH: pathVar,
@@ -110,17 +111,13 @@ export class ProcessBackend implements Backend {
         [RUN_VAR]: thisRun(),
         [INSTANCE_VAR]: id,
       },
-      extendEnv: false,
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that stopping it also stops what it started (a bootstrap's
       // server, a function's child processes): otherwise they keep its output pipes open.
       detached: true,
-      cleanup: false,
     });
-    const instance = new ProcessInstance(id, port, child);
+    const instance = new ProcessInstance(id, port, child, launch.command);
     this.live.add(instance);
     allInstances.add(instance);
     if (child.pid) guard(`pgid ${child.pid}`);
@@ -219,20 +216,34 @@ class ProcessInstance implements InstanceHandle {
   constructor(
     readonly id: string,
     port: number,
-    private readonly child: ResultPromise,
+    private readonly child: ChildProcess,
+    command: string,
   ) {
     this.port = port;
     if (child.stdout) this.lines.attach(child.stdout, 'stdout');
     if (child.stderr) this.lines.attach(child.stderr, 'stderr');
-    this.exited = child.then((r) => {
-      if (r.failed && r.exitCode === undefined && !r.signal) {
-        const code = (r as { code?: string }).code;
-        const cmd = r.command.split(' ')[0]!;
-        const missing = cmd.startsWith('/') ? `${cmd} does not exist` : `${cmd} is not installed or not on PATH`;
-        this.spawnError = code === 'ENOENT' ? `${missing} (${code})` : code === 'EACCES' ? `${cmd} is not executable (${code})` : r.shortMessage;
-      }
-      this.ended = { code: r.exitCode ?? null, signal: r.signal ?? null };
-      return this.ended;
+    this.exited = new Promise((resolve) => {
+      const end = (e: ExitInfo) => {
+        if (this.ended) return;
+        this.ended = e;
+        resolve(e);
+      };
+      // After 'exit', the lines still in the pipes come in before 'close'; a child it left behind
+      // may hold the pipes open, so the wait for them is short.
+      child.once('exit', (code, signal) => {
+        const timer = setTimeout(() => end({ code, signal }), 200);
+        child.once('close', () => {
+          clearTimeout(timer);
+          end({ code, signal });
+        });
+      });
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        // The process never ran (a running one reports errors through 'close').
+        if (child.pid !== undefined) return;
+        const missing = command.startsWith('/') ? `${command} does not exist` : `${command} is not installed or not on PATH`;
+        this.spawnError = err.code === 'ENOENT' ? `${missing} (ENOENT)` : err.code === 'EACCES' ? `${command} is not executable (EACCES)` : err.message;
+        end({ code: null, signal: null });
+      });
     });
   }
 
