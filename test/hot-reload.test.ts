@@ -156,3 +156,27 @@ describe('hot reload off', () => {
     }
   });
 });
+
+describe('saving in place', () => {
+  it('a load that finds the handler file empty mid-save waits for the write instead of failing', async () => {
+    const { loadTemplate } = await import('../src/template/load.js');
+    const { createExecutor } = await import('../src/runtime/index.js');
+    const { ProcessBackend } = await import('../src/runtime/process/backend.js');
+    const dir = project();
+    const tpl = loadTemplate(path.join(dir, 'fc.yml')).template!;
+    const fn = tpl.services[0]!.functions.find((f) => f.name === 'b')!;
+    const rt = createExecutor({ backend: new ProcessBackend(), credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
+    try {
+      await rt.pools.pool(fn).warm(1); // started; the agent loads the code at the first request
+      writeFileSync(path.join(dir, 'code', 'index.js'), ''); // an editor truncated the file...
+      const out = rt.invoker.invokeEvent(fn, Buffer.from('{}'));
+      await new Promise((r) => setTimeout(r, 120));
+      writeFileSync(path.join(dir, 'code', 'index.js'), CODE('saved')); // ...and wrote it
+      const r = await out;
+      expect(r.errorType).toBeUndefined();
+      expect(r.body.toString()).toBe('other saved');
+    } finally {
+      await rt.close();
+    }
+  });
+});

@@ -198,10 +198,14 @@ function loadExport(handler, cb) {
   if (dot <= 0) return cb(new FcError("Invalid handler '" + handler + "': it must be {file}.{function}", 'InvalidHandler'));
   var moduleName = handler.slice(0, dot);
   var exportName = handler.slice(dot + 1);
-  var found = function (mod) {
+  var exportOf = function (mod) {
     var fn = mod && mod[exportName];
     if (typeof fn !== 'function' && mod && mod.default && typeof mod.default[exportName] === 'function') fn = mod.default[exportName];
-    if (typeof fn !== 'function') return cb(new FcError("Handler '" + exportName + "' is missing on module '" + moduleName + "'", 'HandlerNotFound'));
+    return typeof fn === 'function' ? fn : null;
+  };
+  var found = function (mod) {
+    var fn = exportOf(mod);
+    if (!fn) return cb(new FcError("Handler '" + exportName + "' is missing on module '" + moduleName + "'", 'HandlerNotFound'));
     cb(null, fn);
   };
   if (modules[moduleName]) return found(modules[moduleName]);
@@ -213,17 +217,43 @@ function loadExport(handler, cb) {
     if (dynamicImport && require('fs').existsSync(mjs)) file = mjs;
     else return cb(new FcError("Module '" + moduleName + "' is missing", 'ModuleNotFound'));
   }
-  var loaded = function (mod) { modules[moduleName] = mod; found(mod); };
-  var failed = function (err) { cb(toErrorJson(err)); };
-  try {
-    loaded(require(file));
-  } catch (err) {
-    if (err && err.code === 'ERR_REQUIRE_ESM' && dynamicImport) {
-      dynamicImport(require('url').pathToFileURL(file).href).then(loaded, failed);
-    } else {
-      failed(err);
+  var attempts = 0;
+  // Hot reload: a file being saved in place is empty or cut short for a moment. A load that
+  // fails on a file written in the last moments is retried shortly instead of kept.
+  var mayRetry = function () {
+    if (attempts >= 6) return false;
+    var mtime;
+    try {
+      mtime = require('fs').statSync(file).mtimeMs;
+    } catch (e) {
+      return false;
     }
-  }
+    if (Date.now() - mtime > 300) return false;
+    attempts++;
+    delete require.cache[file];
+    setTimeout(load, 50);
+    return true;
+  };
+  var loaded = function (mod) {
+    if (!exportOf(mod) && mayRetry()) return;
+    modules[moduleName] = mod;
+    found(mod);
+  };
+  var failed = function (err) {
+    if (!mayRetry()) cb(toErrorJson(err));
+  };
+  var load = function () {
+    try {
+      loaded(require(file));
+    } catch (err) {
+      if (err && err.code === 'ERR_REQUIRE_ESM' && dynamicImport) {
+        dynamicImport(require('url').pathToFileURL(file).href).then(loaded, failed);
+      } else {
+        failed(err);
+      }
+    }
+  };
+  load();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,10 +485,23 @@ function handleHttp(req, res) {
   });
 }
 
+// The exit status that asks runtimes/supervisor.sh for a fresh agent in the same container.
+var RESTART_CODE = 197;
+
 function route(req, res) {
   if (req.headers['x-fc-local-http-invoke'] || PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
   if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
   if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
+  if (req.method === 'POST' && req.url === '/_fc-local/restart' && process.env.FC_LOCAL_SUPERVISED) {
+    // Hot reload in a warm container: the supervisor starts a fresh agent when this one exits
+    // with RESTART_CODE (quicker than a signal through the Docker engine).
+    res.writeHead(202, { 'content-type': 'text/plain' });
+    res.end('restarting\n', function () {
+      flushLines();
+      process.exit(RESTART_CODE);
+    });
+    return;
+  }
   // The pid tells a restarted agent from the one before it (hot reload in a warm container).
   res.writeHead(404, { 'content-type': 'text/plain', 'x-fc-local-agent-pid': String(process.pid) });
   res.end('fc-local nodejs agent: unknown route ' + req.method + ' ' + req.url + '\n');

@@ -130,10 +130,11 @@ export class FunctionPool {
         if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
         const idle = this.pickIdle();
         if (idle) return this.lease(idle, false);
-        // Runtimes restarting in place (hot reload): take whichever is back first.
+        // Runtimes restarting in place (hot reload): take whichever is back first, or an instance
+        // already back as soon as it finishes its request.
         const restarting = this.warming.filter((w) => w.inPlace);
         if (restarting.length) {
-          await Promise.race(restarting.map((w) => w.ready));
+          await Promise.race([...restarting.map((w) => w.ready), this.nextChange()]);
           continue;
         }
         const warming = this.warming.find((w) => !w.claimed);
@@ -207,6 +208,11 @@ export class FunctionPool {
     // each restart is offered like a warming instance, so that requests wait for it instead of
     // starting a container of their own. One that cannot restart is replaced.
     this.spec = spec;
+    // A runtime still restarting from an earlier save of the same spec loads the code only at
+    // its first request, after this save: it is new enough, and restarting it again would only
+    // take CPU from the others.
+    const pending = spec === before ? current.filter((i) => i.restarting) : [];
+    if (pending.length) current.splice(0, current.length, ...current.filter((i) => !pending.includes(i)));
     // An idle instance restarts first, alone, so that the first request after a save gets it
     // without sharing the CPU; the others restart once it is back (or when they are idle).
     const order = [...current].sort((a, b) => a.busySlots - b.busySlots);
