@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 // Small helpers every layer may use.
 
 /**
@@ -9,4 +13,22 @@ export function delay(ms: number, keepAlive = false): Promise<void> {
     const t = setTimeout(resolve, ms);
     if (!keepAlive) t.unref();
   });
+}
+
+let root: string | undefined;
+
+/**
+ * fc-local's package folder (package.json, runtimes/, templates/, dist/), found upward from this
+ * file, so that paths hold whether the code runs from dist/ as built or from the CLI bundle.
+ */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!(existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'runtimes')))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`fc-local's package folder is not above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  root = dir;
+  return dir;
 }

@@ -6,14 +6,14 @@ import { BIN, ROOT } from './helpers/cli.js';
 // Commands that start nothing must not load what starting needs: the Docker client above all.
 
 /** Runs the CLI in a child that reports, on exit, which packages it loaded. */
-async function loadedPackages(args: string[]): Promise<string[]> {
+async function loadedPackages(args: string[], entry = 'dist/cli/index.js'): Promise<string[]> {
   const probe = `
     import Module from 'node:module';
     process.on('exit', () => {
       const loaded = Object.keys(Module._cache).map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1]).filter(Boolean);
       process.stderr.write('LOADED ' + JSON.stringify([...new Set(loaded)]) + '\\n');
     });
-    const { main } = await import(${JSON.stringify(path.join(ROOT, 'dist/cli/index.js'))});
+    const { main } = await import(${JSON.stringify(path.join(ROOT, entry))});
     await main(['node', ${JSON.stringify(BIN)}, ...${JSON.stringify(args)}]);
   `;
   const r = await execa('node', ['--input-type=module', '-e', probe], { cwd: ROOT, reject: false });
@@ -33,4 +33,16 @@ describe('lazy loading', () => {
     expect(loaded).not.toContain('express');
     expect(loaded).not.toContain('chokidar');
   });
+
+  it.each([[['validate', '-t', 'fc.yml.example']], [['events', 'generate', 'oss']]])(
+    'the CLI bundle bin/fc-local.js runs: fc-local %j loads neither the Docker client nor the watcher',
+    async (args) => {
+      // Dependencies inside the bundle are not packages any more; the Docker client and the
+      // watcher stay outside it, so they would show.
+      const loaded = await loadedPackages(args, 'dist/cli/cli-bundle.js');
+      expect(loaded).not.toContain('dockerode');
+      expect(loaded).not.toContain('chokidar');
+      expect(loaded).not.toContain('yaml'); // bundled: one file, not the package's hundred
+    },
+  );
 });

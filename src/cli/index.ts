@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../util.js';
 import { EXIT, UsageError } from './errors.js';
 import { registerValidate } from './validate.js';
 import { registerInvoke } from './invoke.js';
@@ -8,7 +10,7 @@ import { registerEvents } from './events.js';
 import { registerInit } from './init.js';
 import { registerDebugConfig } from './debug-config.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('fc-local')

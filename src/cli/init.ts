@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util.js';
 import { UsageError } from './errors.js';
 
 // `fc-local init`: a new project from one of templates/: the template file, code, a three-line
 // README and .fcignore, with the function named as asked. Nothing is overwritten silently.
 
-export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
+export const TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
 export interface TemplateManifest {
   name: string;

@@ -44,11 +44,20 @@ Examples:
       ]);
       const { template } = loadOrExplain(opts.template);
       const fn = pickFunction(template, target);
+      if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
       const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
-      const event = await readEvent(opts);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
+      // The instance boots (in its own process) while the rest of fc-local loads here.
+      const early = debug ? undefined : selected.backend.start({ fn, region: template.region, accountId: template.accountId });
+      early?.catch(() => undefined); // the invocation reports a failed start
+      const event = await readEvent(opts).catch(async (err: unknown) => {
+        // The instance may still be starting: stop it once it is up, then the backend.
+        await early?.then((h) => h.stop(), () => undefined);
+        await selected.backend.close();
+        throw err;
+      });
       const { Emulator } = await import('../emulator/emulator.js');
       const emulator = new Emulator({
         template,
@@ -59,6 +68,7 @@ Examples:
         onFunctionLine: opts.json ? undefined : (_fn, line) => process.stderr.write(`${line}\n`),
         debug,
       });
+      if (early) emulator.pools.pool(fn).adopt(early);
       try {
         printOutcome(await emulator.invoke(fn, event), opts.json === true);
       } finally {
@@ -85,7 +95,6 @@ function printOutcome(out: Outcome, json: boolean): void {
 }
 
 async function readEvent(opts: InvokeOptions): Promise<Buffer> {
-  if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
   if (opts.event !== undefined) return Buffer.from(opts.event);
   if (opts.eventFile === undefined) return Buffer.alloc(0);
   try {

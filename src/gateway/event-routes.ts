@@ -1,5 +1,5 @@
 import express from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cursorPosition, DEFAULT_OSS_EVENT } from '../events/builders.js';
 import type { EventSources } from '../events/index.js';
 import { FcError } from './errors.js';

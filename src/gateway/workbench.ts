@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util.js';
 import { FcError } from './errors.js';
 
 // The workbench's HTTP side under /_fc-local: the page and its assets (bundled at build time into
@@ -26,7 +26,7 @@ export interface WorkbenchSource {
 }
 
 /** Where the bundled page is: dist/web beside dist/gateway. */
-const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web');
+const WEB_DIR = path.join(packageRoot(), 'dist', 'web');
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.map': 'application/json' };
 
 /** A token check for the workbench and the injection API: query, header or cookie. */

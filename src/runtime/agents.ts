@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util.js';
 import { createRequire } from 'node:module';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../model.js';
 import { InstanceStartError } from './backend.js';
@@ -11,7 +11,7 @@ import { underDebugger } from './debug.js';
 // How each runtime's instance is launched: our agent for a language, or the user's bootstrap
 // for `custom`. Backends supply the paths as the instance sees them (host or container).
 
-export const AGENTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../runtimes');
+export const AGENTS_DIR = path.join(packageRoot(), 'runtimes');
 
 /** The node_modules folder holding FC's built-in Node.js modules (raw-body, body, co). */
 export const NODE_BUILTINS_DIR = path.resolve(

@@ -297,6 +297,26 @@ export class FunctionPool {
     }
   }
 
+  /**
+   * Takes an instance of this function that was started before the pool could start it (a
+   * one-shot `invoke` starts it while the rest of fc-local loads); the next request claims it.
+   */
+  adopt(started: Promise<InstanceHandle>): void {
+    const t0 = Date.now();
+    const spec = this.spec;
+    this.starting++;
+    const ready = started
+      .then((handle) => this.register(handle, spec, t0))
+      .catch(() => undefined)
+      .finally(() => {
+        this.starting--;
+        this.changed();
+      });
+    const entry = { ready, claimed: false };
+    this.warming.push(entry);
+    void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+  }
+
   private async startOne(): Promise<Instance> {
     const spec = this.spec;
     const t0 = Date.now();
@@ -308,6 +328,10 @@ export class FunctionPool {
       accountId: this.opts.accountId,
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
     });
+    return this.register(handle, spec, t0);
+  }
+
+  private register(handle: InstanceHandle, spec: FunctionSpec, t0: number): Instance {
     const inst = new Instance(handle, Date.now() - t0);
     // Code changed while this one was starting: it must not serve.
     if (spec !== this.spec) inst.retire();

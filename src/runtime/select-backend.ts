@@ -17,6 +17,8 @@ export interface SelectOptions {
   /** --image: one image for every runtime. */
   image?: string;
   log?: (line: string) => void;
+  /** One invocation, then stop (`invoke`): housekeeping waits until the end. */
+  oneShot?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface SelectOptions {
  */
 export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
   // Each backend's code (and its process or Docker client) is loaded only when it may be used.
-  const processBackend = async () => new (await import('./process/backend.js')).ProcessBackend({ log: opts.log });
+  const processBackend = async () => new (await import('./process/backend.js')).ProcessBackend({ log: opts.log, sweepAtClose: opts.oneShot });
   if (choice === 'process') return { backend: await processBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
 
   // The Docker client is loaded only when Docker may be used.

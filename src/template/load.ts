@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
 import { loadCredentials } from './profile.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, NOT_EMULATED_RUNTIMES, RUNTIMES, TRIGGER_TYPES } from '../model.js';
 import { parseSchedule } from './cron.js';
 

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util.js';
 
 // The handle on fc-local's guardian (guardian-main.ts): started once per fc-local process, told
 // about what is started, and left to clean up when fc-local ends, however it ends.
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'guardian-main.js');
+const MAIN = path.join(packageRoot(), 'dist', 'runtime', 'host', 'guardian-main.js');
 
 class Guardian {
   private readonly child: ChildProcess;

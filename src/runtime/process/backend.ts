@@ -19,6 +19,11 @@ export interface ProcessBackendOptions {
   startTimeoutMs?: number;
   /** Notes for the person running fc-local (e.g. why an instance runs as root). */
   log?: (line: string) => void;
+  /**
+   * Sweep the processes of dead runs when closing rather than at once (one-shot `invoke`: one
+   * scan of /proc at the end instead of two, off the way to the answer).
+   */
+  sweepAtClose?: boolean;
 }
 
 /** Every live instance of every backend in this process, killed if fc-local exits abruptly. */
@@ -44,7 +49,7 @@ export class ProcessBackend implements Backend {
     // What fc-local starts must end with it: the guardian sweeps this run's instances when it
     // dies, and instances of dead runs (a kill -9 before guardians, a guardian killed too) go now.
     guard(`run ${thisRun()}`);
-    setImmediate(() => killProcessesWith(RUN_VAR, (run) => !runIsAlive(run)));
+    if (!opts.sweepAtClose) setImmediate(() => killProcessesWith(RUN_VAR, (run) => !runIsAlive(run)));
   }
 
   /**
@@ -178,9 +183,11 @@ export class ProcessBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.live].map((i) => i.stop()));
-    // Whatever an instance started and left behind, even outside its process group.
-    killProcessesWith(RUN_VAR, (run) => run === thisRun());
+    // One scan for all: what instances started and left behind, even outside their process
+    // groups, carries this run's marker.
+    await Promise.all([...this.live].map((i) => i.stop(false)));
+    const dead = this.opts.sweepAtClose === true;
+    killProcessesWith(RUN_VAR, (run) => run === thisRun() || (dead && !runIsAlive(run)));
   }
 
   /** As root: the unprivileged user when it can reach all the instance needs; else root, said once. */
@@ -284,10 +291,11 @@ class ProcessInstance implements InstanceHandle {
     }
   }
 
-  async stop(): Promise<void> {
+  /** `sweep`: also end its children that left the group (the backend's close sweeps them all at once). */
+  async stop(sweep = true): Promise<void> {
     this.kill();
     await this.exited;
     // Children that left the group (setsid, detached) still carry the instance's marker.
-    killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
+    if (sweep) killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
   }
 }
