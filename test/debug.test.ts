@@ -138,6 +138,18 @@ for (const backend of BACKENDS) {
       await dap.request('continue', { threadId });
       expect(await result).toEqual({ status: 200, error: null, body: 'hello dap' });
     }, 90_000);
+
+    it('--debugger-path puts a folder of debugger files first on the instance\'s path (read-only at /var/fc-local/debugger in Docker)', async () => {
+      const dir = project();
+      // A stand-in debugpy that says where it runs from and lets the agent go on at once.
+      const tools = mkdtempSync(path.join(os.tmpdir(), 'fc-local-debugger-'));
+      chmodSync(tools, 0o755);
+      mkdirSync(path.join(tools, 'debugpy'), { mode: 0o755 });
+      writeFileSync(path.join(tools, 'debugpy', '__init__.py'), 'listened_on = None\ndef listen(addr):\n    global listened_on\n    listened_on = addr[1]\ndef wait_for_client():\n    pass\n', { mode: 0o644 });
+      const { srv, port } = await debugServer(dir, 'dbg/python-where', backend.args, ['--debugger-path', tools]);
+      const where = backend.name === 'docker' ? '/var/fc-local/debugger' : tools;
+      expect(await invoke(srv, 'python-where', {})).toEqual({ status: 200, error: null, body: `${where}/debugpy/__init__.py ${port}` });
+    }, 60_000);
   });
 }
 
@@ -210,7 +222,7 @@ describe('debugging from the CLI', () => {
     const dir = project();
     const several = await runCli(['start', '-t', path.join(dir, 'fc.yml'), '-d', '9229', '--backend', 'process']);
     expect(several.exitCode).toBe(2);
-    expect(several.stderr).toContain('say which function to debug with --debug-function: dbg/node, dbg/python, dbg/web');
+    expect(several.stderr).toContain('say which function to debug with --debug-function: dbg/node, dbg/python, dbg/python-where, dbg/web');
     const noPort = await runCli(['invoke', 'dbg/node', '-t', path.join(dir, 'fc.yml'), '--debug-args', '--trace-warnings']);
     expect(noPort.exitCode).toBe(2);
     expect(noPort.stderr).toContain('need --debug-port (-d)');
@@ -225,19 +237,19 @@ describe('debugging from the CLI', () => {
     const text = readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8');
     expect(text).toContain('// mine');
     const configs = (parse(text) as { configurations: Record<string, unknown>[] }).configurations;
-    expect(configs.map((c) => c.name)).toEqual(['other', 'fc-local: dbg/node', 'fc-local: dbg/python', 'fc-local: dbg/web']);
+    expect(configs.map((c) => c.name)).toEqual(['other', 'fc-local: dbg/node', 'fc-local: dbg/python', 'fc-local: dbg/python-where', 'fc-local: dbg/web']);
     expect(configs[1]).toMatchObject({ type: 'node', request: 'attach', port: 9230, localRoot: '${workspaceFolder}/node', remoteRoot: '/code', restart: true });
     expect(configs[2]).toMatchObject({ type: 'debugpy', request: 'attach', connect: { host: '127.0.0.1', port: 9230 }, pathMappings: [{ localRoot: '${workspaceFolder}/python', remoteRoot: '/code' }] });
     // Again for one function on the process backend: replaced in place, not duplicated.
     await runCli(['debug-config', 'vscode', '-d', '9231', '--backend', 'process', '--function', 'dbg/node', '-t', path.join(dir, 'fc.yml')]);
     const again = (parse(readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8')) as { configurations: Record<string, unknown>[] }).configurations;
-    expect(again).toHaveLength(4);
+    expect(again).toHaveLength(5);
     expect(again[1]).toMatchObject({ port: 9231, remoteRoot: '${workspaceFolder}/node' });
     const printed = await runCli(['debug-config', 'vscode', '--print', '--backend', 'process', '--function', 'dbg/python', '-t', path.join(dir, 'fc.yml')]);
     expect(JSON.parse(String(printed.stdout)).configurations[0]).toMatchObject({ name: 'fc-local: dbg/python', connect: { port: 9229 } });
     const ij = await runCli(['debug-config', 'intellij', '--backend', 'process', '-t', path.join(dir, 'fc.yml')]);
     expect(ij.exitCode).toBe(0);
     expect(readFileSync(path.join(dir, '.idea', 'runConfigurations', 'fc_local_dbg_node.xml'), 'utf8')).toContain('type="ChromiumRemoteDebugType"');
-    expect(ij.stdout).toContain('no intellij configuration for dbg/python (python3.9)');
+    expect(ij.stdout).toContain('no intellij configuration for dbg/python (python3.9), dbg/python-where (python3.9)');
   });
 });

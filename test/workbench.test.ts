@@ -131,4 +131,16 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
     expect(prom).toContain('fc_invocations_total{function="demo/web"} 2');
     expect(prom).toMatch(/fc_duration_milliseconds_count\{function="demo\/hello"\} 2/);
   });
+
+  it('keeps the last 1,000 invocations, lists them all and filters them', async () => {
+    const api = `${srv.base}/2016-08-15/services/demo/functions/hello/invocations`;
+    for (let i = 0; i < 1050; i += 25) await Promise.all(Array.from({ length: 25 }, () => fetch(api, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer())));
+    await page.click('#tab-Functions');
+    await page.reload({ waitUntil: 'networkidle2' });
+    await tab('Invocations');
+    await page.waitForFunction(() => document.querySelectorAll('#invocations tbody tr').length === 1000);
+    await page.select('#filter-status', 'failed');
+    await page.waitForFunction(() => document.querySelectorAll('#invocations tbody tr').length === 0);
+    expect(await text('#invocation-count')).toBe('0 of 1000');
+  }, 120_000);
 });
