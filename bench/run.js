@@ -71,6 +71,14 @@ function cpuOf(pid) {
   } catch {
     // no cgroup v2 Docker layout here
   }
+  try {
+    for (const d of readdirSync('/sys/fs/cgroup/cpuacct/docker')) {
+      if (!/^[0-9a-f]{64}$/.test(d)) continue;
+      instances += Number(readFileSync(`/sys/fs/cgroup/cpuacct/docker/${d}/cpuacct.usage`, 'utf8')) / 1e6;
+    }
+  } catch {
+    // no cgroup v1 Docker layout here
+  }
   return { gateway: stats.get(pid)?.ms ?? 0, instances };
 }
 

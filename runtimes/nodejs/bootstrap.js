@@ -519,3 +519,27 @@ var server = http.createServer(function (req, res) {
 });
 server.keepAliveTimeout = 0;
 server.listen(PORT, HOST);
+
+// In a container fc-local also reaches the agent through a Unix socket in a folder it mounts
+// (no port proxy or NAT on the way); the TCP port stays for everything else.
+if (process.env.FC_LOCAL_SOCKET) {
+  var socketPath = process.env.FC_LOCAL_SOCKET;
+  var fs = require('fs');
+  try {
+    fs.unlinkSync(socketPath); // the previous agent's, after a restart in place
+  } catch (e) {
+    // none yet
+  }
+  var socketServer = http.createServer(server.listeners('request')[0]);
+  socketServer.keepAliveTimeout = 0;
+  socketServer.on('error', function () {
+    // Without the socket fc-local uses the port.
+  });
+  socketServer.listen(socketPath, function () {
+    try {
+      fs.chmodSync(socketPath, 438); // 0666: fc-local may run as another user than the function
+    } catch (e) {
+      // it then uses the port
+    }
+  });
+}

@@ -409,8 +409,9 @@ function send(
     // An explicit length: with `Expect` set, Node sends the head before the body and would
     // otherwise fall back to chunked encoding, which not every agent's server reads.
     const headers = { ...req.headers, 'content-length': String(req.body.length), ...(ack ? { expect: '100-continue' } : {}) };
+    const where = inst.handle.socketPath ? { socketPath: inst.handle.socketPath } : { host: inst.handle.host, port: inst.handle.port };
     const r = http.request(
-      { host: inst.handle.host, port: inst.handle.port, method: req.method, path: req.path, headers, agent },
+      { ...where, method: req.method, path: req.path, headers, agent },
       (res) => {
         acknowledged = true;
         const chunks: Buffer[] = [];

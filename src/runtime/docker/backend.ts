@@ -3,7 +3,7 @@ import http from 'node:http';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
@@ -27,6 +27,8 @@ const AGENTS_IN_CONTAINER = '/var/fc-local/runtimes';
 const BUILTINS_IN_CONTAINER = '/var/fc-local/node_modules';
 // FC runs functions as a user without root; any uid works without a passwd entry.
 const USER = '10001:10001';
+// Where a Node.js agent's socket folder is mounted.
+const SOCKET_IN_CONTAINER = '/var/fc-local/sock';
 
 export interface DockerBackendOptions {
   images: ImageChoice;
@@ -40,6 +42,7 @@ export class DockerBackend implements Backend {
   readonly session = randomUUID();
   private readonly live = new Set<ContainerInstance>();
   private readonly puller: ImagePuller;
+  private socketRoot?: string;
 
   constructor(
     readonly docker: Docker,
@@ -80,6 +83,10 @@ export class DockerBackend implements Backend {
       }
     }
     const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
+    // Node.js agents also listen on a Unix socket in a folder of their own on this machine: the
+    // gateway reaches them without the engine's port proxy (where the engine shares this
+    // machine's file system; otherwise it uses the published port).
+    const socketDir = runtimeFamily(fn.runtime) === 'nodejs' ? this.socketDir() : undefined;
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
     // A debugger attaches on the same port number on the host, which is loopback only as well.
     const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
@@ -89,7 +96,9 @@ export class DockerBackend implements Backend {
       // Our agents run under the supervisor (hot reload restarts them in place); a custom
       // bootstrap is the container's own first process, as in FC.
       Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
-      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env }).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...(socketDir ? { FC_LOCAL_SOCKET: `${SOCKET_IN_CONTAINER}/agent.sock` } : {}) }).map(
+        ([k, v]) => `${k}=${v}`,
+      ),
       User: USER,
       WorkingDir: '/code',
       ExposedPorts: { [`${port}/tcp`]: {}, ...(req.debug ? { [`${req.debug.port}/tcp`]: {} } : {}) },
@@ -108,6 +117,7 @@ export class DockerBackend implements Backend {
           ...layers.map((l, i) => `${l}:${layersIn[i]}:ro`),
           ...fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
           ...(req.debug?.debuggerPath ? [`${req.debug.debuggerPath}:${DEBUGGER_IN_CONTAINER}:ro`] : []),
+          ...(socketDir ? [`${socketDir}:${SOCKET_IN_CONTAINER}`] : []),
         ],
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
@@ -121,14 +131,26 @@ export class DockerBackend implements Backend {
         LogConfig: { Type: 'none', Config: {} },
       },
     });
-    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined);
+    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined, socketDir);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
     // Under a debugger the instance waits for the developer to attach, however long.
     const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
     await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}` });
+    await instance.useSocketIfReachable();
     return instance;
+  }
+
+  /** A fresh folder for one instance's socket, inside this session's private folder. */
+  private socketDir(): string {
+    if (!this.socketRoot) {
+      this.socketRoot = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
+      chmodSync(this.socketRoot, 0o700);
+    }
+    const dir = mkdtempSync(path.join(this.socketRoot, 'i-'));
+    chmodSync(dir, 0o777); // the function's user in the container creates the socket
+    return dir;
   }
 
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
@@ -142,6 +164,7 @@ export class DockerBackend implements Backend {
 
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
+    if (this.socketRoot) rmSync(this.socketRoot, { recursive: true, force: true });
   }
 }
 
@@ -160,6 +183,18 @@ function supervised(fn: FunctionSpec): boolean {
 /** What a container is made from: a change here needs a new container. */
 function containerKey(fn: FunctionSpec): string {
   return JSON.stringify([fn.runtime, fn.memorySize, fn.environmentVariables, fn.codeUri, fn.caPort, fn.layers, fn.mounts, fn.customRuntimeConfig]);
+}
+
+/** Whether an HTTP server answers there. */
+function answersOn(where: { socketPath: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ ...where, path: '/', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 /** The agent's pid from its readiness answer (x-fc-local-agent-pid), if it answers. */
@@ -206,12 +241,24 @@ class ContainerInstance implements InstanceHandle {
     readonly codeSource: string,
     /** Its runtime waits for a debugger at each start: a restart has no time limit. */
     private readonly debugging: boolean,
+    /** The host folder its agent puts its Unix socket in, if any. */
+    private readonly socketDir?: string,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
 
   get id(): string {
     return this.container.id;
+  }
+
+  socketPath?: string;
+
+  /** Uses the agent's socket once it answers there (not where the engine runs in another machine's file system). */
+  async useSocketIfReachable(): Promise<void> {
+    if (!this.socketDir) return;
+    const file = path.join(this.socketDir, 'agent.sock');
+    for (let i = 0; i < 20 && !existsSync(file); i++) await delay(5, true);
+    if (existsSync(file) && (await answersOn({ socketPath: file }))) this.socketPath = file;
   }
 
   /** Attaches to the output, starts the container and learns its published port. */
@@ -249,7 +296,11 @@ class ContainerInstance implements InstanceHandle {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !this.ended) {
       const now = await agentPid(this.port);
-      if (now && now !== before) return true;
+      if (now && now !== before) {
+        // The new agent listens on its socket right after its port.
+        if (this.socketPath) for (let i = 0; i < 100 && !(await answersOn({ socketPath: this.socketPath })); i++) await delay(2, true);
+        return true;
+      }
       await delay(5, true);
     }
     return false;
@@ -304,6 +355,7 @@ class ContainerInstance implements InstanceHandle {
       () => undefined,
       () => undefined, // already gone (removed from outside, or auto-removed)
     );
+    if (this.socketDir) void this.removing.then(() => rmSync(this.socketDir!, { recursive: true, force: true }));
     return this.removing;
   }
 
