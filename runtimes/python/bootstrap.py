@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import socket as socket_module
 import sys
 import threading
 import time
@@ -323,7 +324,7 @@ class Agent(BaseHTTPRequestHandler):
             'SERVER_NAME': h.get('host', 'localhost').split(':')[0],
             'SERVER_PORT': str(PORT),
             'SERVER_PROTOCOL': 'HTTP/1.1',
-            'REMOTE_ADDR': h.get('x-fc-client-ip', self.client_address[0]),
+            'REMOTE_ADDR': h.get('x-fc-client-ip') or (self.client_address[0] if isinstance(self.client_address, tuple) else ''),
             'wsgi.version': (1, 0),
             'wsgi.url_scheme': 'http',
             'wsgi.input': io.BytesIO(body),
@@ -394,8 +395,36 @@ def wait_for_debugger(listen):
     sys.stderr.write('Debugger attached.\n')
 
 
+def serve_socket(path):
+    """In a container fc-local also reaches the agent through a Unix socket in a folder it mounts
+    (no port proxy or NAT on the way); the TCP port stays for everything else."""
+    if PY2:
+        from SocketServer import UnixStreamServer
+    else:
+        from socketserver import UnixStreamServer
+
+    class UnixServer(ThreadingMixIn, UnixStreamServer):
+        daemon_threads = True
+
+    try:
+        os.unlink(path)  # the previous agent's, after a restart in place
+    except OSError:
+        pass
+    try:
+        server = UnixServer(path, Agent)
+        os.chmod(path, 0o666)  # fc-local may run as another user than the function
+    except Exception:  # noqa: BLE001 - without the socket fc-local uses the port
+        return
+    t = threading.Thread(target=server.serve_forever)
+    t.daemon = True
+    t.start()
+
+
 if __name__ == '__main__':
     _listen = os.environ.pop('FC_LOCAL_DEBUG_LISTEN', None)
     if _listen:
         wait_for_debugger(_listen)
+    _socket = os.environ.get('FC_LOCAL_SOCKET')
+    if _socket and hasattr(socket_module, 'AF_UNIX'):
+        serve_socket(_socket)
     Server((HOST, PORT), Agent).serve_forever()

@@ -27,7 +27,7 @@ const AGENTS_IN_CONTAINER = '/var/fc-local/runtimes';
 const BUILTINS_IN_CONTAINER = '/var/fc-local/node_modules';
 // FC runs functions as a user without root; any uid works without a passwd entry.
 const USER = '10001:10001';
-// Where a Node.js agent's socket folder is mounted.
+// Where an agent's socket folder is mounted.
 const SOCKET_IN_CONTAINER = '/var/fc-local/sock';
 
 export interface DockerBackendOptions {
@@ -83,10 +83,10 @@ export class DockerBackend implements Backend {
       }
     }
     const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
-    // Node.js agents also listen on a Unix socket in a folder of their own on this machine: the
+    // Our agents also listen on a Unix socket in a folder of their own on this machine: the
     // gateway reaches them without the engine's port proxy (where the engine shares this
     // machine's file system; otherwise it uses the published port).
-    const socketDir = runtimeFamily(fn.runtime) === 'nodejs' ? this.socketDir() : undefined;
+    const socketDir = supervised(fn) ? this.socketDir() : undefined;
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
     // A debugger attaches on the same port number on the host, which is loopback only as well.
     const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
@@ -147,6 +147,7 @@ export class DockerBackend implements Backend {
     if (!this.socketRoot) {
       this.socketRoot = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
       chmodSync(this.socketRoot, 0o700);
+      guard(`folder ${this.socketRoot}`); // removed even if fc-local is killed
     }
     const dir = mkdtempSync(path.join(this.socketRoot, 'i-'));
     chmodSync(dir, 0o777); // the function's user in the container creates the socket

@@ -1,8 +1,10 @@
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { killProcessesWith, RUN_VAR } from './proc-scan.js';
 
 // fc-local's guardian: a small process that outlives fc-local. fc-local tells it, over its
-// stdin, what it starts (`run <id>`, `pgid <n>`, `docker <session> <socket>`); when that pipe
+// stdin, what it starts (`run <id>`, `pgid <n>`, `docker <session> <socket>`, `folder <path>`
+// for a private folder to remove, one without spaces); when that pipe
 // closes, because fc-local exited or was killed (kill -9 included), it ends every process and
 // removes every container fc-local left, then exits. It ignores the signals of the terminal so
 // that Ctrl-C, which fc-local handles, does not end it first. Only Node's built-ins: it starts fast.
@@ -12,6 +14,7 @@ for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => {}
 const runs = new Set<string>();
 const groups = new Set<number>();
 const dockers = new Map<string, string>();
+const folders = new Set<string>();
 
 let buffered = '';
 process.stdin.setEncoding('utf8');
@@ -25,6 +28,7 @@ process.stdin.on('data', (chunk: string) => {
     else if (cmd === 'pgid' && a) groups.add(Number(a));
     else if (cmd === 'ungroup' && a) groups.delete(Number(a));
     else if (cmd === 'docker' && a && b) dockers.set(a, b);
+    else if (cmd === 'folder' && a?.includes('fc-local-')) folders.add(a);
   }
 });
 process.stdin.on('end', () => void sweep().finally(() => process.exit(0)));
@@ -40,6 +44,7 @@ async function sweep(): Promise<void> {
   }
   if (runs.size) killProcessesWith(RUN_VAR, (v) => runs.has(v));
   await Promise.all([...dockers].map(([session, socket]) => removeContainers(session, socket).catch(() => undefined)));
+  for (const f of folders) rmSync(f, { recursive: true, force: true });
 }
 
 /** The Engine API over its Unix socket: list this session's containers, remove them by force. */
