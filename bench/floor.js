@@ -4,17 +4,10 @@
 // Usage: node bench/floor.js [instances]    prints "listening on http://127.0.0.1:PORT"
 import { fork } from 'node:child_process';
 import http from 'node:http';
-
-const BODY = 'hello, fc-local';
+import { answer } from './answer.js';
 
 if (process.argv[2] === 'agent') {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(BODY);
-    });
-  });
+  const server = http.createServer(answer);
   server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));
 } else {

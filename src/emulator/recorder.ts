@@ -40,7 +40,8 @@ export interface LogEntry {
   line: string;
 }
 
-export interface MinuteFigures {
+/** FC's counted metrics in one minute. */
+interface Counts {
   minute: number;
   invocations: number;
   billable: number;
@@ -50,28 +51,21 @@ export interface MinuteFigures {
   serverErrors: number;
   throttles: number;
   coldStarts: number;
-  durationAvg: number;
-  durationP99: number;
-  durationMax: number;
   memoryMax: number;
   concurrencyMax: number;
 }
 
-interface Minute {
-  minute: number;
-  invocations: number;
-  billable: number;
-  handledErrors: number;
-  unhandledErrors: number;
-  clientErrors: number;
-  serverErrors: number;
-  throttles: number;
-  coldStarts: number;
+export interface MinuteFigures extends Counts {
+  durationAvg: number;
+  durationP99: number;
+  durationMax: number;
+}
+
+/** What a minute keeps while it fills. */
+interface Minute extends Counts {
   durSum: number;
   durMax: number;
   durations: number[];
-  memoryMax: number;
-  concurrencyMax: number;
 }
 
 export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' };
