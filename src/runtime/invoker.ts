@@ -189,7 +189,7 @@ export class Invoker {
       log = new InvocationLog(inst, requestId, markers);
       discard = false;
       try {
-        const initFailure = await this.initialize(inst, fn, headers);
+        const initFailure = await this.initialize(inst, fn, headers, log);
         if (initFailure) {
           discard = true;
           outcome = { ...initFailure, coldStart: lease.cold };
@@ -239,12 +239,16 @@ export class Invoker {
     inst: Instance,
     fn: FunctionSpec,
     headers: Record<string, string>,
+    log: InvocationLog,
   ): Promise<{ errorType: FunctionErrorType; body: Buffer } | undefined> {
     if (!fn.initializer) return Promise.resolve(undefined);
     return inst.initializeOnce(async () => {
       try {
         const limit = this.timeLimitMs(fn, fn.initializationTimeout);
         const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, limit, acks(fn));
+        // The initializer's lines belong to this invocation's log: let them arrive (a container's
+        // output comes through the engine) before the invocation, which may add no line of its own.
+        if (runtimeFamily(fn.runtime) !== 'custom') await log.until(`FC Initialize End RequestId: ${headers['x-fc-request-id']}`, END_MARKER_GRACE_MS);
         const errorType = functionErrorOf(res.status, res.headers, false);
         return errorType ? { errorType, body: res.body } : undefined;
       } catch (err) {
@@ -304,7 +308,17 @@ class InvocationLog {
       this.push(line);
       this.lastLineAt = performance.now();
       if (line === this.endLine) this.sawEnd();
+      if (line === this.awaited?.line) this.awaited.seen();
     });
+  }
+
+  private awaited?: { line: string; seen: () => void };
+
+  /** Resolves once `line` has been printed (from now on), or after `ms`. */
+  async until(line: string, ms: number): Promise<void> {
+    if (this.kept.includes(line)) return;
+    await Promise.race([new Promise<void>((seen) => (this.awaited = { line, seen })), delay(ms), this.inst.handle.exited]);
+    this.awaited = undefined;
   }
 
   private push(line: string): void {
