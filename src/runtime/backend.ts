@@ -59,6 +59,8 @@ export interface Backend {
    * true once the restarted runtime answers; false when the instance must be replaced instead.
    */
   restartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean>;
+  /** Told before the pools stop their instances at shutdown: close() comes next and cleans up for all. */
+  closing?(): void;
   /** Stops everything this backend started. */
   close(): Promise<void>;
 }

@@ -434,6 +434,7 @@ export class PoolSet {
 
   async close(): Promise<void> {
     clearInterval(this.reaper);
+    this.backend.closing?.();
     await Promise.all(this.all().map((p) => p.close()));
     await this.backend.close();
   }

@@ -40,6 +40,7 @@ export class ProcessBackend implements Backend {
   /** Host ports held by our fixed-port instances, and by which. */
   private readonly portOwners = new Map<number, ProcessInstance>();
   private reclaim?: (handle: InstanceHandle) => Promise<void>;
+  private shuttingDown = false;
 
   setReclaimer(reclaim: (handle: InstanceHandle) => Promise<void>): void {
     this.reclaim = reclaim;
@@ -122,7 +123,7 @@ export class ProcessBackend implements Backend {
       // server, a function's child processes): otherwise they keep its output pipes open.
       detached: true,
     });
-    const instance = new ProcessInstance(id, port, child, launch.command);
+    const instance = new ProcessInstance(id, port, child, launch.command, () => !this.shuttingDown);
     this.live.add(instance);
     allInstances.add(instance);
     if (child.pid) guard(`pgid ${child.pid}`);
@@ -182,6 +183,11 @@ export class ProcessBackend implements Backend {
     }
   }
 
+  /** Instances stopped from now on leave their escaped children to close()'s one sweep. */
+  closing(): void {
+    this.shuttingDown = true;
+  }
+
   async close(): Promise<void> {
     // One scan for all: what instances started and left behind, even outside their process
     // groups, carries this run's marker.
@@ -225,6 +231,8 @@ class ProcessInstance implements InstanceHandle {
     port: number,
     private readonly child: ChildProcess,
     command: string,
+    /** Whether stop() sweeps for its escaped children itself (not when the backend is closing). */
+    private readonly sweepsItself: () => boolean = () => true,
   ) {
     this.port = port;
     if (child.stdout) this.lines.attach(child.stdout, 'stdout');
@@ -296,6 +304,6 @@ class ProcessInstance implements InstanceHandle {
     this.kill();
     await this.exited;
     // Children that left the group (setsid, detached) still carry the instance's marker.
-    if (sweep) killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
+    if (sweep && this.sweepsItself()) killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
   }
 }
