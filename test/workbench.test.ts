@@ -53,6 +53,20 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
     await shot('functions');
   });
 
+  it('answers bad input to its API with FC\'s error JSON', async () => {
+    const call = (p: string, init: RequestInit = {}) =>
+      fetch(`${srv.base}/_fc-local/api/${p}`, { ...init, headers: { 'x-fc-local-token': 'wb-token', 'content-type': 'application/json' } });
+    const noName = await call('invoke', { method: 'POST', body: JSON.stringify({ function: 5 }) });
+    expect(noName.status).toBe(400);
+    expect(await noName.json()).toMatchObject({ ErrorCode: 'InvalidArgument', ErrorMessage: expect.stringContaining('function') });
+    const badMethod = await call('invoke', { method: 'POST', body: JSON.stringify({ function: 'demo/web', http: { method: 'get;' } }) });
+    expect((await badMethod.json()).ErrorMessage).toContain('http.method: an HTTP method in capitals');
+    const unknown = await call('invoke', { method: 'POST', body: JSON.stringify({ function: 'demo/nope' }) });
+    expect(unknown.status).toBe(404);
+    expect((await call('invocations?limit=abc')).status).toBe(400);
+    expect((await call('invoke', { method: 'POST', body: '{not json' })).status).toBe(400);
+  });
+
   it('invokes a function from the editor and shows its result, logs, duration and memory', async () => {
     await tab('Invoke');
     await page.select('#invoke-fn', 'demo/hello');

@@ -28,7 +28,8 @@ export interface InvocationEntry {
   request: { event?: string; method?: string; url?: string; headers?: Record<string, string | string[] | undefined> };
   /** The event or body as given, for replay (cut at 64 KB). */
   payload: Buffer;
-  result?: string;
+  /** The answer (cut at 64 KB), decoded only when the workbench shows it. */
+  result?: Buffer;
   logs: string[];
 }
 
@@ -70,7 +71,10 @@ interface Minute extends Counts {
 
 export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' };
 
-const text = (b: Buffer) => b.subarray(0, BODY_KEEP).toString('utf8');
+/** At most BODY_KEEP bytes; a longer body is copied, so that the ring does not hold it whole. */
+function kept(b: Buffer): Buffer {
+  return b.length <= BODY_KEEP ? b : Buffer.from(b.subarray(0, BODY_KEEP));
+}
 
 export class Recorder {
   private readonly ring: (InvocationEntry | undefined)[] = new Array(RING_SIZE);
@@ -128,8 +132,8 @@ export class Recorder {
       memoryMB: out?.maxMemoryUsedMB,
       coldStart: out?.coldStart,
       request: http ? { method: http.method, url: http.url, headers: http.headers } : {},
-      payload: (http ? http.body : 'event' in r.request ? r.request.event : Buffer.alloc(0)).subarray(0, BODY_KEEP),
-      result: out ? text(out.body) : undefined,
+      payload: kept(http ? http.body : 'event' in r.request ? r.request.event : Buffer.alloc(0)),
+      result: out && kept(out.body),
       logs: [],
     };
     this.ring[entry.seq % RING_SIZE] = entry;

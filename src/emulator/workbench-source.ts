@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
 import http from 'node:http';
 import { allFunctions, fc3Name, fnKey, functionUrl, type FunctionSpec, type Template } from '../model.js';
 import { apiGatewayEvent, cdnEvent, datahubEvent, DEFAULT_OSS_EVENT, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
@@ -24,12 +25,21 @@ export interface WorkbenchParts {
   token?: string;
 }
 
-interface InvokeBody {
-  function?: string;
-  event?: string;
-  async?: boolean;
-  http?: { method?: string; path?: string; query?: string; headers?: Record<string, string>; body?: string };
-}
+const InvokeBody = z.object({
+  function: z.string(),
+  event: z.string().optional(),
+  async: z.boolean().optional(),
+  http: z
+    .object({
+      method: z.string().regex(/^[A-Z]+$/, 'an HTTP method in capitals').optional(),
+      path: z.string().optional(),
+      query: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.string().optional(),
+    })
+    .optional(),
+});
+type InvokeBody = z.output<typeof InvokeBody>;
 
 export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
   const find = (key: string | undefined): FunctionSpec => {
@@ -91,7 +101,7 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
     },
     invocation: (id) => {
       const e = p.recorder.invocation(id);
-      return e && { ...e, payload: e.payload.toString('utf8') };
+      return e && { ...e, payload: e.payload.toString('utf8'), result: e.result?.toString('utf8') };
     },
     replay: async (id) => {
       const e = p.recorder.invocation(id);
@@ -104,7 +114,9 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
       return view(await p.invoker.invokeEvent(f, e.payload, randomUUID(), 'workbench'));
     },
     invoke: async (raw) => {
-      const b = (raw ?? {}) as InvokeBody;
+      const parsed = InvokeBody.safeParse(raw ?? {});
+      if (!parsed.success) throw new FcError(400, 'InvalidArgument', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      const b = parsed.data;
       const f = find(b.function);
       if (b.http) return viaGateway(f, b.http, p.baseUrl());
       const event = Buffer.from(b.event ?? '');

@@ -58,7 +58,7 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    res.json(src.invocations({ function: q.function, status: q.status, q: q.q, limit: q.limit ? Number(q.limit) : undefined }));
+    res.json(src.invocations({ function: q.function, status: q.status, q: q.q, limit: limitOf(q.limit) }));
   });
   api.get('/invocations/:id', (req, res) => {
     const inv = src.invocation(String(req.params.id));
@@ -85,6 +85,13 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   });
   r.use('/api', guard, api);
   return r;
+}
+
+function limitOf(raw: string | undefined): number | undefined {
+  const n = Number(raw);
+  if (raw === undefined || raw === '') return undefined;
+  if (!Number.isInteger(n) || n < 0) throw new FcError(400, 'InvalidArgument', `limit must be a whole number (got ${raw})`);
+  return n;
 }
 
 function sendAsset(res: Response, file: string): void {

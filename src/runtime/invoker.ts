@@ -231,7 +231,7 @@ export class Invoker {
 
   /** A function's time limit in ms; none while a debugger may hold it at a breakpoint. */
   private timeLimitMs(fn: FunctionSpec, seconds: number): number {
-    return this.pools.existing(fn.service, fn.name)?.debugging ? Infinity : seconds * 1000;
+    return this.pools.debugging(fn) ? Infinity : seconds * 1000;
   }
 
   /** Runs the initializer once per instance (the instance owns "once"); returns the failure, if any. */

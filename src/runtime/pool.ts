@@ -95,7 +95,8 @@ export class FunctionPool {
 
   /** Whether this function runs under the debugger (its requests have no time limit). */
   get debugging(): boolean {
-    return this.opts.debug?.fn === fnKey(this.spec);
+    const debug = this.opts.debug;
+    return debug !== undefined && debug.fn === fnKey(this.spec);
   }
 
   /** Instances being started now (the workbench shows them). */
@@ -418,6 +419,11 @@ export class PoolSet {
 
   all(): FunctionPool[] {
     return [...this.pools.values()];
+  }
+
+  /** Whether `fn` runs under the debugger (no key is built on the request path otherwise). */
+  debugging(fn: FunctionSpec): boolean {
+    return this.opts.debug !== undefined && this.opts.debug.fn === fnKey(fn);
   }
 
   /** The pool of a function, if it has served anything yet. */

@@ -191,7 +191,8 @@ export class ProcessBackend implements Backend {
   async close(): Promise<void> {
     // One scan for all: what instances started and left behind, even outside their process
     // groups, carries this run's marker.
-    await Promise.all([...this.live].map((i) => i.stop(false)));
+    this.shuttingDown = true;
+    await Promise.all([...this.live].map((i) => i.stop()));
     const dead = this.opts.sweepAtClose === true;
     killProcessesWith(RUN_VAR, (run) => run === thisRun() || (dead && !runIsAlive(run)));
   }
@@ -299,11 +300,10 @@ class ProcessInstance implements InstanceHandle {
     }
   }
 
-  /** `sweep`: also end its children that left the group (the backend's close sweeps them all at once). */
-  async stop(sweep = true): Promise<void> {
+  async stop(): Promise<void> {
     this.kill();
     await this.exited;
     // Children that left the group (setsid, detached) still carry the instance's marker.
-    if (sweep && this.sweepsItself()) killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
+    if (this.sweepsItself()) killProcessesWith(INSTANCE_VAR, (v) => v === this.id);
   }
 }
