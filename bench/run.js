@@ -87,11 +87,17 @@ async function load(target, url, init = {}) {
   // Ten instances take a few seconds of traffic before their JIT settles: warm up long enough.
   await autocannon({ url, connections, duration: Number(opts.warmup), ...init });
   const before = cpuOf(target.pid);
-  const r = await autocannon({ url, connections, duration, ...init });
+  // autocannon's own percentiles are whole milliseconds: each response's time is kept instead.
+  const times = [];
+  const run = autocannon({ url, connections, duration, ...init });
+  run.on('response', (_client, _status, _bytes, ms) => times.push(ms));
+  const r = await run;
   const after = cpuOf(target.pid);
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   const per1k = (k) => ((after[k] - before[k]) * 1000) / r.requests.total;
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, gatewayCpu: per1k('gateway'), instanceCpu: per1k('instances') };
+  times.sort((a, b) => a - b);
+  const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  return { rps: r.requests.average, p50: at(0.5), p99: at(0.99), gatewayCpu: per1k('gateway'), instanceCpu: per1k('instances') };
 }
 
 /** Sequential warm invocations through the invoker vs calling the handler in-process. */
@@ -171,9 +177,9 @@ try {
   const f = (x) => x.toFixed(0);
   const pct = (a, b) => `${((100 * a) / b).toFixed(0)}%`;
   const row = (name, r, ref) =>
-    `| ${name} | ${f(r.rps)} | ${pct(r.rps, baseline.rps)} | ${ref ? pct(r.rps, ref.rps) : ''} | ${r.p50} | ${r.p99} | ${f(r.gatewayCpu)} | ${f(r.instanceCpu)} | ${ref ? ((r.gatewayCpu + r.instanceCpu) / (ref.gatewayCpu + ref.instanceCpu)).toFixed(2) + 'x' : ''} |`;
+    `| ${name} | ${f(r.rps)} | ${pct(r.rps, baseline.rps)} | ${ref ? pct(r.rps, ref.rps) : ''} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)}${ref ? ` (${(r.p99 / ref.p99).toFixed(1)}x)` : ''} | ${f(r.gatewayCpu)} | ${f(r.instanceCpu)} | ${ref ? ((r.gatewayCpu + r.instanceCpu) / (ref.gatewayCpu + ref.instanceCpu)).toFixed(2) + 'x' : ''} |`;
   console.log(`## ${opts.backend} backend, ${connections} connections, ${duration} s per run (${new Date().toISOString().slice(0, 10)})\n`);
-  console.log('| target | req/s | of bare | of floor | p50 ms | p99 ms | gateway CPU ms / 1k req | instances CPU ms / 1k req | CPU / req vs floor |');
+  console.log('| target | req/s | of bare | of floor | p50 ms | p99 ms (vs floor) | gateway CPU ms / 1k req | instances CPU ms / 1k req | CPU / req vs floor |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(row('bare Node http server', baseline));
   console.log(row(`floor: minimal gateway + ${connections} single-request agents (GET)`, floorGet, floorGet));

@@ -287,6 +287,7 @@ function buildContext(h) {
 }
 
 function readBody(req, cb) {
+  if (req.fcBody) return cb(req.fcBody); // from fc-local's channel: read already
   var chunks = [];
   req.on('data', function (c) { chunks.push(c); });
   req.on('end', function () { cb(Buffer.concat(chunks)); });
@@ -416,7 +417,7 @@ function safeDecode(s) {
 function handleHttp(req, res) {
   var ctx = buildContext(req.headers);
   currentRequestId = ctx.requestId;
-  var clientIP = req.headers['x-fc-client-ip'] || req.socket.remoteAddress;
+  var clientIP = req.headers['x-fc-client-ip'] || (req.socket && req.socket.remoteAddress) || '';
   var parsed = require('url').parse(req.url);
   var userHeaders = {};
   Object.keys(req.headers).forEach(function (k) {
@@ -509,37 +510,195 @@ function route(req, res) {
 
 // User code's own throws are handled where it runs; whatever else a request causes here must
 // answer that request, never end the instance.
-var server = http.createServer(function (req, res) {
+function serve(req, res) {
   try {
     route(req, res);
   } catch (err) {
     if (res.headersSent) return res.destroy();
     reply(res, 404, 'UnhandledInvocationError', JSON.stringify(new FcError('fc-local agent could not handle the request: ' + String(err && err.message))));
   }
-});
-server.keepAliveTimeout = 0;
-server.listen(PORT, HOST);
+}
 
-// In a container fc-local also reaches the agent through a Unix socket in a folder it mounts
-// (no port proxy or NAT on the way); the TCP port stays for everything else.
-if (process.env.FC_LOCAL_SOCKET) {
-  var socketPath = process.env.FC_LOCAL_SOCKET;
+// ---------------------------------------------------------------------------------------------
+// fc-local's channel (docs/agent-channel.md): the same requests as frames on a Unix socket,
+// cheaper than HTTP for both sides. Frame: u32 length | u32 id | u32 meta length | u8 kind |
+// meta JSON | body. The TCP port keeps serving FC's HTTP protocol for everything else.
+var FRAME_HEADER = 13;
+var KIND_INVOKE = 1;
+var KIND_INITIALIZE = 2;
+var KIND_HTTP = 3;
+var KIND_RECEIVED = 16;
+var KIND_ANSWER = 17;
+
+function frame(id, kind, meta, body) {
+  var m = Buffer.from(JSON.stringify(meta));
+  var small = body.length <= 65536;
+  var head = Buffer.allocUnsafe(FRAME_HEADER + m.length + (small ? body.length : 0));
+  head.writeUInt32LE(FRAME_HEADER + m.length + body.length, 0);
+  head.writeUInt32LE(id, 4);
+  head.writeUInt32LE(m.length, 8);
+  head.writeUInt8(kind, 12);
+  m.copy(head, FRAME_HEADER);
+  if (small) {
+    body.copy(head, FRAME_HEADER + m.length);
+    return [head];
+  }
+  return [head, body];
+}
+
+// The answer side of one request on the channel: what handlers and pipe() use of a response.
+function ChannelAnswer(conn, id) {
+  Stream.call(this);
+  this.conn = conn;
+  this.id = id;
+  this.status = 200;
+  this.headers = {};
+  this.chunks = [];
+  this.headersSent = false;
+  this.finished = false;
+  this.writable = true;
+}
+util.inherits(ChannelAnswer, Stream);
+ChannelAnswer.prototype.writeHead = function (status, headers) {
+  this.status = status;
+  this.headers = headers || {};
+  this.headersSent = true;
+  return this;
+};
+ChannelAnswer.prototype.write = function (chunk, encoding, cb) {
+  if (this.finished) return false;
+  if (chunk !== undefined && chunk !== null) this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), typeof encoding === 'string' ? encoding : 'utf8'));
+  if (typeof encoding === 'function') encoding();
+  else if (typeof cb === 'function') cb();
+  return true;
+};
+ChannelAnswer.prototype.end = function (chunk, encoding, cb) {
+  if (typeof chunk === 'function') {
+    cb = chunk;
+    chunk = undefined;
+  }
+  if (this.finished) return this;
+  if (chunk !== undefined && chunk !== null) this.write(chunk, encoding);
+  this.finished = true;
+  this.writable = false;
+  var body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+  this.chunks = [];
+  var parts = frame(this.id, KIND_ANSWER, { s: this.status, h: this.headers }, body);
+  for (var i = 0; i < parts.length; i++) this.conn.write(parts[i]);
+  this.emit('finish');
+  if (typeof cb === 'function') cb();
+  else if (typeof encoding === 'function') encoding();
+  return this;
+};
+// A response that cannot be finished (a failed stream): the request fails as a crash would.
+ChannelAnswer.prototype.destroy = function () {
+  if (this.finished) return;
+  this.finished = true;
+  var body = Buffer.from(JSON.stringify(new FcError(CRASH_MESSAGE)));
+  var parts = frame(this.id, KIND_ANSWER, { s: 502, h: { 'x-fc-status': '404', 'x-fc-error-type': 'UnhandledInvocationError', 'content-type': 'application/json' } }, body);
+  for (var i = 0; i < parts.length; i++) this.conn.write(parts[i]);
+};
+var CRASH_MESSAGE = 'Process exited unexpectedly before completing request';
+
+function dispatch(conn, f) {
+  var meta;
+  try {
+    meta = JSON.parse(f.meta);
+  } catch (e) {
+    meta = { h: {} };
+  }
+  var res = new ChannelAnswer(conn, f.id);
+  var headers = meta.h || {};
+  if (f.kind === KIND_HTTP) {
+    var req = new Stream.Readable({ read: function () {} });
+    if (f.body.length) req.push(f.body);
+    req.push(null);
+    req.method = meta.m || 'GET';
+    req.url = meta.u || '/';
+    req.headers = headers;
+    return serve(req, res);
+  }
+  var url = f.kind === KIND_INITIALIZE ? '/initialize' : f.kind === KIND_INVOKE ? '/invoke' : '/unknown';
+  serve({ method: 'POST', url: url, headers: headers, fcBody: f.body }, res);
+}
+
+// Bytes to frames. Chunks are joined only once a whole frame is in (a large event is copied once).
+function serveChannel(conn) {
+  var chunks = [];
+  var size = 0;
+  var need = FRAME_HEADER;
+  conn.on('error', function () {
+    // fc-local went away; it opens a new connection when it comes back
+  });
+  conn.on('data', function (chunk) {
+    if (size + chunk.length < need) {
+      chunks.push(chunk);
+      size += chunk.length;
+      return;
+    }
+    var buf = size ? Buffer.concat(chunks.concat([chunk])) : chunk;
+    chunks = [];
+    size = 0;
+    var at = 0;
+    var frames = [];
+    while (buf.length - at >= FRAME_HEADER) {
+      var length = buf.readUInt32LE(at);
+      var metaLength = buf.readUInt32LE(at + 8);
+      if (length < FRAME_HEADER + metaLength) return conn.destroy(); // not a frame of ours
+      if (buf.length - at < length) break;
+      var metaEnd = at + FRAME_HEADER + metaLength;
+      frames.push({ id: buf.readUInt32LE(at + 4), kind: buf[at + 12], meta: buf.toString('utf8', at + FRAME_HEADER, metaEnd), body: buf.slice(metaEnd, at + length) });
+      at += length;
+    }
+    if (at < buf.length) {
+      buf = buf.slice(at);
+      chunks.push(buf);
+      size = buf.length;
+      need = buf.length >= FRAME_HEADER ? buf.readUInt32LE(0) : FRAME_HEADER;
+    } else {
+      need = FRAME_HEADER;
+    }
+    if (!frames.length) return;
+    // The receipt goes out before any user code runs (at most once: fc-local sends a request
+    // again only if it was never received); the write's callback means the kernel has it.
+    conn.write(frame(frames[frames.length - 1].id, KIND_RECEIVED, 0, Buffer.alloc(0))[0], function (err) {
+      if (err) return;
+      for (var i = 0; i < frames.length; i++) dispatch(conn, frames[i]);
+    });
+  });
+}
+
+var server = http.createServer(serve);
+server.keepAliveTimeout = 0;
+
+// Listening on the channel before the port: once the port answers, the channel does too.
+function listenChannel(next) {
+  var channelPath = process.env.FC_LOCAL_CHANNEL;
+  if (!channelPath) return next();
   var fs = require('fs');
   try {
-    fs.unlinkSync(socketPath); // the previous agent's, after a restart in place
+    fs.unlinkSync(channelPath); // the previous agent's, after a restart in place
   } catch (e) {
     // none yet
   }
-  var socketServer = http.createServer(server.listeners('request')[0]);
-  socketServer.keepAliveTimeout = 0;
-  socketServer.on('error', function () {
-    // Without the socket fc-local uses the port.
-  });
-  socketServer.listen(socketPath, function () {
+  var channelServer = require('net').createServer(serveChannel);
+  var started = false;
+  var go = function () {
+    if (started) return;
+    started = true;
+    next();
+  };
+  channelServer.on('error', go); // without the channel fc-local uses the port
+  channelServer.listen(channelPath, function () {
     try {
-      fs.chmodSync(socketPath, 438); // 0666: fc-local may run as another user than the function
+      fs.chmodSync(channelPath, 438); // 0666: fc-local may run as another user than the function
     } catch (e) {
-      // it then uses the port
+      // fc-local then uses the port
     }
+    go();
   });
 }
+
+listenChannel(function () {
+  server.listen(PORT, HOST);
+});

@@ -43,7 +43,14 @@ export interface AgentLaunch {
   env: Record<string, string>;
   /** Our agents print FC's Start/End markers themselves; a custom bootstrap does not. */
   printsMarkers: boolean;
+  /** The agent serves fc-local's channel (channel.ts) on FC_LOCAL_CHANNEL when given one. */
+  speaksChannel?: boolean;
 }
+
+/** The variable naming the Unix socket where an agent serves fc-local's channel. */
+export const CHANNEL_VAR = 'FC_LOCAL_CHANNEL';
+/** The channel socket's file name inside its instance's folder. */
+export const CHANNEL_SOCKET = 'agent.sock';
 
 /**
  * Where a function's code is: a folder, or a single file (a jar) whose folder serves as the code
@@ -120,6 +127,7 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
         args: [...(paths.heapCap ? [`--max-old-space-size=${fn.memorySize}`] : []), path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
         env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
         printsMarkers: true,
+        speaksChannel: true,
       };
     case 'python': {
       if (fn.runtime === 'python2.7' && paths.python27 && !paths.python27.found) {

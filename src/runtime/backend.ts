@@ -18,8 +18,10 @@ export interface InstanceHandle {
   /** Always 127.0.0.1: instances are reached on loopback only. */
   readonly host: string;
   readonly port: number;
-  /** A Unix socket on this machine that reaches the same server, when there is one (cheaper than the port). */
+  /** A Unix socket on this machine that reaches the same HTTP server, when there is one (cheaper than the port). */
   readonly socketPath?: string;
+  /** A Unix socket where our agent speaks fc-local's framed channel (channel.ts), when there is one: cheaper still. */
+  readonly channelPath?: string;
   /** Resolves once when the instance has ended, whoever ended it. */
   readonly exited: Promise<ExitInfo>;
   /** Every line the instance prints. */

@@ -1,4 +1,6 @@
 import type { InstanceHandle } from './backend.js';
+import { AgentChannel } from './channel.js';
+import { LIMITS } from '../model.js';
 
 // One instance's life, in one place:
 //
@@ -22,6 +24,7 @@ export class Instance {
   private retiring = false;
   private gone = false;
   private init?: Promise<unknown>;
+  private agentChannel?: AgentChannel | null;
 
   constructor(
     readonly handle: InstanceHandle,
@@ -67,7 +70,16 @@ export class Instance {
   end(): boolean {
     if (this.gone) return false;
     this.gone = true;
+    this.agentChannel?.close();
     return true;
+  }
+
+  /** fc-local's channel to its agent, when the backend gave it one (channel.ts); else HTTP on the port. */
+  channel(): AgentChannel | undefined {
+    if (this.agentChannel === undefined) {
+      this.agentChannel = this.handle.channelPath && !this.gone ? new AgentChannel(this.handle.channelPath, LIMITS.payloadBytes) : null;
+    }
+    return this.agentChannel ?? undefined;
   }
 
   idleLongerThan(ms: number, now = Date.now()): boolean {

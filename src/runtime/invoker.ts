@@ -7,6 +7,7 @@ import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
 import { ThrottledError, type Instance, type Lease, type PoolSet } from './pool.js';
 import { CRASH_MESSAGE, functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
+import { CallError, type RawResponse, type RequestKind } from './channel.js';
 
 // One invocation, end to end: lease a warm instance, initialize it once, send the event (or the
 // HTTP request) over the protocol, enforce the timeout, collect the invocation's log lines, map
@@ -69,22 +70,6 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'ex
 const END_MARKER_GRACE_MS = 250;
 const QUIET_MS = 20;
 
-class CallError extends Error {
-  constructor(
-    message: string,
-    /** `undelivered`: the request never reached a live instance, so sending again is safe. */
-    readonly kind: 'timeout' | 'crash' | 'tooLarge' | 'undelivered',
-  ) {
-    super(message);
-  }
-}
-
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
 export class Invoker {
   /** Told of every invocation once it ends (the workbench's record); must be cheap. */
   observer?: (record: InvocationRecord) => void;
@@ -96,7 +81,7 @@ export class Invoker {
 
   invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api'): Promise<Outcome> {
     return this.run(fn, requestId, source, { event }, (inst, headers, timeoutMs) =>
-      send(inst, { method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs, acks(fn)),
+      send(inst, { kind: 'invoke', method: 'POST', path: '/invoke', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: event }, timeoutMs, acks(fn)),
     );
   }
 
@@ -110,7 +95,7 @@ export class Invoker {
       }
       // The path may be any (a custom domain's): the header, not the path, says "HTTP function".
       const http = { ...forwarded, ...headers, 'x-fc-client-ip': call.clientIP, 'x-fc-local-http-invoke': '1' };
-      return send(inst, { method: call.method, path: call.url, headers: http, body: call.body }, timeoutMs, acks(fn));
+      return send(inst, { kind: 'http', method: call.method, path: call.url, headers: http, body: call.body }, timeoutMs, acks(fn));
     });
   }
 
@@ -245,7 +230,7 @@ export class Invoker {
     return inst.initializeOnce(async () => {
       try {
         const limit = this.timeLimitMs(fn, fn.initializationTimeout);
-        const res = await send(inst, { method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, limit, acks(fn));
+        const res = await send(inst, { kind: 'initialize', method: 'POST', path: '/initialize', headers, body: Buffer.alloc(0) }, limit, acks(fn));
         // The initializer's lines belong to this invocation's log: let them arrive (a container's
         // output comes through the engine) before the invocation, which may add no line of its own.
         if (runtimeFamily(fn.runtime) !== 'custom') await log.until(`FC Initialize End RequestId: ${headers['x-fc-request-id']}`, END_MARKER_GRACE_MS);
@@ -397,15 +382,18 @@ function acks(fn: FunctionSpec): boolean {
 /**
  * One request to an instance; rejects with a CallError on timeout, crash or an oversized answer.
  * The error is `undelivered` only when the request provably never reached the function: the
- * connection was refused, or an acknowledging agent failed before its `100 Continue`. Anything
- * else may have run the function, and FC runs a sync invocation at most once.
+ * connection was refused, or an acknowledging agent failed before its receipt (the channel's
+ * `received`, HTTP's `100 Continue`). Anything else may have run the function, and FC runs a
+ * sync invocation at most once.
  */
 function send(
   inst: Instance,
-  req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer },
+  req: { kind: RequestKind; method: string; path: string; headers: Record<string, string | string[]>; body: Buffer },
   timeoutMs: number,
   ack: boolean,
 ): Promise<RawResponse> {
+  const channel = inst.channel();
+  if (channel) return channel.request(req.kind, req.kind === 'http' ? { h: req.headers, m: req.method, u: req.path } : { h: req.headers }, req.body, timeoutMs);
   return new Promise((resolve, reject) => {
     let settled = false;
     let acknowledged = false;

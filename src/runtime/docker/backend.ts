@@ -3,11 +3,13 @@ import http from 'node:http';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
-import { AGENTS_DIR, agentLaunch, codeLocation, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
+import { AgentChannel } from '../channel.js';
+import { SocketDirs } from '../host/socket-dirs.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { imageFor, ImagePuller, type ImageChoice } from './images.js';
@@ -42,7 +44,8 @@ export class DockerBackend implements Backend {
   readonly session = randomUUID();
   private readonly live = new Set<ContainerInstance>();
   private readonly puller: ImagePuller;
-  private socketRoot?: string;
+  /** Instances' socket folders, bind-mounted: the container's user needs no access to the root. */
+  private readonly sockets = new SocketDirs(0o700);
 
   constructor(
     readonly docker: Docker,
@@ -83,11 +86,13 @@ export class DockerBackend implements Backend {
       }
     }
     const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
     // Our agents also listen on a Unix socket in a folder of their own on this machine: the
     // gateway reaches them without the engine's port proxy (where the engine shares this
-    // machine's file system; otherwise it uses the published port).
-    const socketDir = supervised(fn) ? this.socketDir() : undefined;
-    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
+    // machine's file system; otherwise it uses the published port). The Node agent speaks
+    // fc-local's channel there, the others HTTP.
+    const socketDir = supervised(fn) ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
+    const socketVar = launch.speaksChannel ? CHANNEL_VAR : 'FC_LOCAL_SOCKET';
     // A debugger attaches on the same port number on the host, which is loopback only as well.
     const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
     const mb = 1024 * 1024;
@@ -96,7 +101,7 @@ export class DockerBackend implements Backend {
       // Our agents run under the supervisor (hot reload restarts them in place); a custom
       // bootstrap is the container's own first process, as in FC.
       Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
-      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...(socketDir ? { FC_LOCAL_SOCKET: `${SOCKET_IN_CONTAINER}/agent.sock` } : {}) }).map(
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
         ([k, v]) => `${k}=${v}`,
       ),
       User: USER,
@@ -131,7 +136,7 @@ export class DockerBackend implements Backend {
         LogConfig: { Type: 'none', Config: {} },
       },
     });
-    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined, socketDir);
+    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined, socketDir ? { dir: socketDir, channel: launch.speaksChannel === true } : undefined);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
@@ -140,18 +145,6 @@ export class DockerBackend implements Backend {
     await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}` });
     await instance.useSocketIfReachable();
     return instance;
-  }
-
-  /** A fresh folder for one instance's socket, inside this session's private folder. */
-  private socketDir(): string {
-    if (!this.socketRoot) {
-      this.socketRoot = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
-      chmodSync(this.socketRoot, 0o700);
-      guard(`folder ${this.socketRoot}`); // removed even if fc-local is killed
-    }
-    const dir = mkdtempSync(path.join(this.socketRoot, 'i-'));
-    chmodSync(dir, 0o777); // the function's user in the container creates the socket
-    return dir;
   }
 
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
@@ -165,7 +158,7 @@ export class DockerBackend implements Backend {
 
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
-    if (this.socketRoot) rmSync(this.socketRoot, { recursive: true, force: true });
+    this.sockets.close();
   }
 }
 
@@ -242,8 +235,8 @@ class ContainerInstance implements InstanceHandle {
     readonly codeSource: string,
     /** Its runtime waits for a debugger at each start: a restart has no time limit. */
     private readonly debugging: boolean,
-    /** The host folder its agent puts its Unix socket in, if any. */
-    private readonly socketDir?: string,
+    /** The host folder its agent puts its Unix socket in, if any, and whether the channel or HTTP is served there. */
+    private readonly socket?: { dir: string; channel: boolean },
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
@@ -253,13 +246,20 @@ class ContainerInstance implements InstanceHandle {
   }
 
   socketPath?: string;
+  channelPath?: string;
 
   /** Uses the agent's socket once it answers there (not where the engine runs in another machine's file system). */
   async useSocketIfReachable(): Promise<void> {
-    if (!this.socketDir) return;
-    const file = path.join(this.socketDir, 'agent.sock');
+    if (!this.socket) return;
+    const file = path.join(this.socket.dir, CHANNEL_SOCKET);
     for (let i = 0; i < 20 && !existsSync(file); i++) await delay(5, true);
-    if (existsSync(file) && (await answersOn({ socketPath: file }))) this.socketPath = file;
+    if (!existsSync(file) || !(await this.socketAnswers(file))) return;
+    if (this.socket.channel) this.channelPath = file;
+    else this.socketPath = file;
+  }
+
+  private socketAnswers(file: string): Promise<boolean> {
+    return this.socket?.channel ? AgentChannel.reachable(file) : answersOn({ socketPath: file });
   }
 
   /** Attaches to the output, starts the container and learns its published port. */
@@ -299,7 +299,8 @@ class ContainerInstance implements InstanceHandle {
       const now = await agentPid(this.port);
       if (now && now !== before) {
         // The new agent listens on its socket right after its port.
-        if (this.socketPath) for (let i = 0; i < 100 && !(await answersOn({ socketPath: this.socketPath })); i++) await delay(2, true);
+        const file = this.channelPath ?? this.socketPath;
+        if (file) for (let i = 0; i < 100 && !(await this.socketAnswers(file)); i++) await delay(2, true);
         return true;
       }
       await delay(5, true);
@@ -356,7 +357,7 @@ class ContainerInstance implements InstanceHandle {
       () => undefined,
       () => undefined, // already gone (removed from outside, or auto-removed)
     );
-    if (this.socketDir) void this.removing.then(() => rmSync(this.socketDir!, { recursive: true, force: true }));
+    if (this.socket) void this.removing.then(() => rmSync(this.socket!.dir, { recursive: true, force: true }));
     return this.removing;
   }
 

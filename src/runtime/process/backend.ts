@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { AGENTS_DIR, agentLaunch, type AgentPaths, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
+import path from 'node:path';
+import { AGENTS_DIR, agentLaunch, type AgentPaths, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
+import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
@@ -41,6 +43,8 @@ export class ProcessBackend implements Backend {
   private readonly portOwners = new Map<number, ProcessInstance>();
   private reclaim?: (handle: InstanceHandle) => Promise<void>;
   private shuttingDown = false;
+  /** Instances' channel sockets; the root lets each instance's user reach its own folder only. */
+  private readonly sockets = new SocketDirs(0o711);
 
   setReclaimer(reclaim: (handle: InstanceHandle) => Promise<void>): void {
     this.reclaim = reclaim;
@@ -101,6 +105,7 @@ export class ProcessBackend implements Backend {
       mounts[mountVar(m.dir)] = m.hostDir;
     }
     const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
+    const channelDir = launch.speaksChannel ? this.sockets.create(user ?? 'same-user', CHANNEL_SOCKET) : undefined;
     // node:child_process, not execa: one-shot `invoke` starts 55 ms sooner without loading it.
     const child = spawn(launch.command, launch.args, {
       cwd: codeDir,
@@ -114,6 +119,7 @@ export class ProcessBackend implements Backend {
         ...layerPaths(layers),
         ...launch.env,
         ...mounts,
+        ...(channelDir ? { [CHANNEL_VAR]: path.join(channelDir, CHANNEL_SOCKET) } : {}),
         [RUN_VAR]: thisRun(),
         [INSTANCE_VAR]: id,
       },
@@ -131,6 +137,7 @@ export class ProcessBackend implements Backend {
       this.live.delete(instance);
       allInstances.delete(instance);
       if (child.pid) guard(`ungroup ${child.pid}`);
+      if (channelDir) this.sockets.remove(channelDir);
     });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
@@ -154,6 +161,8 @@ export class ProcessBackend implements Backend {
     }
     if (custom) this.learnPort(req, answered !== port);
     instance.port = answered;
+    // The agent listens on its channel before its port: no socket now means it could not.
+    if (channelDir && existsSync(path.join(channelDir, CHANNEL_SOCKET))) instance.channelPath = path.join(channelDir, CHANNEL_SOCKET);
     if (answered !== port) {
       this.portOwners.set(answered, instance);
       void instance.exited.then(() => this.portOwners.get(answered) === instance && this.portOwners.delete(answered));
@@ -195,6 +204,7 @@ export class ProcessBackend implements Backend {
     await Promise.all([...this.live].map((i) => i.stop()));
     const dead = this.opts.sweepAtClose === true;
     killProcessesWith(RUN_VAR, (run) => run === thisRun() || (dead && !runIsAlive(run)));
+    this.sockets.close();
   }
 
   /** As root: the unprivileged user when it can reach all the instance needs; else root, said once. */
@@ -222,6 +232,7 @@ class ProcessInstance implements InstanceHandle {
   readonly host = '127.0.0.1';
   /** The port it answers on: the one it was given, or its own fixed one (a custom runtime's caPort). */
   port: number;
+  channelPath?: string;
   readonly exited: Promise<ExitInfo>;
   private readonly lines = new LineHub();
   private ended?: ExitInfo;
