@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { AgentChannel, encodeFrame, FrameReader, KIND, type Frame } from '../src/runtime/channel.js';
 
 // fc-local's framed channel to its agents: framing across chunk boundaries, the size limit, and
@@ -118,6 +118,22 @@ describe('AgentChannel', () => {
     const ch = new AgentChannel(file, 1024);
     await expect(ch.request('invoke', { h: {} }, Buffer.from('x'), 5000)).rejects.toMatchObject({ kind: 'undelivered' });
     await expect(ch.request('invoke', { h: {} }, Buffer.from('x'), 5000)).rejects.toMatchObject({ kind: 'crash' });
+  });
+
+  it('takes the receipt from the receipt file, which covers every id up to the one it holds', async () => {
+    let n = 0;
+    const file = await agent((conn, f) => {
+      n++;
+      if (n === 2) {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(f.id, 0);
+        writeFileSync(`${file}.received`, b);
+      }
+      if (n === 1 || n === 2) conn.destroy();
+    });
+    const ch = new AgentChannel(file, 1024);
+    await expect(ch.request('invoke', { h: {} }, Buffer.alloc(0), 5000)).rejects.toMatchObject({ kind: 'undelivered' });
+    await expect(ch.request('invoke', { h: {} }, Buffer.alloc(0), 5000)).rejects.toMatchObject({ kind: 'crash' });
   });
 
   it('fails with undelivered when nothing listens, on timeout after its limit, and on an answer over the limit', async () => {

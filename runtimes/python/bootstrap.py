@@ -234,10 +234,10 @@ class Agent(BaseHTTPRequestHandler):
     def fc_answer(self, error_type, payload):
         """x-fc-status 404 and the error JSON: FC's protocol for a function error."""
         if error_type:
-            self.answer(404, [('x-fc-status', '404'), ('x-fc-error-type', error_type), ('Content-Type', 'application/json')],
+            self.answer(404, [('x-fc-status', '404'), ('x-fc-error-type', error_type), ('Content-Type', 'application/json')] + max_rss(),
                         json.dumps(payload).encode('utf-8'))
         else:
-            self.answer(200, [('x-fc-status', '200'), ('Content-Type', 'application/octet-stream')], payload)
+            self.answer(200, [('x-fc-status', '200'), ('Content-Type', 'application/octet-stream')] + max_rss(), payload)
 
     def begin(self, what):
         h = self.headers_dict()
@@ -393,6 +393,16 @@ def wait_for_debugger(listen):
     debugpy.listen((host, int(port)))
     debugpy.wait_for_client()
     sys.stderr.write('Debugger attached.\n')
+
+
+def max_rss():
+    """This process's peak memory in KB (getrusage): fc-local reports it as FC's max memory
+    usage without reading /proc for every invocation."""
+    try:
+        import resource
+        return [('x-fc-local-max-rss-kb', str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))]
+    except Exception:  # noqa: BLE001 - no resource module here: fc-local measures it itself
+        return []
 
 
 def serve_socket(path):

@@ -28,8 +28,11 @@ export interface InstanceHandle {
   onLine(listener: LineListener): () => void;
   /** Hands listeners a line as if the instance had printed it (markers fc-local writes for it). */
   echo?(line: string): void;
-  /** Peak memory use in MB, when the backend can tell. */
-  maxMemoryMB(): Promise<number | undefined>;
+  /**
+   * Peak memory use in MB, when the backend can tell. `reportedKB` is the agent's own peak
+   * (getrusage), which a backend may take when it measures the same process anyway.
+   */
+  maxMemoryMB(reportedKB?: number): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 

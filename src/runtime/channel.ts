@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 
 // fc-local's own channel to its agents: one Unix-socket connection per instance, length-prefixed
@@ -8,8 +9,10 @@ import type http from 'node:http';
 //
 //   frame := u32 length (whole frame) | u32 id | u32 meta length | u8 kind | meta (JSON) | body
 //
-// The agent answers each batch of requests it reads with `received` (every id up to N) before
-// any user code runs: the receipt that decides whether a failed request may be sent again.
+// Before any user code runs, the agent records the highest request id it has read: the receipt
+// that decides whether a failed request may be sent again. It writes it to `<socket>.received`
+// (4 bytes, read here only when a connection ends with requests unanswered), which wakes nobody;
+// an agent that cannot sends a `received` frame instead.
 
 export const FRAME_HEADER = 13;
 export const KIND = { invoke: 1, initialize: 2, http: 3, received: 16, answer: 17 } as const;
@@ -36,6 +39,16 @@ export class CallError extends Error {
     readonly kind: 'timeout' | 'crash' | 'tooLarge' | 'undelivered',
   ) {
     super(message);
+  }
+}
+
+/** The highest id an agent recorded as received in its receipt file; 0 when none. */
+function receiptIn(file: string): number {
+  try {
+    const b = readFileSync(file);
+    return b.length >= 4 ? b.readUInt32LE(0) : 0;
+  } catch {
+    return 0;
   }
 }
 
@@ -140,6 +153,42 @@ interface Pending {
   timer?: NodeJS.Timeout;
 }
 
+class PendingSet {
+  private id = 0;
+  private one?: Pending;
+  private more?: Map<number, Pending>;
+
+  set(id: number, p: Pending): void {
+    if (!this.one) {
+      this.id = id;
+      this.one = p;
+    } else {
+      (this.more ??= new Map()).set(id, p);
+    }
+  }
+
+  /** Removes and returns the request with this id. */
+  take(id: number): Pending | undefined {
+    if (this.one && this.id === id) {
+      const p = this.one;
+      this.one = undefined;
+      return p;
+    }
+    const p = this.more?.get(id);
+    if (p) this.more!.delete(id);
+    return p;
+  }
+
+  /** Removes and returns them all, by id. */
+  drain(): Array<[number, Pending]> {
+    const all: Array<[number, Pending]> = this.one ? [[this.id, this.one]] : [];
+    if (this.more) all.push(...this.more);
+    this.one = undefined;
+    this.more = undefined;
+    return all;
+  }
+}
+
 /**
  * The gateway's end of one instance's channel: requests go out as frames on one connection
  * (opened on first use, again after the agent restarted), answers are matched by id.
@@ -149,7 +198,11 @@ export class AgentChannel {
   private connected = false;
   private nextId = 1;
   private received = 0;
-  private readonly pending = new Map<number, Pending>();
+  /**
+   * Requests awaiting their answer. One at a time is the usual case (FC's one request per
+   * instance): it takes a slot of its own, as a Map's table churned with every request.
+   */
+  private readonly pending = new PendingSet();
   /** Frames written before the connection was up. */
   private queued: Buffer[] = [];
 
@@ -208,9 +261,8 @@ export class AgentChannel {
       this.received = f.id;
       return;
     }
-    const p = this.pending.get(f.id);
+    const p = this.pending.take(f.id);
     if (!p) return; // timed out
-    this.pending.delete(f.id);
     clearTimeout(p.timer);
     try {
       const meta = JSON.parse(f.meta) as { s: number; h: http.IncomingHttpHeaders };
@@ -221,9 +273,8 @@ export class AgentChannel {
   }
 
   private settle(id: number, e: CallError): void {
-    const p = this.pending.get(id);
+    const p = this.pending.take(id);
     if (!p) return;
-    this.pending.delete(id);
     clearTimeout(p.timer);
     p.reject(e);
   }
@@ -237,11 +288,9 @@ export class AgentChannel {
     this.socket = undefined;
     this.connected = false;
     this.queued = [];
-    const received = this.received;
+    const received = Math.max(this.received, receiptIn(`${this.path}.received`));
     this.received = 0;
-    const failed = [...this.pending];
-    this.pending.clear();
-    for (const [id, p] of failed) {
+    for (const [id, p] of this.pending.drain()) {
       clearTimeout(p.timer);
       p.reject(id <= received && received !== 0 ? new CallError('the instance ended', 'crash') : new CallError('not received', 'undelivered'));
     }

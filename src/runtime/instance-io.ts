@@ -11,7 +11,9 @@ import { delay } from '../util.js';
 export const MAX_LINE_CHARS = 64 * 1024;
 
 export class LineHub {
-  private readonly listeners = new Set<LineListener>();
+  // Copied on change (a Set's table churned with a subscription per request): emitting
+  // iterates a snapshot, so a listener may unsubscribe while it runs.
+  private listeners: LineListener[] = [];
 
   attach(stream: Readable, name: LogStream): void {
     let partial = '';
@@ -46,12 +48,15 @@ export class LineHub {
   }
 
   emit(line: string, stream: LogStream): void {
-    for (const l of this.listeners) l(line, stream);
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(line, stream);
   }
 
   on(listener: LineListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 }
 

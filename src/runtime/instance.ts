@@ -25,12 +25,38 @@ export class Instance {
   private gone = false;
   private init?: Promise<unknown>;
   private agentChannel?: AgentChannel | null;
+  private exited = false;
+  private exitListeners: Array<() => void> = [];
 
   constructor(
     readonly handle: InstanceHandle,
     /** How long the backend took to start it. */
     readonly startedMs: number,
-  ) {}
+  ) {
+    // One reaction on the backend's promise, however many requests wait on the exit.
+    void handle.exited.then(() => {
+      this.exited = true;
+      const listeners = this.exitListeners;
+      this.exitListeners = [];
+      for (const l of listeners) l();
+    });
+  }
+
+  /**
+   * Calls `listener` once when the instance has exited (at once if it has); the returned
+   * function cancels. Unlike racing `handle.exited`, a cancelled wait leaves nothing behind.
+   */
+  onExit(listener: () => void): () => void {
+    if (this.exited) {
+      listener();
+      return () => undefined;
+    }
+    this.exitListeners.push(listener);
+    return () => {
+      const i = this.exitListeners.indexOf(listener);
+      if (i >= 0) this.exitListeners.splice(i, 1);
+    };
+  }
 
   get state(): InstanceState {
     if (this.gone) return 'gone';
