@@ -2,14 +2,19 @@
 # Builds fc-local's own image (see Dockerfile) without a registry: the context holds fc-local as
 # `npm pack` makes it, its production dependencies installed here, and this machine's Node.js
 # (the offline base has Debian's Node.js 18; fc-local needs 20 or later).
-# Usage: scripts/build-fc-local-image.sh [TAG]   (base: FC_LOCAL_BASE_IMAGE, default the offline image)
+# Usage: scripts/build-fc-local-image.sh [TAG]   (base: FC_LOCAL_BASE_IMAGE, default the offline image;
+# FC_LOCAL_IMAGE_PREBUILT=1 packs the current build instead of building first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-fc-local/fc-local:dev}
 base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-3}
 ctx=$(mktemp -d /var/tmp/fc-local-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
-tarball=$(npm pack --pack-destination "$ctx" --silent | tail -n 1)
+# FC_LOCAL_IMAGE_PREBUILT=1: pack dist/ as it is, without the `prepare` build (the tests: a
+# rebuild in place would pull dist/ from under the other tests' running CLIs).
+pack_flags=()
+[ "${FC_LOCAL_IMAGE_PREBUILT:-}" = 1 ] && pack_flags+=(--ignore-scripts)
+tarball=$(npm pack ${pack_flags[@]+"${pack_flags[@]}"} --pack-destination "$ctx" --silent | tail -n 1)
 tar -xzf "$ctx/$tarball" -C "$ctx"
 (cd "$ctx/package" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --silent)
 cp "$(command -v node)" "$ctx/node"

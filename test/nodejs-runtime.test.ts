@@ -40,6 +40,7 @@ async function invoke(fn: string, event?: string): Promise<{ out: JsonOut; exitC
   const args = ['invoke', `node-svc/${fn}`, '-t', TPL, '--json', ...backend.args];
   if (event !== undefined) args.push('--event', event);
   const r = await runCli(args, { env: ENV });
+  if (!String(r.stdout).trim()) throw new Error(`invoke printed nothing (exit ${r.exitCode}): ${String(r.stderr)}`);
   return { out: JSON.parse(String(r.stdout)) as JsonOut, exitCode: r.exitCode };
 }
 

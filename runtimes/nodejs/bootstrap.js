@@ -735,6 +735,21 @@ function listenChannel(next) {
   });
 }
 
+// fc-local's process backend passes a pipe to say "listening" on, instead of waiting for its
+// next probe. Neither variable is the function's business.
+var READY_FD = Number(process.env.FC_LOCAL_READY_FD) || 0;
+delete process.env.FC_LOCAL_READY_FD;
+
 listenChannel(function () {
-  server.listen(PORT, HOST);
+  delete process.env.FC_LOCAL_CHANNEL;
+  server.listen(PORT, HOST, function () {
+    if (!READY_FD) return;
+    var fs = require('fs');
+    try {
+      fs.writeSync(READY_FD, 'ready\n');
+      fs.closeSync(READY_FD);
+    } catch (e) {
+      // fc-local probes the port anyway
+    }
+  });
 });

@@ -49,6 +49,8 @@ export interface AgentLaunch {
 
 /** The variable naming the Unix socket where an agent serves fc-local's channel. */
 export const CHANNEL_VAR = 'FC_LOCAL_CHANNEL';
+/** The variable naming a file descriptor where an agent writes a line once it listens (process backend). */
+export const READY_FD_VAR = 'FC_LOCAL_READY_FD';
 /** The channel socket's file name inside its instance's folder. */
 export const CHANNEL_SOCKET = 'agent.sock';
 

@@ -288,9 +288,11 @@ export class AgentChannel {
     this.socket = undefined;
     this.connected = false;
     this.queued = [];
-    const received = Math.max(this.received, receiptIn(`${this.path}.received`));
+    const failed = this.pending.drain();
+    // The receipt file is read only when there is something to decide.
+    const received = failed.length ? Math.max(this.received, receiptIn(`${this.path}.received`)) : 0;
     this.received = 0;
-    for (const [id, p] of this.pending.drain()) {
+    for (const [id, p] of failed) {
       clearTimeout(p.timer);
       p.reject(id <= received && received !== 0 ? new CallError('the instance ended', 'crash') : new CallError('not received', 'undelivered'));
     }

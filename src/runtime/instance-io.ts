@@ -95,16 +95,32 @@ export async function waitForHttp(
   timeoutMs: number,
   gone: () => string | undefined,
   accept: (port: number) => boolean = () => true,
+  /**
+   * Resolves true when the instance says it listens on the first port (our agents on the
+   * process backend): no probe needed, and the agent's first request is the invocation.
+   */
+  hint?: Promise<boolean>,
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+  let hinted = false;
+  let listening = false;
+  void hint?.then((said) => {
+    hinted = true;
+    listening = said;
+  });
+  // Probes are cheap (a refused connection): at most 10 ms apart, so that a start is seen
+  // within 10 ms of its end, not up to 50 as with a longer back-off.
+  for (let wait = 2; ; wait = Math.min(wait * 2, 10)) {
     const reason = gone();
     if (reason) throw new Error(reason);
+    if (listening) return ports[0]!;
     const answered = await Promise.all(ports.map(async (p) => (await answers(p, host)) && accept(p)));
     const i = answered.indexOf(true);
     if (i >= 0) return ports[i]!;
     if (Date.now() > deadline) throw new Error(`did not answer HTTP on ${host}:${ports[0]} within ${Math.round(timeoutMs / 1000)}s`);
-    await delay(wait, true); // the wait for the instance is what keeps the process alive
+    // The wait for the instance is what keeps the process alive.
+    if (hint && !hinted) await Promise.race([delay(wait, true), hint]);
+    else await delay(wait, true);
   }
 }
 
@@ -112,6 +128,8 @@ export interface Booting {
   instance: Pick<InstanceHandle, 'onLine' | 'stop'> & { readonly port: number; endReason(): string | undefined };
   /** Work before waiting, e.g. starting the container (its port is known after). */
   begin?: () => Promise<void>;
+  /** Resolves true when the instance says it is listening (see waitForHttp). */
+  ready?: Promise<boolean>;
   /** Another port the instance may listen on instead (a custom runtime's fixed caPort)... */
   orPort?: number;
   /** ...which counts only when the listener there is this instance (not another program). */
@@ -130,7 +148,14 @@ export async function awaitReady(b: Booting): Promise<number> {
   const off = b.instance.onLine((line) => boot.length < 50 && boot.push(line));
   try {
     await b.begin?.();
-    return await waitForHttp([b.instance.port, ...(b.orPort ? [b.orPort] : [])], '127.0.0.1', b.timeoutMs, () => b.instance.endReason(), (p) => p !== b.orPort || (b.ownsOrPort?.() ?? true));
+    return await waitForHttp(
+      [b.instance.port, ...(b.orPort ? [b.orPort] : [])],
+      '127.0.0.1',
+      b.timeoutMs,
+      () => b.instance.endReason(),
+      (p) => p !== b.orPort || (b.ownsOrPort?.() ?? true),
+      b.ready,
+    );
   } catch (err) {
     await b.instance.stop();
     throw new InstanceStartError(`${b.what} failed to start: ${(err as Error).message}`, boot.join('\n'));

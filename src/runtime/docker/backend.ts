@@ -335,21 +335,27 @@ class ContainerInstance implements InstanceHandle {
     this.lines.emit(line, 'stdout');
   }
 
+  /** The cgroup file with the container's peak memory, once found (undefined: not looked for yet; null: none). */
+  private peakFile?: string | null;
+
   async maxMemoryMB(): Promise<number | undefined> {
     // The engine's cgroup files, when it runs on this machine (v1, then v2); stats calls take
-    // a second, too slow for every invocation.
-    for (const file of [
-      `/sys/fs/cgroup/memory/docker/${this.id}/memory.max_usage_in_bytes`,
-      `/sys/fs/cgroup/system.slice/docker-${this.id}.scope/memory.peak`,
-      `/sys/fs/cgroup/docker/${this.id}/memory.peak`,
-    ]) {
-      try {
-        return Math.ceil(Number(readFileSync(file, 'utf8')) / (1024 * 1024));
-      } catch {
-        // Try the next layout.
-      }
+    // a second, too slow for every invocation. The container's peak, not the agent's own: it
+    // counts every process of the instance, as FC does.
+    if (this.peakFile === undefined) {
+      this.peakFile =
+        [
+          `/sys/fs/cgroup/memory/docker/${this.id}/memory.max_usage_in_bytes`,
+          `/sys/fs/cgroup/system.slice/docker-${this.id}.scope/memory.peak`,
+          `/sys/fs/cgroup/docker/${this.id}/memory.peak`,
+        ].find((f) => existsSync(f)) ?? null;
     }
-    return undefined;
+    if (!this.peakFile) return undefined;
+    try {
+      return Math.ceil(Number(readFileSync(this.peakFile, 'utf8')) / (1024 * 1024));
+    } catch {
+      return undefined; // the container is gone
+    }
   }
 
   private remove(): Promise<void> {

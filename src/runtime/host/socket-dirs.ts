@@ -14,19 +14,24 @@ const MAX_SOCKET_PATH = 100;
 
 export class SocketDirs {
   private root?: string;
+  private untold = false;
 
   constructor(
     /** 0o711 lets an instance's own user reach its folder; a bind mount needs no access to the root. */
     private readonly rootMode: number,
   ) {}
 
-  /** A fresh folder for one instance's socket, or undefined when its path would be too long. */
-  create(access: SocketAccess, socketName: string): string | undefined {
+  /**
+   * A fresh folder for one instance's socket, or undefined when its path would be too long.
+   * The guardian hears of the root at once unless `tellGuardianLater` (then call tellGuardian()).
+   */
+  create(access: SocketAccess, socketName: string, tellGuardianLater = false): string | undefined {
     if (!this.root) {
       this.root = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
       chmodSync(this.root, this.rootMode);
-      guard(`folder ${this.root}`); // removed even if fc-local is killed
+      this.untold = true;
     }
+    if (!tellGuardianLater) this.tellGuardian();
     const dir = mkdtempSync(path.join(this.root, 'i-'));
     if (path.join(dir, socketName).length > MAX_SOCKET_PATH) {
       rmSync(dir, { recursive: true, force: true });
@@ -35,6 +40,13 @@ export class SocketDirs {
     if (access === 'anyone') chmodSync(dir, 0o777);
     else if (access !== 'same-user') chownSync(dir, access.uid, access.gid); // mkdtemp made it 0700
     return dir;
+  }
+
+  /** The guardian removes the root even if fc-local is killed. */
+  tellGuardian(): void {
+    if (!this.untold || !this.root) return;
+    this.untold = false;
+    guard(`folder ${this.root}`);
   }
 
   remove(dir: string): void {

@@ -3,7 +3,7 @@ import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { AGENTS_DIR, agentLaunch, type AgentPaths, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, type AgentPaths, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, READY_FD_VAR, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
@@ -43,6 +43,7 @@ export class ProcessBackend implements Backend {
   private readonly portOwners = new Map<number, ProcessInstance>();
   private reclaim?: (handle: InstanceHandle) => Promise<void>;
   private shuttingDown = false;
+  private guarded = false;
   /** Instances' channel sockets; the root lets each instance's user reach its own folder only. */
   private readonly sockets = new SocketDirs(0o711);
 
@@ -51,9 +52,9 @@ export class ProcessBackend implements Backend {
   }
 
   constructor(private readonly opts: ProcessBackendOptions = {}) {
-    // What fc-local starts must end with it: the guardian sweeps this run's instances when it
-    // dies, and instances of dead runs (a kill -9 before guardians, a guardian killed too) go now.
-    guard(`run ${thisRun()}`);
+    // What fc-local starts must end with it: the guardian (told of this run with the first
+    // instance) sweeps this run's instances when it dies, and instances of dead runs (a kill -9
+    // before guardians, a guardian killed too) go now.
     if (!opts.sweepAtClose) setImmediate(() => killProcessesWith(RUN_VAR, (run) => !runIsAlive(run)));
   }
 
@@ -105,7 +106,7 @@ export class ProcessBackend implements Backend {
       mounts[mountVar(m.dir)] = m.hostDir;
     }
     const user = this.userFor(req, launch.command, launch.args, codeDir, pathVar);
-    const channelDir = launch.speaksChannel ? this.sockets.create(user ?? 'same-user', CHANNEL_SOCKET) : undefined;
+    const channelDir = launch.speaksChannel ? this.sockets.create(user ?? 'same-user', CHANNEL_SOCKET, true) : undefined;
     // node:child_process, not execa: one-shot `invoke` starts 55 ms sooner without loading it.
     const child = spawn(launch.command, launch.args, {
       cwd: codeDir,
@@ -120,11 +121,13 @@ export class ProcessBackend implements Backend {
         ...launch.env,
         ...mounts,
         ...(channelDir ? { [CHANNEL_VAR]: path.join(channelDir, CHANNEL_SOCKET) } : {}),
+        ...(launch.speaksChannel ? { [READY_FD_VAR]: '3' } : {}),
         [RUN_VAR]: thisRun(),
         [INSTANCE_VAR]: id,
       },
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Our agents say on fd 3 when they listen: no waiting for the next readiness probe.
+      stdio: launch.speaksChannel ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that stopping it also stops what it started (a bootstrap's
       // server, a function's child processes): otherwise they keep its output pipes open.
       detached: true,
@@ -132,6 +135,14 @@ export class ProcessBackend implements Backend {
     const instance = new ProcessInstance(id, port, child, launch.command, () => !this.shuttingDown);
     this.live.add(instance);
     allInstances.add(instance);
+    // The guardian is started after the first instance, not before: its spawn is off the way
+    // to a one-shot invocation's answer. An instance of a run killed in between is swept by
+    // the next run (it carries the run's marker).
+    if (!this.guarded) {
+      this.guarded = true;
+      guard(`run ${thisRun()}`);
+    }
+    this.sockets.tellGuardian();
     if (child.pid) guard(`pgid ${child.pid}`);
     void instance.exited.then(() => {
       this.live.delete(instance);
@@ -143,8 +154,10 @@ export class ProcessBackend implements Backend {
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
     let answered: number;
     try {
+      const readyPipe = child.stdio[3] as NodeJS.ReadableStream | null | undefined;
       answered = await awaitReady({
         instance,
+        ready: readyPipe ? saidReady(readyPipe) : undefined,
         orPort: custom && !caPortTaken ? req.fn.caPort : undefined,
         ownsOrPort: () => listenerBelongsTo(req.fn.caPort, [child.pid ?? 0, ...processesWith(INSTANCE_VAR, (v) => v === id)]),
         // Under a debugger the instance waits for the developer to attach, however long.
@@ -226,6 +239,15 @@ export class ProcessBackend implements Backend {
     }
     return user;
   }
+}
+
+/** True once an agent wrote its "ready" line, false if the pipe ended without one. */
+function saidReady(pipe: NodeJS.ReadableStream): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    pipe.once('data', () => resolve(true));
+    pipe.once('end', () => resolve(false));
+    pipe.once('error', () => resolve(false));
+  }).finally(() => (pipe as { destroy?(): void }).destroy?.());
 }
 
 class ProcessInstance implements InstanceHandle {
