@@ -54,7 +54,8 @@ export async function runInvocation(
   if (logType !== 'tail' && logType !== 'none') throw new FcError(400, 'InvalidArgument', `X-Fc-Log-Type must be None or Tail (got '${String(req.headers['x-fc-log-type'])}')`);
   const out = await deps.invoker.invokeEvent(f, event, requestId);
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
-  const headers: Record<string, string> = { ...(await outcomeHeaders(f, out)), 'Content-Type': 'application/octet-stream' };
+  const headers = await outcomeHeaders(f, out); // a fresh object: completed in place
+  headers['Content-Type'] = 'application/octet-stream';
   if (logType === 'tail') {
     const logs = Buffer.from(out.logs.join('\n') + (out.logs.length ? '\n' : ''));
     headers['X-Fc-Log-Result'] = logs.subarray(Math.max(0, logs.length - LOG_TAIL_BYTES)).toString('base64');

@@ -144,9 +144,15 @@ export class Invoker {
     // FC's duration is the function's own time: start the clock after a cold start.
     let t0 = performance.now();
     const logs: string[] = [];
+    // The outcome is completed in place, not spread into new objects: under load V8 came to
+    // allocate such spreads in the old generation (see invokeHttp).
     const finish = (o: Omit<Outcome, 'requestId' | 'logs' | 'durationMs' | 'billedDurationMs'>): Outcome => {
-      const durationMs = Math.max(1, Math.round(performance.now() - t0));
-      return { requestId, logs, durationMs, billedDurationMs: Math.ceil(durationMs / 100) * 100, ...o };
+      const out = o as Outcome;
+      out.requestId = requestId;
+      out.logs = logs;
+      out.durationMs = Math.max(1, Math.round(performance.now() - t0));
+      out.billedDurationMs = Math.ceil(out.durationMs / 100) * 100;
+      return out;
     };
 
     const markers = runtimeFamily(fn.runtime) !== 'custom';
@@ -185,7 +191,7 @@ export class Invoker {
         const initFailure = await this.initialize(inst, fn, headers, log);
         if (initFailure) {
           discard = true;
-          outcome = { ...initFailure, coldStart: lease.cold };
+          outcome = { errorType: initFailure.errorType, body: initFailure.body, coldStart: lease.cold };
         } else {
           t0 = performance.now();
           const res = await call(inst, headers, this.timeLimitMs(fn, fn.timeout));
@@ -193,9 +199,11 @@ export class Invoker {
           const rss = res.headers['x-fc-local-max-rss-kb'];
           reportedKB = typeof rss === 'string' ? Number(rss) || undefined : undefined;
           const errorType = functionErrorOf(res.status, res.headers, httpMode);
-          outcome = errorType
-            ? { errorType, body: res.body, coldStart: lease.cold }
-            : { body: res.body, coldStart: lease.cold, ...(httpMode ? { statusCode: res.status, headers: res.headers } : {}) };
+          outcome = errorType ? { errorType, body: res.body, coldStart: lease.cold } : { body: res.body, coldStart: lease.cold };
+          if (!errorType && httpMode) {
+            outcome.statusCode = res.status;
+            outcome.headers = res.headers;
+          }
           if (!errorType && exceedsResponseLimits(res, httpMode)) {
             outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(TOO_LARGE, 'BadResponse'), coldStart: lease.cold };
           }
@@ -221,7 +229,9 @@ export class Invoker {
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB(reportedKB);
     lease.release({ discard });
-    return { outcome: finish({ ...outcome, maxMemoryUsedMB, instanceId: lease.instance.handle.id }), logs: log.done };
+    outcome.maxMemoryUsedMB = maxMemoryUsedMB;
+    outcome.instanceId = lease.instance.handle.id;
+    return { outcome: finish(outcome), logs: log.done };
   }
 
   /** A function's time limit in ms; none while a debugger may hold it at a breakpoint. */
