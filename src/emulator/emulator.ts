@@ -88,7 +88,7 @@ export class Emulator {
       debug: opts.debug,
       onLine: (fn, line, stream) => {
         opts.onFunctionLine?.(fn, line, stream);
-        this.recorder?.log(fnKey(fn), line, stream);
+        this.recorder?.log(fn, line, stream);
         // A service's logConfig logstore gets its functions' output, as in FC, so that one
         // function's logs can feed another's Log trigger.
         const logConfig = this.store.current.services.find((s) => s.name === fn.service)?.logConfig;
