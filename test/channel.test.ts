@@ -3,7 +3,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { AgentChannel, encodeFrame, FrameReader, KIND, type Frame } from '../src/runtime/channel.js';
+import { ProcessBackend } from '../src/runtime/process/backend.js';
+import { loadTemplate } from '../src/template/load.js';
+import { fnKey } from '../src/model.js';
 
 // fc-local's framed channel to its agents: framing across chunk boundaries, the size limit, and
 // the receipt rule that keeps a sync invocation at most once (a request that may have run is
@@ -156,5 +160,49 @@ describe('AgentChannel', () => {
     expect((await ch.request('invoke', { h: { what: 'small' } }, Buffer.alloc(0), 5000)).body.toString()).toBe('fine');
     expect(await AgentChannel.reachable(file)).toBe(true);
     ch.close();
+  });
+});
+
+describe("the Node.js agent's end of the channel (process backend)", () => {
+  const template = loadTemplate('fixtures/nodejs/fc.yml').template!;
+  const fn = (name: string) => template.services.flatMap((svc) => svc.functions).find((f) => fnKey(f) === `node-svc/${name}`)!;
+  const headers = (name: string, requestId: string) => ({
+    'x-fc-request-id': requestId,
+    'x-fc-function-name': name,
+    'x-fc-function-handler': fn(name).handler,
+    'x-fc-function-memory': '128',
+    'x-fc-function-timeout': '5',
+  });
+
+  it('gets the socket, answers events of every size and streamed HTTP answers, and keeps its receipt', async () => {
+    const backend = new ProcessBackend();
+    try {
+      const echo = await backend.start({ fn: fn('echo'), region: template.region, accountId: template.accountId });
+      expect(echo.channelPath).toMatch(/agent\.sock$/);
+      const ch = new AgentChannel(echo.channelPath!, 6 * 1024 * 1024);
+      // Small, and large enough to arrive in many chunks and go out as a separate body write.
+      for (const size of [0, 5, 70_000, 3 * 1024 * 1024]) {
+        const event = Buffer.alloc(size, 'e');
+        const r = await ch.request('invoke', { h: headers('echo', `req-${size}`) }, event, 5000);
+        expect([r.status, r.headers['x-fc-status'], r.body.length, r.body.equals(event)]).toEqual([200, '200', size, true]);
+        expect(Number(r.headers['x-fc-local-max-rss-kb'])).toBeGreaterThan(1000);
+      }
+      // Several at once on the one connection, answered by id.
+      const many = await Promise.all([1, 2, 3].map((i) => ch.request('invoke', { h: headers('echo', `c-${i}`) }, Buffer.from(`n${i}`), 5000)));
+      expect(many.map((r) => r.body.toString())).toEqual(['n1', 'n2', 'n3']);
+      // The receipt names the last request read.
+      const receipt = `${echo.channelPath}.received`;
+      expect(existsSync(receipt)).toBe(true);
+      expect(readFileSync(receipt).readUInt32LE(0)).toBeGreaterThanOrEqual(7);
+      ch.close();
+
+      const stream = await backend.start({ fn: fn('http-stream'), region: template.region, accountId: template.accountId });
+      const hc = new AgentChannel(stream.channelPath!, 6 * 1024 * 1024);
+      const r = await hc.request('http', { h: { ...headers('http-stream', 'h-1'), 'x-fc-local-http-invoke': '1', host: 'x' }, m: 'GET', u: '/2016-08-15/proxy/node-svc/http-stream/p?q=1' }, Buffer.alloc(0), 5000);
+      expect([r.status, r.headers['content-type'], r.body.toString()]).toEqual([200, 'text/plain', 'streamed body']);
+      hc.close();
+    } finally {
+      await backend.close();
+    }
   });
 });

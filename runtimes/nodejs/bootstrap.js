@@ -747,9 +747,13 @@ listenChannel(function () {
     var fs = require('fs');
     try {
       fs.writeSync(READY_FD, 'ready\n');
-      fs.closeSync(READY_FD);
     } catch (e) {
       // fc-local probes the port anyway
+    }
+    try {
+      fs.closeSync(READY_FD); // not inherited by what the function starts
+    } catch (e) {
+      // already closed
     }
   });
 });

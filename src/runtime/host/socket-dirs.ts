@@ -22,24 +22,29 @@ export class SocketDirs {
   ) {}
 
   /**
-   * A fresh folder for one instance's socket, or undefined when its path would be too long.
+   * A fresh folder for one instance's socket, or undefined when there can be none here (the
+   * temp dir cannot take one, or the socket's path would be too long).
    * The guardian hears of the root at once unless `tellGuardianLater` (then call tellGuardian()).
    */
   create(access: SocketAccess, socketName: string, tellGuardianLater = false): string | undefined {
-    if (!this.root) {
-      this.root = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
-      chmodSync(this.root, this.rootMode);
-      this.untold = true;
-    }
-    if (!tellGuardianLater) this.tellGuardian();
-    const dir = mkdtempSync(path.join(this.root, 'i-'));
-    if (path.join(dir, socketName).length > MAX_SOCKET_PATH) {
-      rmSync(dir, { recursive: true, force: true });
+    let dir: string | undefined;
+    try {
+      if (!this.root) {
+        this.root = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sockets-'));
+        chmodSync(this.root, this.rootMode);
+        this.untold = true;
+      }
+      if (!tellGuardianLater) this.tellGuardian();
+      dir = mkdtempSync(path.join(this.root, 'i-'));
+      if (path.join(dir, socketName).length > MAX_SOCKET_PATH) throw new Error('socket path too long');
+      if (access === 'anyone') chmodSync(dir, 0o777);
+      else if (access !== 'same-user') chownSync(dir, access.uid, access.gid); // mkdtemp made it 0700
+      return dir;
+    } catch {
+      // No socket then (a temp dir that cannot take one): the instance is reached on its port.
+      if (dir) rmSync(dir, { recursive: true, force: true });
       return undefined;
     }
-    if (access === 'anyone') chmodSync(dir, 0o777);
-    else if (access !== 'same-user') chownSync(dir, access.uid, access.gid); // mkdtemp made it 0700
-    return dir;
   }
 
   /** The guardian removes the root even if fc-local is killed. */
