@@ -63,9 +63,9 @@ function flushLines() {
   rawStdoutWrite(text);
 }
 
-// HTTP-trigger invocations that print nothing need no markers on the log channel: their Start
+// Invocations that print nothing need no markers on the log channel: their Start
 // marker waits here until a line is printed, and one that printed nothing answers with
-// x-fc-local-logged: 0, so that fc-local writes both markers itself (its answer returns no logs).
+// x-fc-local-logged: 0, so that fc-local writes both markers itself, without the pipe.
 var deferredStarts = [];
 function printDeferredStarts() {
   var starts = deferredStarts;
@@ -80,9 +80,14 @@ function deferStart(line) {
   deferredStarts.push(t);
   return t;
 }
-function printStart(t) {
-  if (t.printed) return;
+// Takes a deferred marker off the list: true when it was never printed (its invocation was silent).
+function unprinted(t) {
+  if (t.printed) return false;
   deferredStarts.splice(deferredStarts.indexOf(t), 1);
+  return true;
+}
+function printStart(t) {
+  if (!unprinted(t)) return;
   t.printed = true;
   writeLine(t.line);
 }
@@ -383,12 +388,9 @@ function handleInvoke(req, res) {
     currentRequestId = ctx.requestId;
     var start = deferStart('FC Invoke Start RequestId: ' + ctx.requestId);
     var end = function (status, type, body) {
-      if (start.printed) {
-        marker('FC Invoke End RequestId: ' + ctx.requestId);
-        return reply(res, status, type, body);
-      }
-      deferredStarts.splice(deferredStarts.indexOf(start), 1);
-      reply(res, status, type, body, true);
+      if (unprinted(start)) return reply(res, status, type, body, true);
+      marker('FC Invoke End RequestId: ' + ctx.requestId);
+      reply(res, status, type, body);
     };
     loadExport(ctx.function.handler, function (loadErr, fn) {
       if (loadErr) return end(404, 'UnhandledInvocationError', JSON.stringify(loadErr));
@@ -467,11 +469,8 @@ function handleHttp(req, res) {
         return;
       }
       var out = encodeResult(body);
-      if (start.printed) finish();
-      else {
-        deferredStarts.splice(deferredStarts.indexOf(start), 1);
-        headers['x-fc-local-logged'] = '0';
-      }
+      if (unprinted(start)) headers['x-fc-local-logged'] = '0';
+      else finish();
       res.writeHead(status, headers);
       res.end(out);
     },
@@ -551,6 +550,8 @@ function frame(id, kind, meta, body) {
   return [head, body];
 }
 
+var CRASH_MESSAGE = 'Process exited unexpectedly before completing request';
+
 // The answer side of one request on the channel: what handlers and pipe() use of a response.
 function ChannelAnswer(conn, id) {
   Stream.call(this);
@@ -603,7 +604,6 @@ ChannelAnswer.prototype.destroy = function () {
   var parts = frame(this.id, KIND_ANSWER, { s: 502, h: { 'x-fc-status': '404', 'x-fc-error-type': 'UnhandledInvocationError', 'content-type': 'application/json' } }, body);
   for (var i = 0; i < parts.length; i++) this.conn.write(parts[i]);
 };
-var CRASH_MESSAGE = 'Process exited unexpectedly before completing request';
 
 function dispatch(conn, f) {
   var meta;
