@@ -7,6 +7,8 @@ import http from 'node:http';
 import { answer } from './answer.js';
 
 if (process.argv[2] === 'agent') {
+  // An agent lives as long as its gateway: the IPC channel closes when the gateway ends, however.
+  process.on('disconnect', () => process.exit(0));
   const server = http.createServer(answer);
   server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));

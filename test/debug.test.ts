@@ -9,8 +9,9 @@ import { freePort } from '../src/runtime/instance-io.js';
 import { delay } from '../src/util.js';
 import { BACKENDS } from './helpers/backends.js';
 import { BIN, fixture, runCli } from './helpers/cli.js';
-import { CdpClient, DapClient, waitForPort } from './helpers/debuggers.js';
+import { CdpClient, DapClient } from './helpers/debuggers.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // A real debugger client attaches over the wire and stops at a breakpoint in the function:
 // Node's inspector (CDP), debugpy (DAP) and JDWP (jdb), on both backends.
@@ -70,7 +71,7 @@ for (const backend of BACKENDS) {
       if (backend.name === 'process') await delay(5000); // longer than the function's 3 s timeout
       await cdp.send('Debugger.resume');
       expect(await result).toEqual({ status: 200, error: null, body: 'hello debugger' });
-    }, 90_000);
+    }, scaled(90_000));
 
     it('Node.js: requests queue for the one debugged instance, and a saved file restarts it under the debugger again', async () => {
       const dir = project();
@@ -94,8 +95,9 @@ for (const backend of BACKENDS) {
       cdp.close();
 
       // Hot reload: the new code starts under the debugger again and waits for it.
+      const mark = srv.output().length;
       writeFileSync(path.join(dir, 'node', 'index.js'), readFileSync(path.join(dir, 'node', 'index.js'), 'utf8').replace('`web ${path}`', '`web2 ${path}`'));
-      await srv.waitFor(/waiting for a debugger[^]*waiting for a debugger/, 30_000);
+      await srv.waitFor(/waiting for a debugger/, scaled(30_000), mark);
       const third = fetch(`${srv.base}/2016-08-15/proxy/dbg/web/three`).then((r) => r.text());
       // The new runtime's inspector, not the old one on its way out.
       const again = await CdpClient.connect(port, cdp.targetId);
@@ -107,7 +109,7 @@ for (const backend of BACKENDS) {
       await again.events.take((e) => e.method === 'Debugger.paused');
       await again.send('Debugger.resume');
       expect(await third).toBe('web2 /three');
-    }, 120_000);
+    }, scaled(120_000));
 
     it('Python: debugpy stops at a breakpoint over the Debug Adapter Protocol, a local is read, the result comes back', async () => {
       const dir = project();
@@ -137,7 +139,7 @@ for (const backend of BACKENDS) {
       await srv.waitFor(/dbg\/python: debugger attached/);
       await dap.request('continue', { threadId });
       expect(await result).toEqual({ status: 200, error: null, body: 'hello dap' });
-    }, 90_000);
+    }, scaled(90_000));
 
     it('--debugger-path puts a folder of debugger files first on the instance\'s path (read-only at /var/fc-local/debugger in Docker)', async () => {
       const dir = project();
@@ -149,7 +151,7 @@ for (const backend of BACKENDS) {
       const { srv, port } = await debugServer(dir, 'dbg/python-where', backend.args, ['--debugger-path', tools]);
       const where = backend.name === 'docker' ? '/var/fc-local/debugger' : tools;
       expect(await invoke(srv, 'python-where', {})).toEqual({ status: 200, error: null, body: `${where}/debugpy/__init__.py ${port}` });
-    }, 60_000);
+    }, scaled(60_000));
   });
 }
 
@@ -165,14 +167,14 @@ describe.runIf(javaReady)('Java debugging', () => {
       path.join(dir, 'fc.yml'),
       `${readFileSync(path.join(dir, 'fc.yml'), 'utf8')}      java:\n        runtime: java8\n        handler: example.HelloFC::handleRequest\n        codeUri: ./java\n        timeout: 3\n`,
     );
-  }, 60_000);
+  }, scaled(60_000));
 
   for (const backend of BACKENDS) {
     it(`[${backend.name}] jdb -attach stops at a breakpoint in the handler class`, async () => {
       const { srv, port } = await debugServer(dir, 'dbg/java', backend.args);
       const result = invoke(srv, 'java', {});
+      // Said once JDWP accepts: jdb attaches at once, as an IDE does, with no probe first.
       await srv.waitFor(new RegExp(`dbg/java: waiting for a debugger on 127\\.0\\.0\\.1:${port} \\(JDWP\\)`));
-      await waitForPort(port);
       const jdb = execa('jdb', ['-attach', `127.0.0.1:${port}`], { reject: false, all: true, buffer: false, stdin: 'pipe' });
       let out = '';
       jdb.all!.on('data', (d: Buffer) => (out += d.toString()));
@@ -194,7 +196,7 @@ describe.runIf(javaReady)('Java debugging', () => {
       } finally {
         jdb.kill();
       }
-    }, 90_000);
+    }, scaled(90_000));
   }
 });
 
@@ -203,6 +205,9 @@ describe('debugging from the CLI', () => {
     const dir = project();
     const port = await freePort();
     const run = execa('node', [BIN, 'invoke', 'dbg/node', '--event', '{"name":"cli"}', '-d', String(port), '--backend', 'process', '-t', path.join(dir, 'fc.yml')], { reject: false });
+    // Attach once it says the inspector waits, as a developer would.
+    let stderr = '';
+    await new Promise<void>((resolve) => run.stderr!.on('data', (d: Buffer) => (stderr += d.toString()).includes('waiting for a debugger') && resolve()));
     const cdp = await CdpClient.connect(port);
     clients.push(cdp);
     await cdp.send('Debugger.enable');
@@ -216,7 +221,7 @@ describe('debugging from the CLI', () => {
     expect(r.stdout).toBe('hello cli');
     expect(r.stderr).toContain(`dbg/node: waiting for a debugger on 127.0.0.1:${port} (Node inspector)`);
     expect(r.stderr).toContain('dbg/node: debugger attached');
-  }, 60_000);
+  }, scaled(60_000));
 
   it('start -d needs --debug-function when several functions could be hit; the other flags need -d', async () => {
     const dir = project();

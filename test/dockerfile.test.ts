@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
 import { dockerReady } from './helpers/docker.js';
+import { scaled } from './helpers/time-scale.js';
 
 // fc-local's own image builds here, from the offline base (no registry), and runs functions.
 
@@ -17,5 +18,5 @@ describe.runIf(ready)("fc-local's own image", () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const run = await execa('docker', ['run', '--rm', '--network', 'host', '-v', `${ROOT}:/project`, tag, 'invoke', 'demo/hello', '-t', 'fc.yml.example', '--backend', 'process', '--event', 'from the image']);
     expect(JSON.parse(run.stdout)).toMatchObject({ message: 'hello, fc-local', input: 'from the image' });
-  }, 300_000);
+  }, scaled(300_000));
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator } from '../src/emulator/emulator.js';
 import { ProcessBackend } from '../src/runtime/process/backend.js';
 import { loadTemplateText } from '../src/template/load.js';
+import { scaled } from './helpers/time-scale.js';
 
 // The emulator core: one live template that every part follows. A reload that removes triggers
 // must stop them everywhere in the same step: the HTTP route, the injection API and the
@@ -90,7 +91,7 @@ describe('emulator core', () => {
     expect(await oss.json()).toEqual([]);
     expect(timer.status).toBe(404);
     // The timer fired no more: a tick that raced the reload finds its trigger gone.
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     expect(lines.filter((l) => l.at > at + 20 && l.line.includes('RUN ')).map((l) => l.line)).toEqual([]);
   });
 });

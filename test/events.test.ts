@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // Every function logs `EVENT <function> <event JSON>`; the tests read what each received.
 const CODE = `exports.handler = function (event, context, callback) {
@@ -81,7 +82,7 @@ describe('event sources under fc-local start', () => {
     const r = await fetch(`${srv.base}/_fc-local/events/${type}${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: r.status, body: await r.json() };
   };
-  const waitUntil = async (cond: () => boolean, ms = 8000) => {
+  const waitUntil = async (cond: () => boolean, ms = scaled(8000)) => {
     const end = Date.now() + ms;
     while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     return cond();
@@ -124,7 +125,7 @@ describe('event sources under fc-local start', () => {
     expect(await waitUntil(() => received('uploads').length >= 1)).toBe(true);
     rmSync(path.join(ossDir(), 'photos', 'in', 'c.png'));
     expect(await waitUntil(() => received('uploads').length >= 2)).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, scaled(300)));
     const events = received('uploads').map((e) => (e.events as Record<string, unknown>[])[0]!);
     expect(events).toHaveLength(2);
     expect(events[0]).toMatchObject({

@@ -8,6 +8,7 @@ import { processesWith, RUN_VAR } from '../src/runtime/host/proc-scan.js';
 import { BACKENDS } from './helpers/backends.js';
 import { BIN, fixture, runCli } from './helpers/cli.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // Faults, driven through the real CLI on both backends: crashes mid-request, instances killed
 // from outside, shutdown with work in flight, fc-local itself killed, hostile input. Each case
@@ -18,9 +19,9 @@ const TPL = fixture('faults', 'fc.yml');
 const docker = new Docker();
 const stateDir = () => mkdtempSync(path.join(os.tmpdir(), 'fc-local-faults-state-'));
 const count = (text: string, needle: string) => text.split(needle).length - 1;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, scaled(ms)));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = scaled(15_000)): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -114,11 +115,23 @@ describe.each(BACKENDS)('faults [$name]', (backend) => {
     expect(after.pid).toBe(before.pid);
   });
 
-  it('survives a 50 MB log flood in a 128 MB function', async () => {
-    const r = await invoke('flood', '');
+  it('survives a 50 MB log flood in a 128 MB function, and the flood holds up neither other functions nor the console', async () => {
+    const flooding = invoke('flood', '');
+    const mark = srv.output().length;
+    // Another function is served while the flood goes on, and its lines reach the console.
+    await srv.waitFor(/faults\/flood FC Invoke Start/, undefined, 0);
+    const other = await invoke('node', 'during-flood');
+    expect(await other.text()).toBe('ok');
+    const requestId = other.headers.get('x-fc-request-id')!;
+    await srv.waitFor(new RegExp(`RUN ${requestId} during-flood`), undefined, mark);
+    const r = await flooding;
     expect(r.headers.get('x-fc-error-type')).toBeNull();
     expect(await r.text()).toBe('flooded');
-  }, 120_000);
+    // The console got a bounded part of the flood and says how much it left out.
+    const said = await srv.waitFor(/faults\/flood: (\d+) lines \(([\d.]+) MB\) not printed here/, undefined, mark);
+    expect(Number(/(\d+) lines/.exec(said)![1])).toBeGreaterThan(10_000);
+    expect(srv.output().length - mark).toBeLessThan(10 * 1024 * 1024);
+  }, scaled(120_000));
 
   it("keeps a throwing initializer's message", async () => {
     const r = await invoke('badinit', 'ok');
@@ -223,14 +236,14 @@ describe.each(BACKENDS)('faults [$name]', (backend) => {
     const second = await startServer(args);
     try {
       await second.waitFor(/resuming \d+ accepted invocation/);
-      await until('all to finish', () => ids.every((id) => count(first.output() + second.output(), `DONE ${id}`) >= 1) || undefined, 30_000);
+      await until('all to finish', () => ids.every((id) => count(first.output() + second.output(), `DONE ${id}`) >= 1) || undefined, scaled(30_000));
       await sleep(300);
       const all = first.output() + second.output();
       for (const id of ids) expect(count(all, `DONE ${id}`)).toBe(1);
     } finally {
       await second.stop();
     }
-  }, 60_000);
+  }, scaled(60_000));
 
   it.runIf(backend.name === 'process')("does not hand the host's secrets to functions", async () => {
     const r = JSON.parse(await (await invoke('node', 'env')).text()) as { parent: string; own: string; etc: string };

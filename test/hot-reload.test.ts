@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from './helpers/backends.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 const TEMPLATE = (extra = '') => `services:
   s:
@@ -34,7 +35,7 @@ function project(): string {
   return dir;
 }
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = scaled(10_000)): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -91,7 +92,7 @@ for (const backend of BACKENDS) {
       mkdirSync(path.join(dir, 'code', 'data'));
       writeFileSync(path.join(dir, 'code', 'data', 'big.bin'), 'x');
       writeFileSync(path.join(dir, 'code', 'debug.log'), 'x');
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, scaled(400)));
       expect(reloads()).toBe(before);
       expect(await get()).toBe('200 v2');
     });
@@ -148,7 +149,7 @@ describe('hot reload off', () => {
       const get = async () => (await fetch(`${srv.base}/2016-08-15/proxy/s/a/`)).text();
       expect(await get()).toBe('v1');
       writeFileSync(path.join(dir, 'code', 'index.js'), CODE('v2'));
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, scaled(400)));
       expect(await get()).toBe('v1');
       expect(srv.output()).not.toMatch(/reloaded/);
     } finally {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { JAVA_AGENT_JAR } from '../src/runtime/agents.js';
 import { ROOT, runCli } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // `fc-local init` for every template: the project validates and answers as its template says.
 
@@ -70,7 +71,7 @@ describe('fc-local init', () => {
         await srv.stop();
       }
     }
-  }, 60_000);
+  }, scaled(60_000));
 
   it('writes the s.yaml form of an FC 3.0 template', async () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'fc-local-init-')), 'app');

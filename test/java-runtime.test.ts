@@ -7,6 +7,7 @@ import { JAVA_AGENT_JAR } from '../src/runtime/agents.js';
 import { fixture, runCli } from './helpers/cli.js';
 import { BACKENDS } from './helpers/backends.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // The Java agent is built by scripts/build-java-agent.sh (CI runs it); without it, or without a
 // JDK to compile the fixtures, these tests cannot run.
@@ -51,7 +52,7 @@ describe.runIf(ready)('Java runtime', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await buildProject();
-  }, 120_000);
+  }, scaled(120_000));
 
   for (const backend of BACKENDS) {
     describe(`[${backend.name}]`, () => {
@@ -62,7 +63,7 @@ describe.runIf(ready)('Java runtime', () => {
       };
       beforeAll(async () => {
         srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...backend.args], { ALIBABA_CLOUD_ACCESS_KEY_ID: 'java-key', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 's' });
-      }, 60_000);
+      }, scaled(60_000));
       afterAll(() => srv.stop());
 
       it("runs the guide's HelloFC stream handler from a jar, with FC's log lines", async () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InvocationError, startEmulator, TemplateError } from '../src/index.js';
 import { processesWith, RUN_VAR } from '../src/runtime/host/proc-scan.js';
 import { fixture, ROOT } from './helpers/cli.js';
+import { scaled } from './helpers/time-scale.js';
 
 // fc-local as a user's test suite uses it: only the public API (`import ... from 'fc-local'`).
 
@@ -30,7 +31,7 @@ describe('the public API', () => {
       }
       expect(seen).toContain('demo/on-events');
       const queued = await emulator.invoke('demo/hello', { key: 'later' }, { async: true });
-      await expect.poll(() => emulator.logs.lines.some((l) => l.line.includes(queued.requestId)), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => emulator.logs.lines.some((l) => l.line.includes(queued.requestId)), { timeout: scaled(10_000) }).toBe(true);
       expect(emulator.metrics()['demo/hello']).toMatchObject({ instances: 1, busy: 0 });
     } finally {
       await emulator.stop();
@@ -71,7 +72,7 @@ describe('the public API', () => {
     cpTemplate(project);
     const run = await execa('node', ['--input-type=module', '-e', "import { startEmulator } from 'fc-local'; const e = await startEmulator({ template: 'fc.yml', backend: 'process' }); console.log((await e.invoke('f', 'x')).text()); await e.stop();"], { cwd: project, reject: false });
     expect(run.stdout).toBe('packed: x');
-  }, 240_000);
+  }, scaled(240_000));
 });
 
 /** A function beside the user's (ESM) project: its own folder, CommonJS as FC's Node.js code is. */

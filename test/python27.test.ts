@@ -3,6 +3,7 @@ import { findPython27 } from '../src/runtime/process/interpreters.js';
 import { BACKENDS } from './helpers/backends.js';
 import { fixture, runCli } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // python2.7 functions on a real Python 2.7 interpreter (found as a user's machine has it: on
 // PATH, else pyenv's versions), through `invoke` and `start`. The Docker half runs where the
@@ -46,7 +47,7 @@ describe.runIf(python27.found)('python2.7 on a real 2.7 interpreter [process]', 
     await invoke('event', 'ok');
     const r = await invoke('event', 'exit');
     expect((await r.json()).errorMessage).toBe('Process exited unexpectedly before completing request');
-    await new Promise((res) => setTimeout(res, 200));
+    await new Promise((res) => setTimeout(res, scaled(200)));
     expect(srv.output().split(`RUN ${r.headers.get('x-fc-request-id')}`).length - 1).toBe(1);
   });
 });

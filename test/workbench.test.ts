@@ -4,6 +4,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // The workbench in a real headless Chromium (Debian's package): the page loads, invokes, lists
 // invocations from every source live, filters, replays, fires events and charts FC's metrics.
@@ -34,7 +35,7 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
     });
     page = await browser.newPage();
     await page.setViewport({ width: 1400, height: 900 });
-  }, 60_000);
+  }, scaled(60_000));
   afterAll(async () => {
     await browser?.close();
     await srv?.stop();
@@ -156,5 +157,5 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
     await page.select('#filter-status', 'failed');
     await page.waitForFunction(() => document.querySelectorAll('#invocations tbody tr').length === 0);
     expect(await text('#invocation-count')).toBe('0 of 1000');
-  }, 120_000);
+  }, scaled(120_000));
 });

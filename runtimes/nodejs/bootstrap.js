@@ -5,6 +5,7 @@
 
 var http = require('http');
 var path = require('path');
+var fs = require('fs');
 var util = require('util');
 var Module = require('module');
 var querystring = require('querystring');
@@ -60,7 +61,41 @@ function flushLines() {
   var text = pendingLines.join('\n') + '\n';
   pendingLines = [];
   pendingBytes = 0;
-  rawStdoutWrite(text);
+  writeFd(1, text);
+}
+
+// Output goes to the pipe synchronously, waiting while it is full: process.stdout.write queues
+// in memory what the pipe cannot take yet, so a function logging in a loop grew by everything it
+// logged (a 50 MB flood took a 128 MB container past its limit). Here a flood slows the function
+// down instead, as on FC. Where there is no way to wait (no SharedArrayBuffer), the stream's own
+// queued write is used.
+var nap = typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object' ? new Int32Array(new SharedArrayBuffer(4)) : null;
+var fdFallback = { 1: null, 2: null };
+function writeFd(fd, chunk, encoding) {
+  var buf = Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(String(chunk), typeof encoding === 'string' ? encoding : 'utf8');
+  var off = 0;
+  while (off < buf.length) {
+    if (fdFallback[fd]) return fdFallback[fd](buf.slice(off));
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (err) {
+      if (err.code === 'EAGAIN' && nap) Atomics.wait(nap, 0, 0, 1);
+      else if (err.code === 'EAGAIN' || err.code === 'EINVAL' || err.code === 'ENOTSUP') fdFallback[fd] = fd === 1 ? rawStdoutWrite : rawStderrWrite;
+      else if (err.code === 'EPIPE' || err.code === 'EBADF') return true;
+      else throw err;
+    }
+  }
+  return true;
+}
+function directWrite(fd) {
+  return function (chunk, encoding, cb) {
+    if (deferredStarts.length) printDeferredStarts();
+    flushLines();
+    var done = typeof encoding === 'function' ? encoding : cb;
+    writeFd(fd, chunk, encoding);
+    if (typeof done === 'function') process.nextTick(done);
+    return true;
+  };
 }
 
 // Invocations that print nothing need no markers on the log channel: their Start
@@ -93,17 +128,9 @@ function printStart(t) {
 }
 // Anything written to stdout or stderr directly counts as a line of the invocation too.
 var rawStdoutWrite = process.stdout.write.bind(process.stdout);
-process.stdout.write = function () {
-  if (deferredStarts.length) printDeferredStarts();
-  flushLines();
-  return rawStdoutWrite.apply(null, arguments);
-};
+process.stdout.write = directWrite(1);
 var rawStderrWrite = process.stderr.write.bind(process.stderr);
-process.stderr.write = function () {
-  if (deferredStarts.length) printDeferredStarts();
-  flushLines();
-  return rawStderrWrite.apply(null, arguments);
-};
+process.stderr.write = directWrite(2);
 
 // A user's own process.exit() must not lose what was logged before it.
 process.on('exit', flushLines);

@@ -391,6 +391,9 @@ def wait_for_debugger(listen):
             % (sys.executable, sys.version.split()[0]))
         sys.exit(1)
     debugpy.listen((host, int(port)))
+    # fc-local announces the port only after this line: before it, nothing accepts clients.
+    sys.stderr.write('fc-local: debugpy listening on %s:%s\n' % (host, port))
+    sys.stderr.flush()
     debugpy.wait_for_client()
     sys.stderr.write('Debugger attached.\n')
 

@@ -106,7 +106,7 @@ export class Emulator {
 
   private noteDebugger(e: PoolEvent): void {
     const what = fnKey(e.fn);
-    if (e.type === 'starting' && e.debugPort) {
+    if (e.type === 'debugger-listening') {
       const hint = { node: 'Node inspector', debugpy: 'debugpy (DAP)', jdwp: 'JDWP', custom: 'your bootstrap reads FC_DEBUG_PORT' }[debuggerKind(e.fn) ?? 'custom'];
       this.opts.note(`${what}: waiting for a debugger on 127.0.0.1:${e.debugPort} (${hint})`);
     } else if (e.type === 'started' || e.type === 'restarted') {

@@ -43,6 +43,8 @@ export interface InstanceRequest {
   accountId: string;
   /** Start it under a debugger that waits for a client on this port (no start-up time limit). */
   debug?: { port: number; args: string[]; debuggerPath?: string };
+  /** Every line the instance prints while it starts (before the handle is returned). */
+  onBootLine?: LineListener;
 }
 
 export interface Backend {

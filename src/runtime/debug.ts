@@ -41,6 +41,37 @@ export function debuggerKind(fn: FunctionSpec): 'node' | 'debugpy' | 'jdwp' | 'c
   }
 }
 
+/**
+ * The line a runtime's debugger prints once it accepts clients, inside the instance: the
+ * announcement waits for it, since a port published by a container engine accepts (and then
+ * drops) connections before anything listens behind it. A custom bootstrap's debugger is its own
+ * business: undefined.
+ */
+export function debuggerListeningLine(fn: FunctionSpec): RegExp | undefined {
+  switch (debuggerKind(fn)) {
+    case 'node':
+      return /^Debugger listening on /;
+    case 'debugpy':
+      return /^fc-local: debugpy listening on /;
+    case 'jdwp':
+      return /^Listening for transport dt_socket at address/;
+    default:
+      return undefined;
+  }
+}
+
+/** A line listener that calls `then` once, at the first line saying the debugger listens. */
+export function onDebuggerListening(fn: FunctionSpec, then: () => void): ((line: string) => void) | undefined {
+  const re = debuggerListeningLine(fn);
+  if (!re) return undefined;
+  let said = false;
+  return (line) => {
+    if (said || !re.test(line)) return;
+    said = true;
+    then();
+  };
+}
+
 /** Splits `--debug-args` as a shell would split plain words and quoted strings. */
 export function splitArgs(text: string | undefined): string[] {
   if (!text) return [];

@@ -137,6 +137,8 @@ export interface Booting {
   timeoutMs: number;
   /** Names what failed, e.g. "the nodejs18 runtime for svc/fn". */
   what: string;
+  /** Sees every line printed while booting (e.g. a debugger saying it listens). */
+  onLine?: LineListener;
 }
 
 /**
@@ -145,7 +147,10 @@ export interface Booting {
  */
 export async function awaitReady(b: Booting): Promise<number> {
   const boot: string[] = [];
-  const off = b.instance.onLine((line) => boot.length < 50 && boot.push(line));
+  const off = b.instance.onLine((line, stream) => {
+    if (boot.length < 50) boot.push(line);
+    b.onLine?.(line, stream);
+  });
   try {
     await b.begin?.();
     return await waitForHttp(

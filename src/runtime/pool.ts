@@ -2,7 +2,7 @@ import type { FunctionSpec } from '../model.js';
 import { fnKey } from '../model.js';
 import type { Backend, InstanceHandle, LogStream } from './backend.js';
 import { Instance } from './instance.js';
-import type { DebugTarget } from './debug.js';
+import { onDebuggerListening, type DebugTarget } from './debug.js';
 
 export { Instance } from './instance.js';
 
@@ -54,6 +54,8 @@ export interface Lease {
 
 export type PoolEvent =
   | { type: 'starting'; fn: FunctionSpec; debugPort?: number }
+  /** The debugger of a starting instance accepts clients (custom bootstraps: at 'starting'). */
+  | { type: 'debugger-listening'; fn: FunctionSpec; debugPort: number }
   | { type: 'started'; fn: FunctionSpec; instance: Instance }
   | { type: 'restarted'; fn: FunctionSpec; instance: Instance }
   | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: 'idle' | 'discarded' | 'stale' | 'closed' }
@@ -226,8 +228,11 @@ export class FunctionPool {
         if (after) await after;
         if (inst.state === 'gone') return undefined;
         inst.take();
-        if (this.debugging) this.opts.onEvent?.({ type: 'starting', fn: spec, debugPort: this.opts.debug?.port });
-        const ok = await restart(inst.handle, before, spec).catch(() => false);
+        const watch = this.debugging ? this.announceDebugger(spec) : undefined;
+        const unwatch = watch ? inst.handle.onLine(watch) : undefined;
+        const ok = await restart(inst.handle, before, spec)
+          .catch(() => false)
+          .finally(() => unwatch?.());
         inst.restarting = false;
         if (ok) this.opts.onEvent?.({ type: 'restarted', fn: spec, instance: inst });
         if (ok) inst.reset();
@@ -322,14 +327,30 @@ export class FunctionPool {
     const spec = this.spec;
     const t0 = Date.now();
     const debug = this.debugging ? this.opts.debug : undefined;
-    this.opts.onEvent?.({ type: 'starting', fn: spec, debugPort: debug?.port });
+    if (!debug) this.opts.onEvent?.({ type: 'starting', fn: spec });
+    const watch = debug ? this.announceDebugger(spec) : undefined;
     const handle = await this.backend.start({
       fn: spec,
       region: this.opts.region,
       accountId: this.opts.accountId,
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
+      ...(watch ? { onBootLine: watch } : {}),
     });
     return this.register(handle, spec, t0);
+  }
+
+  /**
+   * Says 'starting', then 'debugger-listening' once the debugger accepts clients: a line the
+   * runtime prints inside the instance (see debuggerListeningLine), or at once for a custom
+   * bootstrap. Returns the listener for the instance's lines.
+   */
+  private announceDebugger(spec: FunctionSpec): ((line: string) => void) | undefined {
+    const port = this.opts.debug!.port;
+    this.opts.onEvent?.({ type: 'starting', fn: spec, debugPort: port });
+    const listening = () => this.opts.onEvent?.({ type: 'debugger-listening', fn: spec, debugPort: port });
+    const watch = onDebuggerListening(spec, listening);
+    if (!watch) listening();
+    return watch;
   }
 
   private register(handle: InstanceHandle, spec: FunctionSpec, t0: number): Instance {

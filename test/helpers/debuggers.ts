@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import { delay } from '../../src/util.js';
+import { scaled } from './time-scale.js';
 
 // Real debugger clients for the tests: the Chrome DevTools Protocol (Node's inspector) over a
 // WebSocket, and the Debug Adapter Protocol (debugpy) over TCP. Each keeps every event it got,
@@ -18,7 +19,7 @@ class EventLog<T> {
   }
 
   /** The first event matching `match` not taken yet (taken from the log). */
-  take(match: (e: T) => boolean, ms = 60_000, what = 'an event'): Promise<T> {
+  take(match: (e: T) => boolean, ms = scaled(60_000), what = 'an event'): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const i = this.seen.findIndex(match);
@@ -35,23 +36,6 @@ class EventLog<T> {
       this.waiters.add(check);
       check();
     });
-  }
-}
-
-/** Waits until something accepts TCP connections on 127.0.0.1:port. */
-export async function waitForPort(port: number, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
-    await delay(100);
   }
 }
 
@@ -88,12 +72,12 @@ export class CdpClient {
   }
 
   /**
-   * Finds the inspector's target over HTTP (/json/list) and opens its WebSocket; `not` skips a
-   * target (the previous runtime's, on its way out after a reload).
+   * Finds the inspector's target over HTTP (/json/list) and opens its WebSocket, at once: fc-local
+   * announces the port only once the inspector listens. `not` skips a target (the previous
+   * runtime's, on its way out after a reload), which may take a moment to go.
    */
   static async connect(port: number, not?: string): Promise<CdpClient> {
-    await waitForPort(port);
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + (not ? scaled(60_000) : 0);
     for (;;) {
       const targets = await fetch(`http://127.0.0.1:${port}/json/list`)
         .then((r) => r.json() as Promise<{ id: string; webSocketDebuggerUrl: string }[]>)
@@ -119,7 +103,7 @@ export class CdpClient {
   }
 
   /** Resumes every pause that is not at a breakpoint (the inspector's stop at the agent's first line) until one is. */
-  async pausedAtBreakpoint(ms = 60_000): Promise<CdpPaused> {
+  async pausedAtBreakpoint(ms = scaled(60_000)): Promise<CdpPaused> {
     for (;;) {
       const { params } = await this.events.take((e) => e.method === 'Debugger.paused', ms, 'Debugger.paused');
       const paused = params as CdpPaused;
@@ -156,19 +140,14 @@ export class DapClient {
     });
   }
 
-  /** Connects, retrying until the adapter listens: no probe first, debugpy serves one client. */
-  static async connect(port: number, ms = 60_000): Promise<DapClient> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const socket = net.connect(port, '127.0.0.1');
-      const ok = await new Promise<boolean>((resolve) => {
-        socket.once('connect', () => resolve(true));
-        socket.once('error', () => resolve(false));
-      });
-      if (ok) return new DapClient(socket);
-      if (Date.now() > deadline) throw new Error(`debugpy does not listen on 127.0.0.1:${port}`);
-      await delay(100);
-    }
+  /** Connects once: fc-local announces the port only once debugpy listens (a refusal fails the test). */
+  static async connect(port: number): Promise<DapClient> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', (err) => reject(new Error(`debugpy does not accept on 127.0.0.1:${port}: ${err.message}`)));
+    });
+    return new DapClient(socket);
   }
 
   /** Sends a request; the promise resolves with the response's body (rejects if it failed). */
@@ -176,13 +155,13 @@ export class DapClient {
     const seq = this.seq++;
     const json = JSON.stringify({ seq, type: 'request', command, arguments: args });
     this.socket.write(`Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
-    return this.responses.take((r) => r.request_seq === seq, 60_000, `a response to ${command}`).then((r) => {
+    return this.responses.take((r) => r.request_seq === seq, scaled(60_000), `a response to ${command}`).then((r) => {
       if (!r.success) throw new Error(`${command} failed: ${String(r.message)}`);
       return (r.body ?? {}) as T;
     });
   }
 
-  event(name: string, ms = 60_000): Promise<Message> {
+  event(name: string, ms = scaled(60_000)): Promise<Message> {
     return this.events.take((e) => e.event === name, ms, `a ${name} event`);
   }
 

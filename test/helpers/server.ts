@@ -3,17 +3,25 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, ROOT } from './cli.js';
+import { scaled } from './time-scale.js';
 
 export interface RunningServer {
   base: string;
   port: number;
   /** Everything the server printed so far. */
   output(): string;
-  /** Resolves when the output matches `re` (or rejects after `ms`). */
-  waitFor(re: RegExp, ms?: number): Promise<string>;
+  /**
+   * Resolves when the output from `from` on (default: all of it) matches `re`, or rejects after
+   * `ms`. A match may span lines, within 64 KB of output: each scan starts near where the last
+   * one ended, so that waiting stays linear in what the server prints.
+   */
+  waitFor(re: RegExp, ms?: number, from?: number): Promise<string>;
   stop(): Promise<{ exitCode?: number; output: string }>;
   proc: ResultPromise;
 }
+
+/** How far back a new scan for a wait reaches (see waitFor). */
+const SCAN_WINDOW = 64 * 1024;
 
 export const TEST_CREDENTIALS = {
   ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-key-id',
@@ -37,10 +45,15 @@ export async function startServer(args: string[], env: Record<string, string> = 
     out += d.toString();
     waiters.forEach((w) => w());
   });
-  const waitFor = (re: RegExp, ms = 20_000) =>
+  const waitFor = (re: RegExp, ms = scaled(20_000), from = 0) =>
     new Promise<string>((resolve, reject) => {
+      const sticky = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+      let scanFrom = from;
       const check = () => {
-        const m = re.exec(out);
+        sticky.lastIndex = scanFrom;
+        const m = sticky.exec(out);
+        // The next scan starts at a line that begins at most SCAN_WINDOW before the end.
+        if (!m && out.length > SCAN_WINDOW) scanFrom = Math.max(scanFrom, out.lastIndexOf('\n', out.length - SCAN_WINDOW) + 1);
         if (m) {
           waiters.delete(check);
           clearTimeout(timer);

@@ -163,6 +163,7 @@ export class ProcessBackend implements Backend {
         // Under a debugger the instance waits for the developer to attach, however long.
         timeoutMs: req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000)),
         what: `${what} for ${fnKey(req.fn)}`,
+        onLine: req.onBootLine,
       });
     } catch (err) {
       // An exit (it could not bind), not a silence, is what a taken port causes.
