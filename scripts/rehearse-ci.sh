@@ -10,6 +10,8 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 copies="${1:-2}"
 work="$(mktemp -d /tmp/fc-local-rehearsal.XXXXXX)"
+# As readable as a CI checkout: the process backend runs instances as nobody, who must reach the agents.
+chmod 755 "$work"
 ln -s "$(cd "$root/.." && pwd)/shared" "$work/shared"
 echo "== rehearsal in $work: $copies copies of the suite at once"
 pids=()

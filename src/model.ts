@@ -123,7 +123,7 @@ export interface FunctionSpec {
   mounts: { dir: string; hostDir: string; readOnly: boolean }[];
   /** provisionConfig.target: instances started with the emulator. */
   provisioned: number;
-  /** concurrencyConfig.reservedConcurrency: requests at once at most (429 beyond). */
+  /** concurrencyConfig.reservedConcurrency: instances at most, each of instanceConcurrency requests (429 beyond). */
   reservedConcurrency?: number;
   triggers: Trigger[];
 }
@@ -141,7 +141,7 @@ export interface AsyncConfig {
 
 export const DEFAULT_ASYNC_CONFIG: AsyncConfig = { maxAsyncRetryAttempts: 3, maxAsyncEventAgeInSeconds: 86_400, statefulInvocation: false, destination: {} };
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD' | 'PATCH' | 'OPTIONS';
 
 export interface HttpTriggerConfig {
   authType: 'anonymous' | 'function' | 'jwt';

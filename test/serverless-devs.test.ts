@@ -169,14 +169,22 @@ describe.each(BACKENDS)('s.yaml extras with local stand-ins [$name]', (backend) 
     expect(srv.output().match(/layered: instance started/g)?.length).toBe(2);
   });
 
-  it('answers 429 beyond concurrencyConfig.reservedConcurrency', async () => {
+  // FC counts reserved concurrency in instances: one instance of instanceConcurrency 3 takes three requests at once.
+  it('answers 429 beyond concurrencyConfig.reservedConcurrency instances, each taking instanceConcurrency requests', async () => {
     const fc = path.join(dir, 'fc.yml');
-    writeFileSync(fc, 'services:\n  s:\n    functions:\n      limited: { runtime: nodejs18, handler: index.slow, codeUri: ./code, concurrencyConfig: { reservedConcurrency: 1 } }\n');
+    writeFileSync(
+      fc,
+      'services:\n  s:\n    functions:\n      limited: { runtime: nodejs18, handler: index.slow, codeUri: ./code, concurrencyConfig: { reservedConcurrency: 1 } }\n' +
+        '      shared: { runtime: nodejs18, handler: index.slow, codeUri: ./code, instanceConcurrency: 3, concurrencyConfig: { reservedConcurrency: 1 } }\n',
+    );
     const own = await startServer(['-t', fc, '--no-auth', '--state-dir', path.join(dir, 'state2'), ...backend.args]);
     try {
-      const call = () => fetch(`${own.base}/2016-08-15/services/s/functions/limited/invocations`, { method: 'POST' }).then((r) => r.status);
-      expect((await Promise.all([call(), call()])).sort()).toEqual([200, 429]);
-      expect(await call()).toBe(200);
+      const call = (f = 'limited') => fetch(`${own.base}/2016-08-15/services/s/functions/${f}/invocations`, { method: 'POST' }).then((r) => ({ status: r.status, instance: r.headers.get('x-fc-instance-id') }));
+      expect((await Promise.all([call(), call()])).map((r) => r.status).sort()).toEqual([200, 429]);
+      expect((await call()).status).toBe(200);
+      const four = await Promise.all([call('shared'), call('shared'), call('shared'), call('shared')]);
+      expect(four.map((r) => r.status).sort()).toEqual([200, 200, 200, 429]);
+      expect(new Set(four.filter((r) => r.status === 200).map((r) => r.instance)).size).toBe(1);
     } finally {
       await own.stop();
     }

@@ -30,7 +30,7 @@ describe('fc-local validate', () => {
       "fixtures/templates/five-mistakes.yml:9:21: function 'demo/hello': memorySize must be 128-3072 MB in steps of 64 (got 100)",
       expect.stringMatching(/^fixtures\/templates\/five-mistakes\.yml:10:7: function name '1bad-name' must start with a letter/),
       expect.stringMatching(/^fixtures\/templates\/five-mistakes\.yml:18:31: trigger 'demo\/1bad-name\/tick': cronExpression '\* \* \*' is not valid: a cron expression has 6 fields/),
-      'fixtures/templates/five-mistakes.yml:22:30: trigger \'demo/1bad-name/web\': method must be one of GET, POST, PUT, DELETE, HEAD (got "PATCH")',
+      'fixtures/templates/five-mistakes.yml:22:30: trigger \'demo/1bad-name/web\': method must be one of GET, POST, PUT, DELETE, HEAD, PATCH, OPTIONS (got "TRACE")',
     ]);
     expect(lines.at(-1)).toBe('5 errors in fixtures/templates/five-mistakes.yml');
   });

@@ -70,3 +70,10 @@ export function consoleBudget(
     },
   };
 }
+
+/** The console of `start`: functions' lines within the default budget, and a note for what is left out. */
+export function functionConsole(print: (key: string, line: string) => void, note: (line: string) => void): ReturnType<typeof consoleBudget> {
+  return consoleBudget(DEFAULT_CONSOLE_BUDGET, print, (key, lines, bytes, rate) =>
+    note(`${key}: ${lines} lines (${(bytes / 1024 / 1024).toFixed(1)} MB) not printed here (it logs faster than ${rate / 1024 / 1024} MB/s); the workbench keeps each invocation's newest lines`),
+  );
+}

@@ -3,7 +3,7 @@ import { fnKey } from '../model.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
 import { lineWriter } from './line-writer.js';
-import { consoleBudget, DEFAULT_CONSOLE_BUDGET } from './console-budget.js';
+import { functionConsole } from './console-budget.js';
 import { addDebugOptions, type DebugFlags } from './debug.js';
 import type { PoolEvent } from '../runtime/pool.js';
 
@@ -83,12 +83,7 @@ Examples:
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
-      const printed = consoleBudget(
-        DEFAULT_CONSOLE_BUDGET,
-        (key, line) => out(`${color(key)} ${line}`),
-        (key, lines, bytes, rate) =>
-          note(`${key}: ${lines} lines (${(bytes / 1024 / 1024).toFixed(1)} MB) not printed here (it logs faster than ${rate / 1024 / 1024} MB/s); the workbench keeps each invocation's newest lines`),
-      );
+      const printed = functionConsole((key, line) => out(`${color(key)} ${line}`), note);
       // Loaded here, not at the top: `validate` and `events generate` never pay for it.
       const { Emulator, ListenError } = await import('../emulator/emulator.js');
       const emulator = new Emulator({

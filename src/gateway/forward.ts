@@ -1,8 +1,8 @@
 import getRawBody from 'raw-body';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FunctionSpec } from '../model.js';
 import { codeInfo } from '../runtime/code-checksum.js';
-import type { Invoker, Outcome } from '../runtime/invoker.js';
+import type { Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
 import { FcError } from './errors.js';
 
 // Shared by the routes that run functions: reading a body within FC's limits, FC's response
@@ -45,20 +45,36 @@ export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promis
  */
 export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer, requestId: string): Promise<void> {
   const method = req.method ?? 'GET';
-  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '' }, requestId);
+  // A streaming answer (custom runtimes) goes out as the function writes it: status and headers
+  // at once, then each chunk.
+  const stream: StreamSink | undefined =
+    method === 'HEAD'
+      ? undefined
+      : (status, fnHeaders) => {
+          res.writeHead(status, passedHeaders(fnHeaders, requestId));
+          res.flushHeaders();
+          return res;
+        };
+  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}) }, requestId);
+  if (out.streamed || res.headersSent) return;
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   if (out.errorType) {
     res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'X-Fc-Error-Type': 'UnhandledInvocationError', 'Content-Type': 'application/json' });
     res.end(out.body);
     return;
   }
+  res.writeHead(out.statusCode ?? 200, passedHeaders(out.headers ?? {}, requestId));
+  res.end(method === 'HEAD' ? undefined : out.body);
+}
+
+/** A function's response headers as FC passes them on: its own x-fc-* and hop headers dropped. */
+function passedHeaders(from: IncomingHttpHeaders, requestId: string): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(out.headers ?? {})) {
+  for (const [k, v] of Object.entries(from)) {
     if (v === undefined || k.startsWith('x-fc-') || DROPPED_RESPONSE_HEADERS.has(k)) continue;
     headers[k] = v;
   }
   headers['x-fc-request-id'] = requestId;
-  res.writeHead(out.statusCode ?? 200, headers);
-  res.end(method === 'HEAD' ? undefined : out.body);
+  return headers;
 }
 

@@ -30,6 +30,10 @@ export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** The body went to the caller's stream as it came (HTTP functions that stream). */
+  streamed?: boolean;
+  /** ...and the caller's client went away before its end. */
+  clientClosed?: boolean;
 }
 
 export class CallError extends Error {
@@ -40,6 +44,8 @@ export class CallError extends Error {
   ) {
     super(message);
   }
+  /** The answer had started to stream to the client when it failed. */
+  streamed?: boolean;
 }
 
 /** The highest id an agent recorded as received in its receipt file; 0 when none. */

@@ -30,7 +30,16 @@ export interface Outcome {
   coldStart: boolean;
   /** The instance that ran it (FC 3.0's X-Fc-Instance-Id). */
   instanceId?: string;
+  /** HTTP functions: the answer went to the call's `stream` as it came (body is then empty). */
+  streamed?: boolean;
 }
+
+/**
+ * Where an HTTP function's answer goes as it is written, when it streams (see streams()): the
+ * caller starts its own answer with the status and headers, and returns where the body goes;
+ * a close of that destination before the end is the client going away.
+ */
+export type StreamSink = (status: number, headers: http.IncomingHttpHeaders) => NodeJS.WritableStream & { on(event: 'close', cb: () => void): unknown; destroy(): void };
 
 export interface HttpCall {
   method: string;
@@ -39,6 +48,8 @@ export interface HttpCall {
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   clientIP: string;
+  /** Pass a streaming answer through as it is written (custom runtimes and containers). */
+  stream?: StreamSink;
 }
 
 export interface InvokerContext {
@@ -102,7 +113,7 @@ export class Invoker {
       http['x-fc-client-ip'] = call.clientIP;
       // The path may be any (a custom domain's): the header, not the path, says "HTTP function".
       http['x-fc-local-http-invoke'] = '1';
-      return send(inst, { kind: 'http', method: call.method, path: call.url, headers: http, body: call.body }, timeoutMs, acks(fn));
+      return send(inst, { kind: 'http', method: call.method, path: call.url, headers: http, body: call.body, stream: call.stream }, timeoutMs, acks(fn));
     });
   }
 
@@ -204,6 +215,10 @@ export class Invoker {
             outcome.statusCode = res.status;
             outcome.headers = res.headers;
           }
+          if (res.streamed) {
+            outcome.streamed = true;
+            if (res.clientClosed) inst.handle.echo?.(`fc-local: the client closed the connection before the end of the streamed answer (RequestId: ${requestId})`);
+          }
           if (!errorType && exceedsResponseLimits(res, httpMode)) {
             outcome = { errorType: 'UnhandledInvocationError', badResponse: true, body: errorJson(TOO_LARGE, 'BadResponse'), coldStart: lease.cold };
           }
@@ -220,6 +235,11 @@ export class Invoker {
         // An oversized answer is the function's mistake, not a broken instance: keep it warm.
         discard = e.kind !== 'tooLarge';
         outcome = { errorType: 'UnhandledInvocationError', badResponse: e.kind === 'tooLarge', body: errorJson(await failureMessage(e, fn, inst)), coldStart: lease.cold };
+        // A stream cut at the timeout: its status and part of its body are out already.
+        if (e.streamed) {
+          outcome.streamed = true;
+          if (e.kind === 'timeout') inst.handle.echo?.(`Function timed out after ${fn.timeout} seconds (RequestId: ${requestId}): the streamed answer was cut`);
+        }
       }
       break;
     }
@@ -407,6 +427,17 @@ function errorJson(errorMessage: string, errorType?: string): Buffer {
   return Buffer.from(JSON.stringify(errorType ? { errorMessage, errorType } : { errorMessage }));
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * Whether an answer streams: server-sent events, or a body of no declared length (chunked), as
+ * FC passes a custom runtime's answer through. One with a Content-Length is read whole and held
+ * to the 6 MB limit.
+ */
+function streams(res: http.IncomingMessage): boolean {
+  return res.headers['content-length'] === undefined || String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+}
+
 function exceedsResponseLimits(res: RawResponse, httpMode: boolean): boolean {
   return res.body.length > LIMITS.payloadBytes || (httpMode && headerBytes(res.headers) > LIMITS.headerBytes);
 }
@@ -430,7 +461,7 @@ function acks(fn: FunctionSpec): boolean {
  */
 function send(
   inst: Instance,
-  req: { kind: RequestKind; method: string; path: string; headers: Record<string, string | string[]>; body: Buffer },
+  req: { kind: RequestKind; method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; stream?: StreamSink },
   timeoutMs: number,
   ack: boolean,
 ): Promise<RawResponse> {
@@ -439,11 +470,16 @@ function send(
   return new Promise((resolve, reject) => {
     let settled = false;
     let acknowledged = false;
+    let streaming: ReturnType<StreamSink> | undefined;
     const fail = (e: CallError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       r.destroy();
+      if (streaming) {
+        e.streamed = true;
+        streaming.destroy();
+      }
       reject(e);
     };
     // setTimeout cannot wait forever (it fires at once past 2^31 ms): no limit, no timer.
@@ -458,6 +494,27 @@ function send(
       { ...where, method: req.method, path: req.path, headers, agent },
       (res) => {
         acknowledged = true;
+        if (req.stream && streams(res)) {
+          // Passed through as written: the head at once, then each chunk, with the client's pace.
+          const dest = (streaming = req.stream(res.statusCode ?? 200, res.headers));
+          res.pipe(dest);
+          dest.on('close', () => {
+            if (settled || res.complete) return;
+            // The client went away mid-stream: the function sees its connection close.
+            settled = true;
+            clearTimeout(timer);
+            r.destroy();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: EMPTY_BODY, streamed: true, clientClosed: true });
+          });
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: EMPTY_BODY, streamed: true });
+          });
+          res.on('error', () => fail(new CallError('crash', 'crash')));
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

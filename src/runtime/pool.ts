@@ -123,9 +123,12 @@ export class FunctionPool {
   /** Throws ThrottledError at the concurrency limit, or the backend's error if a start fails. */
   async acquire(): Promise<Lease> {
     if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
-    // concurrencyConfig.reservedConcurrency caps the function itself (0 turns it off), as in FC.
+    // concurrencyConfig.reservedConcurrency caps the function's instances (0 turns it off), as
+    // FC counts concurrency: in instances, each taking instanceConcurrency requests. Past that, 429.
     const reserved = this.spec.reservedConcurrency;
-    if (reserved !== undefined && this.leased >= reserved) throw new ThrottledError(reserved, `${fnKey(this.spec)}'s reserved concurrency`);
+    if (reserved !== undefined && this.leased >= reserved * this.spec.instanceConcurrency) {
+      throw new ThrottledError(reserved * this.spec.instanceConcurrency, `${fnKey(this.spec)}'s reserved concurrency (${reserved} x instanceConcurrency ${this.spec.instanceConcurrency})`);
+    }
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
     this.leased++;
     try {
@@ -279,8 +282,9 @@ export class FunctionPool {
 
   private atCapacity(): boolean {
     // A debugger holds one instance: requests queue for it, and the debug port has one owner.
-    const max = this.debugging ? 1 : this.backend.maxInstances?.(this.spec);
-    return max !== undefined && this.instanceSet.size + this.starting + this.stopping >= max;
+    // reservedConcurrency caps instances too: a request past a full one waits for a slot in it.
+    const limits = [this.debugging ? 1 : this.backend.maxInstances?.(this.spec), this.spec.reservedConcurrency].filter((n) => n !== undefined);
+    return limits.length > 0 && this.instanceSet.size + this.starting + this.stopping >= Math.min(...limits);
   }
 
   /** Resolves at the next release, start or stop of an instance of this pool. */

@@ -25,7 +25,8 @@ export const OSS_EVENTS = [
 ] as const;
 
 export const CDN_EVENTS = ['CachedObjectsRefreshed', 'CachedObjectsPushed', 'CachedObjectsBlocked', 'LogFileCreated'] as const;
-export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'] as const;
+// FC's HTTP triggers take these (PATCH and OPTIONS too: browsers' CORS preflight, Streamable HTTP clients).
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'] as const;
 
 const int = (what: string, min: number, max: number) =>
   z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be between ${min} and ${max}`).max(max, `${what} must be between ${min} and ${max}`);
@@ -143,7 +144,8 @@ const fn = z
   .strictObject({
     description: z.string().optional(),
     runtime: z.enum([...RUNTIMES, ...NOT_EMULATED_RUNTIMES], { error: (iss) => `runtime must be one of ${RUNTIMES.join(', ')} (got ${JSON.stringify(iss.input)})` }),
-    handler: z.string({ error: 'handler is required' }).min(1, 'handler must not be empty'),
+    // Required but for custom containers, whose image is the program (FC 2.0 takes none).
+    handler: z.string({ error: 'handler must be a string' }).min(1, 'handler must not be empty').optional(),
     codeUri: z.string({ error: 'codeUri is required' }).min(1, 'codeUri must not be empty'),
     timeout: int('timeout', 1, LIMITS.maxTimeout).default(3),
     memorySize: z
@@ -156,7 +158,8 @@ const fn = z
     initializer: z.string().min(1).optional(),
     initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
     environmentVariables: z.record(z.string(), envValue).default({}),
-    instanceConcurrency: int('instanceConcurrency', 1, 100).default(1),
+    // FC 3.0 allows 200; FC 2.0's 100 is checked per service (see service below).
+    instanceConcurrency: int('instanceConcurrency', 1, 200).default(1),
     caPort: int('caPort', 1, 65535).default(9000),
     layers: z.array(z.string().min(1)).default([]),
     provisionConfig: z.object({ target: int('provisionConfig.target', 0, 100).default(0) }).optional(),
@@ -194,6 +197,10 @@ const fn = z
     if (http.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['triggers', http[1]![0]], message: 'a function has at most one HTTP trigger' });
     }
+    if (f.handler === undefined) {
+      if (f.runtime !== 'custom-container') ctx.addIssue({ code: 'custom', path: ['handler'], message: 'handler is required' });
+      return;
+    }
     const notEmulated = (NOT_EMULATED_RUNTIMES as readonly string[]).includes(f.runtime);
     const handlerOk = notEmulated || f.runtime.startsWith('custom')
       ? true
@@ -204,12 +211,14 @@ const fn = z
       const form = f.runtime.startsWith('java') ? '{package}.{class}::{method}' : '{file}.{function}';
       ctx.addIssue({ code: 'custom', path: ['handler'], message: `handler '${f.handler}' must have the form ${form} for ${f.runtime}` });
     }
-  });
+  })
+  .transform((f) => ({ ...f, handler: f.handler ?? '' }));
 
 const service = z
   .strictObject({
     description: z.string().optional(),
-    role: z.string().optional(),
+    // A role ARN, or the fc component's {name, policies} (a role s deploy creates): its name here.
+    role: z.union([z.string(), z.looseObject({ name: z.string().optional() }).transform((r) => r.name)]).optional(),
     logConfig: z.strictObject({ project: z.string(), logstore: z.string() }).optional(),
     internetAccess: z.boolean().optional(),
     vpcConfig: z.record(z.string(), z.unknown()).optional(),
@@ -233,7 +242,8 @@ const customDomain = z.strictObject({
       .array(
         z.strictObject({
           path: z.string().regex(/^\//, { error: 'a route path starts with / (e.g. /, /api/*, /*)' }),
-          serviceName: z.string().min(1),
+          // FC 3.0 routes name a function only: its functions have no service.
+          serviceName: z.string().default(''),
           functionName: z.string().min(1),
           qualifier: z.string().optional(),
           methods: z.array(oneOf('methods', HTTP_METHODS)).optional(),
@@ -253,6 +263,14 @@ export const templateSchema = z
     customDomains: z.record(z.string(), customDomain).default({}),
   })
   .superRefine((t, ctx) => {
+    // FC 2.0 (functions in a named service) allows instanceConcurrency up to 100; FC 3.0's
+    // functions (no service) 200.
+    for (const [svc, sv] of Object.entries(t.services)) {
+      if (svc === '') continue;
+      for (const [name, f] of Object.entries(sv.functions)) {
+        if (f.instanceConcurrency > 100) ctx.addIssue({ code: 'custom', path: ['services', svc, 'functions', name, 'instanceConcurrency'], message: `instanceConcurrency must be 1-100 in an FC 2.0 service (FC 3.0 functions allow 200) (got ${f.instanceConcurrency})` });
+      }
+    }
     for (const [domain, d] of Object.entries(t.customDomains)) {
       d.routeConfig.routes.forEach((r, i) => {
         if (!t.services[r.serviceName]?.functions[r.functionName]) {

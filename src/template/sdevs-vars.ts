@@ -30,6 +30,9 @@ export interface VarScope {
   warnings: Problem[];
 }
 
+/** `this.props.*` reads being resolved: a prop that refers to itself is an error, not a loop. */
+const selfReads = new Set<string>();
+
 const EXPR = /\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}/g;
 
 /** Resolves every string below `value`; `at` is its path in the document (for errors). */
@@ -139,7 +142,15 @@ function evaluate(expr: string, at: YamlPath, scope: VarScope): unknown {
     if (rest[0] === 'name') return scope.self.name;
     if (rest[0] === 'props') {
       const v = lookup(scope.self.props(), rest.slice(1));
-      return v !== undefined ? v : fail(`\${${e}}: this resource has no props.${rest.slice(1).join('.')}`);
+      if (v === undefined) return fail(`\${${e}}: this resource has no props.${rest.slice(1).join('.')}`);
+      // The prop as written may itself hold variables (region: ${vars.region}): resolved too.
+      if (selfReads.has(e)) return fail(`\${${e}}: the prop refers to itself`);
+      selfReads.add(e);
+      try {
+        return resolveVariables(v, at, scope);
+      } finally {
+        selfReads.delete(e);
+      }
     }
   }
   const resource = root === 'resources' ? rest[0] : scope.edition === 1 ? root : undefined;
