@@ -125,7 +125,18 @@ export interface FunctionSpec {
   provisioned: number;
   /** concurrencyConfig.reservedConcurrency: instances at most, each of instanceConcurrency requests (429 beyond). */
   reservedConcurrency?: number;
+  /** An MCP server (Function AI's fcai-mcp-server): how it speaks, and the command that starts it. */
+  mcp?: McpServerSpec;
   triggers: Trigger[];
+}
+
+/**
+ * An fcai-mcp-server resource. `stdio` servers get fc-local's bridge in front (runtimes/mcp):
+ * SSE at ssePath + messagePath, Streamable HTTP at /mcp, one server process per session.
+ */
+export interface McpServerSpec {
+  transport: 'stdio' | 'sse' | 'streamable-http';
+  startCommand: string;
 }
 
 /** FC's async invocation config (PutFunctionAsyncInvokeConfig), with FC's defaults filled in. */

@@ -81,6 +81,17 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
       for (const r of d.routes) out(`  ${`http://${host}:${port}${r.path}`.padEnd(w1)}  ${r.serviceName}/${r.functionName}${r.methods?.length ? ` (${r.methods.join(',')})` : ''}`);
     }
   }
+  const mcp = allFunctions(b.template).filter((f) => f.mcp);
+  if (mcp.length) {
+    out('');
+    out('  MCP SERVERS (point an MCP client here)');
+    for (const f of mcp) {
+      const url = functionUrl(f, b.base).replace(/\/$/, '');
+      const sse = f.mcp!.transport === 'streamable-http' ? [] : [`SSE ${url}/sse`];
+      const streamable = f.mcp!.transport === 'sse' ? [] : [`Streamable HTTP ${url}/mcp`];
+      out(`  ${fnKey(f)} (${f.mcp!.transport}${f.mcp!.transport === 'stdio' ? ", behind fc-local's bridge: a server process per session" : ''}): ${[...sse, ...streamable].join(', ')}`);
+    }
+  }
   const events = eventSourceLines(b.template, b.ossRoot, b.logRoot);
   if (events.length) {
     out('');

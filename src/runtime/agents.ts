@@ -166,9 +166,15 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
       };
     }
     case 'custom': {
+      // A stdio MCP server gets fc-local's bridge in front, which starts the server per session.
+      if (fn.mcp?.transport === 'stdio') {
+        return { command: paths.node ?? 'node', args: [path.join(paths.agentsDir, 'mcp', 'bridge.js')], env: { ...env, FC_LOCAL_MCP_COMMAND: fn.mcp.startCommand }, printsMarkers: false };
+      }
       // customRuntimeConfig.command replaces the code dir's bootstrap; args go after either.
       const [command, ...rest] = fn.customRuntimeConfig?.command?.length ? fn.customRuntimeConfig.command : [path.join(paths.codeDir, 'bootstrap')];
-      return { command: command!, args: [...rest, ...(fn.customRuntimeConfig?.args ?? [])], env, printsMarkers: false };
+      // MCP servers that listen read their port from PORT more often than from FC_SERVER_PORT.
+      const mcpPort: Record<string, string> = fn.mcp && fn.environmentVariables.PORT === undefined ? { PORT: String(port) } : {};
+      return { command: command!, args: [...rest, ...(fn.customRuntimeConfig?.args ?? [])], env: { ...env, ...mcpPort }, printsMarkers: false };
     }
     case 'not-emulated':
       throw new UnsupportedRuntimeError(

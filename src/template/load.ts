@@ -237,6 +237,7 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         ],
         provisioned: f.provisionConfig?.target ?? 0,
         ...(f.concurrencyConfig?.reservedConcurrency !== undefined ? { reservedConcurrency: f.concurrencyConfig.reservedConcurrency } : {}),
+        ...(f.mcp ? { mcp: f.mcp } : {}),
         ...(f.customRuntimeConfig?.command || f.customRuntimeConfig?.args
           ? { customRuntimeConfig: { command: f.customRuntimeConfig.command, args: f.customRuntimeConfig.args } }
           : {}),

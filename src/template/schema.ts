@@ -186,6 +186,8 @@ const fn = z
         destination: z.strictObject({ onSuccess: functionArn.optional(), onFailure: functionArn.optional() }).optional(),
       })
       .optional(),
+    // Function AI's MCP servers (component fcai-mcp-server): the transport and start command.
+    mcp: z.strictObject({ transport: oneOf('transport', ['stdio', 'sse', 'streamable-http'] as const), startCommand: z.string().min(1, 'startCommand must not be empty') }).optional(),
     triggers: z.record(z.string(), trigger).default({}),
   })
   .superRefine((f, ctx) => {

@@ -163,6 +163,14 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
         addRoutes(String(props.domainName ?? 'auto'), props.protocol, routes, [...orig, 'routeConfig', 'routes']);
         continue;
       }
+      if (component === 'fcai-mcp-server' || component.endsWith('/fcai-mcp-server')) {
+        const fnName = typeof props.functionName === 'string' ? props.functionName : name;
+        const fcPath: YamlPath = ['services', '', 'functions', fnName];
+        mapped(fcPath, orig);
+        const mcp = mcpFunction(props, orig, errors, warnings);
+        if (mcp) ((out.services[''] ??= { functions: {} }).functions as Record<string, unknown>)[fnName] = mcp;
+        continue;
+      }
       if (component !== 'fc3' && !component.endsWith('/fc3')) {
         warnings.push({ path: ['resources', name, 'component'], message: `warning: resource '${name}' uses component ${component || '(none)'}, which fc-local does not emulate; it is left out` });
         continue;
@@ -307,4 +315,47 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v;
   return out;
+}
+
+/** Props of Function AI's MCP server component that fc-local does not need locally. */
+const MCP_NO_LOCAL_MEANING = new Set(['region', 'description', 'cpu', 'diskSize', 'source', 'role', 'vpcConfig', 'logConfig', 'internetAccess', 'gpuConfig', 'tags', 'nasConfig', 'sessionAffinity', 'build']);
+
+/**
+ * An fcai-mcp-server resource as an FC 3.0 custom-runtime function with a function URL: its
+ * startCommand run in rootDir, listening on `port` (sse, streamable-http), or behind fc-local's
+ * bridge (stdio). One instance takes every session, as FC's instanceQuota 1 template does.
+ */
+function mcpFunction(props: Record<string, unknown>, orig: YamlPath, errors: Problem[], warnings: Problem[]): Record<string, unknown> | undefined {
+  const transport = String(props.transport ?? 'stdio').toLowerCase().replace('streamable_http', 'streamable-http').replace(/^streamablehttp$/, 'streamable-http');
+  if (!['stdio', 'sse', 'streamable-http'].includes(transport)) {
+    errors.push({ path: [...orig, 'transport'], message: `transport must be stdio, sse or streamable-http (got ${JSON.stringify(props.transport)})` });
+    return undefined;
+  }
+  if (typeof props.startCommand !== 'string' || !props.startCommand.trim()) {
+    errors.push({ path: [...orig, 'startCommand'], atKey: props.startCommand === undefined, message: 'startCommand is required: the command that starts the MCP server, e.g. "node ./dist/index.js"' });
+    return undefined;
+  }
+  const known = ['transport', 'startCommand', 'runtime', 'rootDir', 'code', 'port', 'memorySize', 'timeout', 'environmentVariables', 'instanceQuota', 'functionName', 'layers'];
+  for (const k of Object.keys(props)) {
+    if (!known.includes(k) && !MCP_NO_LOCAL_MEANING.has(k)) errors.push({ path: [...orig, k], atKey: true, message: `unknown key '${k}'${suggestion(k, known)}` });
+  }
+  if (isObject(props.build)) {
+    warnings.push({ path: [...orig, 'build'], message: 'warning: fc-local does not run build steps yet: run them yourself (e.g. npm install && npm run build in rootDir) before start' });
+  }
+  const port = typeof props.port === 'number' ? props.port : 9000;
+  const env = isObject(props.environmentVariables) ? { ...props.environmentVariables } : {};
+  return {
+    runtime: 'custom.debian10',
+    handler: 'index.handler',
+    codeUri: String(props.rootDir ?? props.code ?? './code'),
+    ...(typeof props.memorySize === 'number' ? { memorySize: props.memorySize } : {}),
+    timeout: typeof props.timeout === 'number' ? props.timeout : 600,
+    environmentVariables: env,
+    instanceConcurrency: 200,
+    ...(typeof props.instanceQuota === 'number' ? { concurrencyConfig: { reservedConcurrency: props.instanceQuota } } : {}),
+    ...(Array.isArray(props.layers) ? { layers: props.layers } : {}),
+    customRuntimeConfig: transport === 'stdio' ? { port } : { command: ['/bin/sh', '-c', props.startCommand], port },
+    mcp: { transport, startCommand: props.startCommand },
+    triggers: { mcp: { type: 'http', config: { authType: 'anonymous', methods: ['GET', 'POST', 'DELETE', 'OPTIONS'] } } },
+  };
 }
