@@ -95,6 +95,30 @@ describe.each(BACKENDS)('streaming [$name]', (backend) => {
     expect((await get(srv.port, '/2016-08-15/proxy/streaming/stream/plain')).chunks.map((c) => c.text).join('')).toBe('plain');
   });
 
+  it.each(['HTTP trigger', 'function URL'])('streams a chunked upload in: the function reads its first part before the client sends the rest (%s)', async (via) => {
+    const p = paths().find((x) => x.via === via)!;
+    const result = await new Promise<{ firstBeforeRest: boolean; body: string }>((resolve, reject) => {
+      let body = '';
+      let restSent = false;
+      let firstBeforeRest = false;
+      const req = http.request({ host: '127.0.0.1', port: srv.port, path: `${p.path}/upload`, method: 'POST', headers: { ...(p.host ? { host: p.host } : {}), 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+          if (body.includes('first chunk') && !restSent) {
+            firstBeforeRest = true;
+            restSent = true;
+            req.end(Buffer.alloc(3 * 1024 * 1024, 'b'));
+          }
+        });
+        res.on('end', () => resolve({ firstBeforeRest, body }));
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(1024, 'a'));
+    });
+    expect(result.firstBeforeRest).toBe(true);
+    expect(result.body).toBe(`first chunk\nsize ${1024 + 3 * 1024 * 1024}\n`);
+  });
+
   it('serves PATCH and OPTIONS (a CORS preflight) where the trigger lists them', async () => {
     const send = (method: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -11,7 +11,7 @@ import { workbenchRoutes } from './workbench.js';
 import { FcError, notFound, sendFcError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
 import { customDomainRequest, domainOf, functionUrlOf, functionUrlRequest } from './custom-domains.js';
-import { forwardHttp, readBody } from './forward.js';
+import { forwardHttp, httpBody } from './forward.js';
 import type { GatewayDeps } from './deps.js';
 import { invocationType, readInvocationBody, runInvocation } from './invocations.js';
 import { verifySignature, type Queries } from './signature.js';
@@ -237,7 +237,8 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
   }
   if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
   if (Buffer.byteLength(m[3] ?? '') + Buffer.byteLength(m[4] ?? '') > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request path exceeds ${LIMITS.headerBytes} bytes`);
-  const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
+  // FC 2.0's signature covers no body: a custom runtime's large upload streams in.
+  const body = await httpBody(f, req, false);
   if (trigger.config.authType === 'function') {
     verifySignature({ method, path: unescapedPath(url), headers: req.headers, queries: queriesOf(m[4]) }, deps.credentials);
   }

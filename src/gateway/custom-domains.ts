@@ -3,7 +3,7 @@ import { findFunction, headerBytes, LIMITS, localDomainNames, runtimeFamily, typ
 import type { Invoker } from '../runtime/invoker.js';
 import { NonceCache, verifyAcs3 } from './acs3.js';
 import { verifyJwt } from './jwt.js';
-import { forwardHttp, outcomeHeaders, readBody } from './forward.js';
+import { forwardHttp, httpBody, outcomeHeaders } from './forward.js';
 import { FcError } from './errors.js';
 
 // Custom domains on the same port, chosen by the Host header: `example.com` (curl -H 'Host:
@@ -11,6 +11,8 @@ import { FcError } from './errors.js';
 // and `<function>.<service>.localhost` for `auto` domains. Routes match as FC's do: an exact
 // path first, then the longest `/prefix/*`; the rewrite rules (equal, wildcard, regex, in that
 // order) give the path the function sees. A path no route takes is FC's 404.
+
+const EMPTY = Buffer.alloc(0);
 
 /** The custom domain a Host header names, if any. */
 export function domainOf(tpl: Template, host: string | undefined): CustomDomain | undefined {
@@ -64,7 +66,8 @@ export async function customDomainRequest(deps: { template: () => Template; invo
   const f = findFunction(deps.template(), route.serviceName, route.functionName);
   if (!f) throw new FcError(404, 'FunctionNotFound', `Function '${route.serviceName}/${route.functionName}' does not exist`);
   if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
-  const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
+  // A custom runtime's large or chunked upload streams in; other bodies are read whole.
+  const body = await httpBody(f, req, false);
   await forwardHttp(deps.invoker, f, req, res, rewritePath(route, path) + query, body, requestId);
 }
 
@@ -92,9 +95,11 @@ export async function functionUrlRequest(
     throw new FcError(403, 'MethodNotAllowed', `Method ${req.method} is not allowed by HTTP trigger '${trigger.name}' (allowed: ${trigger.config.methods.join(', ')})`);
   }
   if (headerBytes(req.headers) > LIMITS.headerBytes) throw new FcError(400, 'InvalidArgument', `The request headers exceed ${LIMITS.headerBytes} bytes`);
-  const body = await readBody(req, LIMITS.payloadBytes, () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`));
-  // FC 3.0 signs HTTP triggers with authType function the way its SDKs sign API calls.
-  if (deps.auth && trigger?.type === 'http' && trigger.config.authType === 'function') {
+  // FC 3.0 signs HTTP triggers with authType function the way its SDKs sign API calls, body included.
+  const signed = deps.auth && trigger?.type === 'http' && trigger.config.authType === 'function';
+  const streamed = await httpBody(f, req, signed);
+  const body = streamed ?? EMPTY;
+  if (signed) {
     // An unsigned call to a trigger is unauthenticated (401); a wrong signature stays 403.
     if (!req.headers.authorization) throw new FcError(401, 'MissingAuthorization', `HTTP trigger '${trigger.name}' of ${f.name} takes ACS3-HMAC-SHA256 signed requests (authType function)`);
     verifyAcs3({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, deps.credentials, deps.nonces);
@@ -102,7 +107,7 @@ export async function functionUrlRequest(
   // A JWT trigger checks its tokens whatever --no-auth says: the keys are the function's own.
   if (trigger?.type === 'http' && trigger.config.authType === 'jwt') await verifyJwt(req, trigger.config);
   // Custom runtimes get the request as it came; built-in runtimes get FC 3.0's HTTP event.
-  if (runtimeFamily(f.runtime) === 'custom') return forwardHttp(deps.invoker, f, req, res, req.url ?? '/', body, requestId);
+  if (runtimeFamily(f.runtime) === 'custom') return forwardHttp(deps.invoker, f, req, res, req.url ?? '/', streamed, requestId);
   const tpl = deps.template();
   const out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId);
   if (out.errorType) {

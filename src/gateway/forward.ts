@@ -1,6 +1,7 @@
 import getRawBody from 'raw-body';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { FunctionSpec } from '../model.js';
+import { LIMITS, runtimeFamily, type FunctionSpec } from '../model.js';
+import { Transform } from 'node:stream';
 import { codeInfo } from '../runtime/code-checksum.js';
 import type { Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
 import { FcError } from './errors.js';
@@ -26,6 +27,39 @@ export async function readBody(req: IncomingMessage, limit: number, tooLarge: ()
   }
 }
 
+/** A request body at least this large (or of no declared length) streams to a custom runtime. */
+const STREAM_IN_BYTES = 1024 * 1024;
+
+/**
+ * The body of a request to an HTTP function: read whole (undefined means "stream it": a custom
+ * runtime's large or chunked upload, when nothing needs it first, e.g. a signature over it).
+ * Small bodies are read whole so that a request can still go to another instance if it provably
+ * never reached the first.
+ */
+export async function httpBody(f: FunctionSpec, req: IncomingMessage, bodyNeeded: boolean): Promise<Buffer | undefined> {
+  const tooLarge = () => new FcError(400, 'InvalidArgument', `The request body exceeds ${LIMITS.payloadBytes} bytes`);
+  const declared = req.headers['content-length'];
+  const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
+  if (runtimeFamily(f.runtime) === 'custom' && !bodyNeeded && (chunked || Number(declared) >= STREAM_IN_BYTES)) {
+    if (declared !== undefined && Number(declared) > LIMITS.payloadBytes) throw tooLarge();
+    return undefined;
+  }
+  return readBody(req, LIMITS.payloadBytes, tooLarge);
+}
+
+/** Passes a streamed body on, failing it past FC's limit (the client declared no length). */
+function limited(req: IncomingMessage, limit: number): NodeJS.ReadableStream {
+  let size = 0;
+  return req.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        done(size > limit ? new Error(`The request body exceeds ${limit} bytes`) : null, chunk);
+      },
+    }),
+  );
+}
+
 export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promise<Record<string, string>> {
   const h: Record<string, string> = {
     'X-Fc-Request-Id': out.requestId,
@@ -43,7 +77,7 @@ export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promis
  * Runs an HTTP function on a request (an HTTP trigger's or a custom domain's): `url` is the path
  * and query the function sees. Function failures are 502 with FC's error JSON.
  */
-export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer, requestId: string): Promise<void> {
+export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer | undefined, requestId: string): Promise<void> {
   const method = req.method ?? 'GET';
   // A streaming answer (custom runtimes) goes out as the function writes it: status and headers
   // at once, then each chunk.
@@ -55,7 +89,8 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
           res.flushHeaders();
           return res;
         };
-  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}) }, requestId);
+  const streamIn = body === undefined ? { bodyStream: limited(req, LIMITS.payloadBytes) } : {};
+  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn }, requestId);
   if (out.streamed || res.headersSent) return;
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   if (out.errorType) {

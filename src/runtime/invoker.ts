@@ -50,6 +50,8 @@ export interface HttpCall {
   clientIP: string;
   /** Pass a streaming answer through as it is written (custom runtimes and containers). */
   stream?: StreamSink;
+  /** The request body as it arrives, instead of `body` (large or chunked uploads to custom runtimes). */
+  bodyStream?: NodeJS.ReadableStream;
 }
 
 export interface InvokerContext {
@@ -113,7 +115,7 @@ export class Invoker {
       http['x-fc-client-ip'] = call.clientIP;
       // The path may be any (a custom domain's): the header, not the path, says "HTTP function".
       http['x-fc-local-http-invoke'] = '1';
-      return send(inst, { kind: 'http', method: call.method, path: call.url, headers: http, body: call.body, stream: call.stream }, timeoutMs, acks(fn));
+      return send(inst, { kind: 'http', method: call.method, path: call.url, headers: http, body: call.body, stream: call.stream, bodyStream: call.bodyStream }, timeoutMs, acks(fn));
     });
   }
 
@@ -461,12 +463,12 @@ function acks(fn: FunctionSpec): boolean {
  */
 function send(
   inst: Instance,
-  req: { kind: RequestKind; method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; stream?: StreamSink },
+  req: { kind: RequestKind; method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; stream?: StreamSink; bodyStream?: NodeJS.ReadableStream },
   timeoutMs: number,
   ack: boolean,
 ): Promise<RawResponse> {
   const channel = inst.channel();
-  if (channel) return channel.request(req.kind, req.kind === 'http' ? { h: req.headers, m: req.method, u: req.path } : { h: req.headers }, req.body, timeoutMs);
+  if (channel && !req.bodyStream) return channel.request(req.kind, req.kind === 'http' ? { h: req.headers, m: req.method, u: req.path } : { h: req.headers }, req.body, timeoutMs);
   return new Promise((resolve, reject) => {
     let settled = false;
     let acknowledged = false;
@@ -488,7 +490,11 @@ function send(
     // receipt, not a permission, so it costs no round trip.
     // An explicit length: with `Expect` set, Node sends the head before the body and would
     // otherwise fall back to chunked encoding, which not every agent's server reads.
-    const headers = { ...req.headers, 'content-length': String(req.body.length), ...(ack ? { expect: '100-continue' } : {}) };
+    // A streamed body keeps the length the client declared, or goes chunked.
+    const length = req.bodyStream ? req.headers['content-length'] : String(req.body.length);
+    const headers: Record<string, string | string[]> = { ...req.headers, ...(ack ? { expect: '100-continue' } : {}) };
+    if (length !== undefined) headers['content-length'] = length;
+    else delete headers['content-length'];
     const where = inst.handle.socketPath ? { socketPath: inst.handle.socketPath } : { host: inst.handle.host, port: inst.handle.port };
     const r = http.request(
       { ...where, method: req.method, path: req.path, headers, agent },
@@ -534,9 +540,13 @@ function send(
     );
     r.on('continue', () => (acknowledged = true));
     r.on('error', (err: NodeJS.ErrnoException) => {
-      const undelivered = err.code === 'ECONNREFUSED' || (ack && !acknowledged);
+      // A streamed body is gone once read: it cannot go to another instance, delivered or not.
+      const undelivered = !req.bodyStream && (err.code === 'ECONNREFUSED' || (ack && !acknowledged));
       fail(new CallError(err.message, undelivered ? 'undelivered' : 'crash'));
     });
-    r.end(req.body);
+    if (req.bodyStream) {
+      req.bodyStream.on('error', (err: Error) => fail(new CallError(err.message, 'crash')));
+      req.bodyStream.pipe(r);
+    } else r.end(req.body);
   });
 }
