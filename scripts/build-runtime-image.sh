@@ -3,13 +3,14 @@
 # debootstrap a rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-3)
+# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-4)
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
 
-tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-3}}"
-packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates"
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-4}}"
+# FC's built-in modules need ImageMagick and GraphicsMagick (gm, wand), numpy and wand for Python.
+packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
 # debugpy for --debug-port: unpacked from its packages, without their gdb dependency (only used
 # to attach to a running pid, which fc-local never does).
 debugpy_packages="python3-debugpy python3-pydevd python3-bytecode python3-coverage"
@@ -50,5 +51,5 @@ rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lis
 tar -C "$work/rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /code' - "$tag" >/dev/null
-docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy" && java -version 2>&1 | head -n1'
+docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy, numpy, wand.image" && gm version | head -n1 && convert -version | head -n1 && java -version 2>&1 | head -n1'
 echo "built $tag"

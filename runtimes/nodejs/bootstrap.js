@@ -17,10 +17,16 @@ var HOST = process.env.FC_SERVER_HOST || '127.0.0.1';
 var PROXY_PREFIX = /^\/2016-08-15\/proxy\/[^/]+\/[^/]+/;
 
 // ---------------------------------------------------------------------------------------------
-// Built-in modules FC's Node.js runtime ships (raw-body, body, co): resolvable from user code
-// without installing them, and only those names, so that local code cannot come to depend on
-// anything else fc-local happens to have installed.
-var BUILTINS = (process.env.FC_LOCAL_NODE_BUILTINS || 'raw-body,body,co').split(',');
+// Built-in modules FC's Node.js runtime ships: resolvable from user code without installing
+// them, and only those names, so that local code cannot come to depend on anything else fc-local
+// happens to have installed. The function's own node_modules (and layers) win, as on FC. The
+// versions are those of FC's nodejs18/20 runtimes; nodejs6/8/10 get the ali-oss 4.x the guide's
+// examples use (with its Wrapper).
+var BUILTINS = (process.env.FC_LOCAL_NODE_BUILTINS || 'raw-body,body,co,gm,ali-oss,ali-mns,tablestore,aliyun-sdk,@alicloud/fc2,@alicloud/pop-core').split(',');
+var LEGACY_RUNTIME = /^nodejs(4\.4|6|8|10)$/.test(process.env.FC_RUNTIME || '');
+var BUILTIN_DIRS = LEGACY_RUNTIME ? { 'ali-oss': 'ali-oss-4' } : {};
+// FC ships these too, as native modules fc-local cannot provide: a clear error instead.
+var NOT_EMULATED_BUILTINS = { opencv: 'a native module (OpenCV bindings)' };
 var BUILTINS_PATH = process.env.FC_LOCAL_NODE_BUILTINS_PATH;
 if (BUILTINS_PATH) {
   var originalResolve = Module._resolveFilename;
@@ -29,8 +35,17 @@ if (BUILTINS_PATH) {
       return originalResolve.apply(this, arguments);
     } catch (err) {
       var name = request.charAt(0) === '@' ? request.split('/').slice(0, 2).join('/') : request.split('/')[0];
+      if (err.code === 'MODULE_NOT_FOUND' && NOT_EMULATED_BUILTINS[name]) {
+        var e = new Error(
+          "Cannot find module '" + request + "': FC's Node.js runtime has " + name + ' built in, ' + NOT_EMULATED_BUILTINS[name] +
+            " that fc-local does not emulate. Package it with your code (npm install " + name + ' in codeUri, built for Linux and your runtime\'s Node.js) to run it here',
+        );
+        e.code = 'MODULE_NOT_FOUND';
+        throw e;
+      }
       if (err.code !== 'MODULE_NOT_FOUND' || BUILTINS.indexOf(name) < 0) throw err;
-      return originalResolve.call(this, path.join(BUILTINS_PATH, request), parent);
+      var dir = BUILTIN_DIRS[name] ? BUILTIN_DIRS[name] + request.slice(name.length) : request;
+      return originalResolve.call(this, path.join(BUILTINS_PATH, dir), parent);
     }
   };
 }

@@ -1,0 +1,133 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/runtime/instance-io.js';
+import { BACKENDS } from './helpers/backends.js';
+import { fixture } from './helpers/cli.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+// FC's built-in modules: function code with no node_modules requires them as the guide's examples
+// do, on both backends; a function's own copy wins; what fc-local cannot provide says so.
+
+interface Put {
+  method: string;
+  url: string;
+  authorization: string;
+  token: string | undefined;
+  body: string;
+}
+
+/** A test OSS endpoint on 127.0.0.1 that records what it is sent (until fc-local has its own OSS). */
+async function testOss(): Promise<{ url: string; puts: Put[]; close(): void }> {
+  const puts: Put[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      puts.push({ method: req.method!, url: req.url!, authorization: String(req.headers.authorization), token: req.headers['x-oss-security-token'] as string | undefined, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { etag: '"5EB63BBBE01EEED093CB22BB8F5ACDC3"', 'x-oss-request-id': 'test' });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, puts, close: () => server.close() };
+}
+
+describe.each(BACKENDS)('built-in modules [$name]', (backend) => {
+  let srv: RunningServer;
+  let oss: Awaited<ReturnType<typeof testOss>>;
+  // Signed as FC's SDKs sign (auth on), so that @alicloud/fc2 inside a function is checked too.
+  const signedInvoke = async (fn: string, body: string | Buffer = '') => {
+    const { default: FC } = await import('@alicloud/fc2');
+    const client = new FC('1234567890123456', { accessKeyID: 'test-key-id', accessKeySecret: 'test-key-secret', region: 'cn-hangzhou', endpoint: srv.base, timeout: 60_000 });
+    const invokeRaw = client.invokeFunction.bind(client) as unknown as (...a: unknown[]) => Promise<unknown>;
+    return (await invokeRaw('bi', fn, body, {}, undefined, { rawBuf: true })) as { headers: Record<string, string>; data: Buffer | string | { errorMessage: string } };
+  };
+
+  beforeAll(async () => {
+    oss = await testOss();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-builtins-'));
+    cpSync(fixture('builtins'), dir, { recursive: true });
+    const port = await freePort();
+    const tpl = path.join(dir, 'fc.yml');
+    // Containers cannot reach this machine's loopback: the endpoints only serve the process backend's tests.
+    writeFileSync(tpl, readFileSync(tpl, 'utf8').replace(/^(\s+)codeUri: (.*)$/gm, `$1codeUri: $2\n$1environmentVariables: { OSS_ENDPOINT: '${oss.url}', FC_ENDPOINT: 'http://127.0.0.1:${port}' }`));
+    srv = await startServer(['-t', tpl, '--port', String(port), ...backend.args]);
+  });
+  afterAll(async () => {
+    await srv?.stop();
+    oss?.close();
+  });
+
+  it("lets a function's own node_modules/ali-oss win over the built-in", async () => {
+    const r = await signedInvoke('own');
+    expect(JSON.parse(String(r.data))).toEqual({ own: true, version: '0.0.1-own' });
+  });
+
+  it.runIf(backend.name === 'process')("runs the guide's OSS example: require('ali-oss').Wrapper on nodejs8, with the function's credentials", async () => {
+    const r = await signedInvoke('oss');
+    expect(JSON.parse(String(r.data))).toEqual({ status: 200, name: 'my-object' });
+    // Path style to an IP endpoint: /my-bucket/my-object.
+    const put = oss.puts.find((p) => p.url.endsWith('/my-object'))!;
+    expect(put).toMatchObject({ method: 'PUT', body: 'hello world' });
+    expect(put.authorization).toMatch(/^OSS test-key-id:/);
+  });
+
+  it.runIf(backend.name === 'process')('gives nodejs18 the ali-oss 6.x of FC nodejs18 runtime (no Wrapper)', async () => {
+    const r = await signedInvoke('oss18');
+    expect(JSON.parse(String(r.data))).toEqual({ status: 200, version: '6.19.0', wrapper: 'undefined' });
+    expect(oss.puts.find((p) => p.url.endsWith('/modern-object'))?.body).toBe('hello 18');
+  });
+
+  it.runIf(backend.name === 'process')('invokes another function through fc-local API with @alicloud/fc2 and context.credentials', async () => {
+    const r = await signedInvoke('fc2');
+    expect(String(r.data)).toBe('target said: got from fc2');
+  });
+
+  it.runIf(backend.name === 'docker')("flips an image with gm, as the guide's example does", async () => {
+    const { default: png } = await import('./helpers/png.js');
+    const input = png.encode(3, 2, [
+      [255, 0, 0], [0, 255, 0], [0, 0, 255],
+      [255, 255, 0], [0, 255, 255], [255, 0, 255],
+    ]);
+    const r = await signedInvoke('gm', input);
+    expect(r.headers['x-fc-error-type'], String(r.data)).toBeUndefined();
+    const out = png.decode(r.data as Buffer);
+    // flip: upside down, rows swapped.
+    expect(out.pixels).toEqual([
+      [255, 255, 0], [0, 255, 255], [255, 0, 255],
+      [255, 0, 0], [0, 255, 0], [0, 0, 255],
+    ]);
+  });
+
+  it.runIf(backend.name === 'docker')("rotates an image with wand (Python), as the guide's example does", async () => {
+    const { default: png } = await import('./helpers/png.js');
+    const input = png.encode(2, 1, [[255, 0, 0], [0, 0, 255]]);
+    const r = await signedInvoke('wand', input);
+    expect(r.headers['x-fc-error-type'], JSON.stringify(r.data)).toBeUndefined();
+    expect(png.decode(r.data as Buffer).pixels).toEqual([[0, 0, 255], [255, 0, 0]]);
+  });
+
+  it.runIf(backend.name === 'docker')('imports numpy in a python3.10 function', async () => {
+    expect(String((await signedInvoke('numpy')).data)).toBe('45');
+  });
+
+  it("answers opencv (built into FC, not emulated) and a module that is nobody's with FC's error, naming the module", async () => {
+    const cv = await signedInvoke('opencv');
+    expect(cv.headers['x-fc-error-type']).toBe('UnhandledInvocationError');
+    expect(JSON.parse(String(cv.data)).errorMessage).toMatch(/^Cannot find module 'opencv': FC's Node\.js runtime has opencv built in, a native module .* Package it with your code/);
+    const missing = await signedInvoke('missing');
+    expect(missing.headers['x-fc-error-type']).toBe('UnhandledInvocationError');
+    expect(JSON.parse(String(missing.data)).errorMessage).toMatch(/^Cannot find module 'left-pad'/);
+  });
+
+  it('answers an import of a built-in this Python lacks (oss2) with the module named and the fixes', async () => {
+    const r = await signedInvoke('oss2');
+    expect(r.headers['x-fc-error-type']).toBe('UnhandledInvocationError');
+    const body = JSON.parse(String(r.data)) as { errorMessage: string };
+    expect(body.errorMessage).toMatch(/No module named 'oss2': FC's Python runtime has it built in/);
+    expect(body.errorMessage).toMatch(/pip install -t \. oss2 in codeUri/);
+  });
+});
