@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3 with debugpy + a headless JRE) without a registry:
-# debootstrap a rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
+# Builds fc-local's offline runtime image (Debian minbase + nodejs + python3 with debugpy, numpy
+# and wand + a headless JRE + ImageMagick and GraphicsMagick) without a registry: debootstrap a
+# rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [TAG]    (default fc-local/runtime:offline-4)
+# Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-4)
+#   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv, scrapy), tagged
+#           <TAG>-full: fc-local runs a Python function that imports one of them on it.
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
 
+full=0
+if [ "${1:-}" = --full ]; then full=1; shift; fi
 tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-4}}"
 # FC's built-in modules need ImageMagick and GraphicsMagick (gm, wand), numpy and wand for Python.
 packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
+if [ "$full" = 1 ]; then
+  tag="$tag-full"
+  packages="$packages,python3-scipy,python3-matplotlib,python3-opencv,python3-scrapy"
+fi
 # debugpy for --debug-port: unpacked from its packages, without their gdb dependency (only used
 # to attach to a running pid, which fc-local never does).
 debugpy_packages="python3-debugpy python3-pydevd python3-bytecode python3-coverage"
@@ -20,6 +29,13 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
   exit 0
 fi
 
+# oss2 and tablestore (FC's Python built-ins too) have no Debian package: they come from the
+# Python package index pip is set up for, where it answers (the image then gets pip to install them).
+pypi=0
+if python3 -m pip --version >/dev/null 2>&1 && timeout 60 python3 -m pip download --quiet --no-deps -d "$(mktemp -d)" oss2 >/dev/null 2>&1; then
+  pypi=1
+  packages="$packages,python3-pip"
+fi
 suite="${FC_LOCAL_SUITE:-}"
 if [ -z "$suite" ] && [ -r /etc/os-release ]; then
   suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -45,6 +61,14 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mi
   tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 (cd "$work" && { apt-get download $debugpy_packages >/dev/null 2>&1 || { apt-get update -qq && apt-get download $debugpy_packages >/dev/null; }; })
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/rootfs"; done
+if [ "$pypi" = 1 ]; then
+  cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"
+  chroot "$work/rootfs" python3 -m pip install --quiet --break-system-packages oss2 tablestore ||
+    echo "warning: oss2 and tablestore could not be installed: importing them in a function says how to package them" >&2
+  : >"$work/rootfs/etc/resolv.conf"
+else
+  echo "no Python package index answers here: oss2 and tablestore are not in $tag (importing them in a function says how to package them)"
+fi
 # Slim the image: caches and docs are not needed to run functions.
 rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/* \
   "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/share/locale"

@@ -2,10 +2,12 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/runtime/instance-io.js';
 import { BACKENDS } from './helpers/backends.js';
 import { fixture } from './helpers/cli.js';
+import { RUNTIME_IMAGE } from './helpers/docker.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
 // FC's built-in modules: function code with no node_modules requires them as the guide's examples
@@ -129,5 +131,42 @@ describe.each(BACKENDS)('built-in modules [$name]', (backend) => {
     const body = JSON.parse(String(r.data)) as { errorMessage: string };
     expect(body.errorMessage).toMatch(/No module named 'oss2': FC's Python runtime has it built in/);
     expect(body.errorMessage).toMatch(/pip install -t \. oss2 in codeUri/);
+  });
+});
+
+describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('the offline image --full variant', () => {
+  // Tags of the test's own (the real images stay as they are): the variant is the base retagged.
+  const base = 'fc-local/runtime:offline-99';
+  const docker = new Docker();
+  beforeAll(async () => {
+    const [repo, tag] = base.split(':') as [string, string];
+    await docker.getImage(RUNTIME_IMAGE).tag({ repo, tag });
+  });
+  afterAll(async () => {
+    for (const t of [base, `${base}-full`]) await docker.getImage(t).remove({ noprune: true }).catch(() => undefined);
+  });
+
+  it('runs a Python function that imports scipy on <image>-full where the engine has it, and says how to build it where not', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-heavy-'));
+    cpSync(fixture('builtins', 'heavy'), path.join(dir, 'heavy'), { recursive: true });
+    writeFileSync(path.join(dir, 'fc.yml'), 'services:\n  h:\n    functions:\n      heavy: { runtime: python3.10, handler: index.handler, codeUri: ./heavy }\n');
+    const run = async () => {
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', '--backend', 'docker', '--image', base]);
+      try {
+        const r = await fetch(`${srv.base}/2016-08-15/services/h/functions/heavy/invocations`, { method: 'POST' });
+        expect(await r.text()).toBe('ok');
+        const [c] = await docker.listContainers({ filters: { label: ['fc-local=1', `fc-local.pid=${srv.proc.pid}`] } });
+        return { image: c!.Image, output: srv.output() };
+      } finally {
+        await srv.stop();
+      }
+    };
+    const without = await run();
+    expect(without.image).toBe(base);
+    expect(without.output).toContain(`h/heavy imports scipy, which ${base} lacks: build ${base}-full with scripts/build-runtime-image.sh --full`);
+    await docker.getImage(RUNTIME_IMAGE).tag({ repo: 'fc-local/runtime', tag: 'offline-99-full' });
+    const withFull = await run();
+    expect(withFull.image).toBe(`${base}-full`);
+    expect(withFull.output).toContain(`h/heavy imports scipy: running it on ${base}-full`);
   });
 });

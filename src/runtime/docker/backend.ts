@@ -12,7 +12,7 @@ import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
-import { imageFor, ImagePuller, type ImageChoice } from './images.js';
+import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, type ImageChoice } from './images.js';
 import { guard } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
 
@@ -66,11 +66,40 @@ export class DockerBackend implements Backend {
     return this.puller.ensure(image);
   }
 
+  /**
+   * The image for a function: as chosen, except that a Python function importing what only the
+   * offline image's --full variant has (scipy, matplotlib, opencv, scrapy) gets that variant when
+   * the engine has it. Said once per function either way.
+   */
+  private async imageOf(fn: FunctionSpec): Promise<string> {
+    const image = imageFor(fn.runtime, this.opts.images);
+    const full = runtimeFamily(fn.runtime) === 'python' ? fullVariantOf(image) : undefined;
+    if (!full) return image;
+    const heavy = heavyPythonImports(codeLocation(fn.codeUri).dir);
+    if (!heavy.length) return image;
+    const present = await this.docker
+      .getImage(full)
+      .inspect()
+      .then(() => true, () => false);
+    const key = `${fnKey(fn)}:${present}`;
+    if (!this.saidVariant.has(key)) {
+      this.saidVariant.add(key);
+      this.opts.log?.(
+        present
+          ? `${fnKey(fn)} imports ${heavy.join(', ')}: running it on ${full}`
+          : `${fnKey(fn)} imports ${heavy.join(', ')}, which ${image} lacks: build ${full} with scripts/build-runtime-image.sh --full (FC's Python runtime has them built in)`,
+      );
+    }
+    return present ? full : image;
+  }
+
+  private readonly saidVariant = new Set<string>();
+
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const { fn } = req;
     // A runtime fc-local cannot launch says so before any image is looked for.
     if (runtimeFamily(fn.runtime) === 'not-emulated') agentLaunch(req, { agentsDir: '', codeDir: '', nodeBuiltinsDir: '' }, 0, '');
-    const image = imageFor(fn.runtime, this.opts.images);
+    const image = await this.imageOf(fn);
     await this.ensureImage(image);
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
     const code = codeLocation(fn.codeUri);

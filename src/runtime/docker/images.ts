@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { EmulatedRuntime, Runtime } from '../../model.js';
@@ -113,4 +113,48 @@ export class ImagePuller {
       );
     }
   }
+}
+
+/** Python modules FC ships that the default offline image leaves to its `--full` variant. */
+export const FULL_IMAGE_MODULES = ['scipy', 'matplotlib', 'cv2', 'scrapy'] as const;
+const HEAVY_IMPORT = new RegExp(`^\\s*(?:import|from)\\s+(${FULL_IMAGE_MODULES.join('|')})\\b`, 'gm');
+
+/**
+ * Which of FULL_IMAGE_MODULES a Python code dir imports: its .py files, two levels deep (vendored
+ * packages further down are not the function's own imports), at most 200 files of 1 MB.
+ */
+export function heavyPythonImports(codeDir: string): string[] {
+  const found = new Set<string>();
+  let files = 0;
+  const walk = (dir: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (files >= 200 || name.startsWith('.') || name === 'node_modules' || name === '__pycache__') continue;
+      const file = path.join(dir, name);
+      let st;
+      try {
+        st = statSync(file);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (depth < 1) walk(file, depth + 1);
+      } else if (name.endsWith('.py') && st.size <= 1024 * 1024) {
+        files++;
+        for (const m of readFileSync(file, 'utf8').matchAll(HEAVY_IMPORT)) found.add(m[1]!);
+      }
+    }
+  };
+  walk(codeDir, 0);
+  return [...found].sort();
+}
+
+/** The `--full` variant of fc-local's offline image (scripts/build-runtime-image.sh --full), for an image that is one. */
+export function fullVariantOf(image: string): string | undefined {
+  return /^fc-local\/runtime:offline-\d+$/.test(image) ? `${image}-full` : undefined;
 }
