@@ -54,24 +54,31 @@ FC_BUILTIN_MODULES = {
 
 
 class _MissingBuiltin(object):
+    warned = set()
+
     def _missing(self, name):
         if '.' in name or name not in FC_BUILTIN_MODULES:
             return None
-        raise ImportError(
+        message = (
             "No module named '%s': FC's Python runtime has it built in, and %s (Python %s) has not. "
             "Package it with your code (pip install -t . %s in codeUri, as the guide's \"Use a custom module\" shows), "
-            "or run where it is installed (the Docker backend's offline image has numpy and wand; "
-            "scripts/build-runtime-image.sh installs the rest where PyPI is reachable)"
+            "or run where it is installed (the Docker backend's offline image has numpy and wand, its --full variant "
+            "scipy, matplotlib, opencv and scrapy; scripts/build-runtime-image.sh adds oss2 and tablestore where PyPI is reachable)"
             % (name, sys.executable, sys.version.split()[0], FC_BUILTIN_MODULES[name]))
+        # Said once on the console too, whoever catches the ImportError.
+        if name not in self.warned:
+            self.warned.add(name)
+            sys.stderr.write('fc-local: warning: %s\n' % message)
+        raise ImportError(message)
 
-    def find_spec(self, name, path=None, target=None):  # Python 3
+    def find_spec(self, name, path=None, target=None):
         return self._missing(name)
 
-    def find_module(self, name, path=None):  # Python 2
-        return self._missing(name)
 
-
-sys.meta_path.append(_MissingBuiltin())
+# Python 3 only: there the path finder comes first on sys.meta_path, so this one is asked only for
+# modules nothing else has (Python 2 would ask it first).
+if sys.version_info[0] >= 3:
+    sys.meta_path.append(_MissingBuiltin())
 
 
 def current_request_id():
