@@ -58,6 +58,8 @@ export interface LogLine {
 
 export interface RunningEmulator extends AsyncDisposable {
   url: string;
+  /** The local OSS: its endpoint (path style, for ali-oss, oss2 and the like), region and keys. */
+  oss: { endpoint: string; region: string; accessKeyId: string; accessKeySecret: string };
   functions: FunctionInfo[];
   /** Sync by default; `async: true` queues it (resolves once accepted). Function errors throw InvocationError. */
   invoke(fn: string, event?: string | Buffer | object, opts?: { async?: boolean }): Promise<InvokeResult>;
@@ -108,10 +110,11 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();
   let stopped = false;
+  const credentials = loadCredentials();
   const emulator = new Emulator({
     template,
     backend,
-    credentials: loadCredentials(),
+    credentials,
     note: () => {},
     onFunctionLine: (fn, line) => {
       lines.push({ function: fnKey(fn), line });
@@ -152,6 +155,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
 
   const running: RunningEmulator = {
     url,
+    oss: { endpoint: emulator.ossEndpoint, region: template.region, accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret },
     get functions() {
       return allFunctions(tpl()).map(info);
     },

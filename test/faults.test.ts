@@ -27,7 +27,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
     const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    // A short poll on every machine: only the limit scales.
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -226,28 +227,24 @@ describe.each(BACKENDS)('faults [$name]', (backend) => {
     for (let i = 0; i < 12; i++) {
       const r = await fetch(`${first.base}/2016-08-15/services/faults/functions/node/invocations`, {
         method: 'POST',
-        body: 'sleep:150',
+        body: 'sleep:400',
         headers: { 'x-fc-invocation-type': 'Async' },
       });
       expect(r.status).toBe(202);
       ids.push(r.headers.get('x-fc-request-id')!);
     }
-    // Killed while one is mid-sleep (it started after the previous one was journaled as done):
-    // a kill between a function's last line and the journal's record of it would run that one
-    // again, which at-least-once delivery allows but this test's count would not.
-    const midRun = () => {
-      const out = first.output();
-      const runs = count(out, 'RUN ');
-      return runs >= 3 && runs > count(out, 'DONE ') ? true : undefined;
-    };
-    await until('some to finish and one to be running', midRun);
+    // Killed the moment the third one starts its 400 ms sleep (it started after the previous one
+    // was journaled as done): a kill between a function's last line and the journal's record of
+    // it would run that one again, which at-least-once delivery allows but this test's count
+    // would not. Waiting on the output itself, not polling, keeps the kill inside the sleep.
+    await first.waitFor(/(RUN \S+ sleep:400[^]*){3}/);
     first.proc.kill('SIGKILL');
     await first.proc.catch(() => undefined);
 
     const second = await startServer(args);
     try {
       await second.waitFor(/resuming \d+ accepted invocation/);
-      await until('all to finish', () => ids.every((id) => count(first.output() + second.output(), `DONE ${id}`) >= 1) || undefined, scaled(30_000));
+      await until('all to finish', () => ids.every((id) => count(first.output() + second.output(), `DONE ${id}`) >= 1) || undefined, scaled(40_000));
       await sleep(300);
       const all = first.output() + second.output();
       for (const id of ids) expect(count(all, `DONE ${id}`)).toBe(1);

@@ -20,6 +20,8 @@ export interface BannerFacts {
   watch: boolean;
   ossRoot: string;
   logRoot: string;
+  /** The local OSS's endpoint (path style). */
+  ossEndpoint?: string;
   debug?: DebugTarget;
   /** The workbench page's URL (with its token when the bind is wide). */
   workbench?: string;
@@ -51,6 +53,10 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
     `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
   );
   out(`  concurrency  ${b.concurrency} executions at once`);
+  if (b.ossEndpoint) {
+    const port = new URL(b.base).port;
+    out(`  oss          ${b.ossEndpoint} (path style: /<bucket>/<key>), or http://<bucket>.oss-${b.template.region}.localhost:${port}; buckets are the folders of ${path.relative(process.cwd(), b.ossRoot) || '.'}/; ${b.auth ? 'V1-signed with the credentials above' : 'unsigned requests accepted'}`);
+  }
   const notEmulated = allFunctions(b.template).filter((f) => runtimeFamily(f.runtime) === 'not-emulated');
   if (notEmulated.length) out(`  not emulated ${notEmulated.map((f) => `${fnKey(f)} (${f.runtime})`).join(', ')}: invoking them answers an error`);
   if (b.debug) out(`  debug        ${b.debug.fn} starts under its debugger at its first request: attach to 127.0.0.1:${b.debug.port} (no time limits while debugging)`);

@@ -22,6 +22,7 @@ interface StartOptions extends DebugFlags {
   warm: string;
   watch: boolean;
   ossDir?: string;
+  ossPort: string;
   logDir?: string;
   workbench: boolean;
   open?: boolean;
@@ -41,6 +42,7 @@ export function registerStart(program: Command): void {
     .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
     .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
+    .option('--oss-port <port>', "the local OSS's own port (path-style requests; default: any free one)", '0')
     .option('--log-dir <dir>', 'folder of <logstore>.jsonl files feeding Log triggers (default: .fc-local/log beside the template)')
     .option('--no-watch', 'do not reload functions when their code or the template changes')
     .option('--no-workbench', 'do not serve the workbench page and metrics at /_fc-local/')
@@ -101,7 +103,7 @@ Examples:
         await emulator.stop();
         throw err instanceof ListenError ? new UsageError(err.message) : err;
       });
-      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots });
+      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint });
       if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);
@@ -138,7 +140,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const backoff = num('async-backoff', opts.asyncBackoff, (n) => n >= 0, 'a number of milliseconds');
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
-  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
+  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
 }
 
 /** Ctrl-C drains (see Emulator.stop); a second Ctrl-C stops at once. */

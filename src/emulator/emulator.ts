@@ -47,6 +47,8 @@ export interface ServeOptions {
   /** fc-local's state (the async journal), default `.fc-local` beside the template. */
   stateDir?: string;
   ossDir?: string;
+  /** The local OSS's own port (path-style requests from any client); 0: any free one. */
+  ossPort?: number;
   logDir?: string;
   /** Instances of every function to start before serving. */
   warm: number;
@@ -71,6 +73,8 @@ export class Emulator {
   workbenchToken?: string;
   private draining = false;
   baseUrl = '';
+  /** The local OSS's endpoint (path style), once serving. */
+  ossEndpoint = '';
 
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
@@ -175,6 +179,25 @@ export class Emulator {
     });
   }
 
+  /** The local OSS on a port of its own (path style, for any client); resolves with its endpoint. */
+  private async serveOss(handler: http.RequestListener, o: ServeOptions): Promise<string> {
+    const server = http.createServer(handler);
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new ListenError(err.code === 'EADDRINUSE' ? `OSS port ${o.ossPort} on ${o.host} is in use; pick another with --oss-port` : `cannot listen on ${o.host}:${o.ossPort}: ${err.message}`)),
+      );
+      server.listen(o.ossPort ?? 0, o.host);
+    });
+    this.closers.push(async () => {
+      server.close();
+      server.closeAllConnections();
+    });
+    const addr = server.address() as AddressInfo;
+    return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  }
+
   /** Serves the FC API, triggers, event sources and injection API; resolves with the base URL. */
   async serve(o: ServeOptions): Promise<string> {
     const tpl = this.store.current;
@@ -182,19 +205,25 @@ export class Emulator {
     const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
     const note = this.opts.note;
     // What only a server needs is loaded here, so that `invoke` starts without it.
-    const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }] = await Promise.all([
+    const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }, { OssStore }, { ossApi, OSS_HOST }] = await Promise.all([
       import('../events/index.js'),
       import('../gateway/app.js'),
       import('../gateway/websocket.js'),
       import('../runtime/async/queue.js'),
       import('./code-reload.js'),
+      import('../services/oss/store.js'),
+      import('../services/oss/handler.js'),
     ]);
 
+    const ossRoot = local(o.ossDir, 'oss');
+    // Object metadata lives beside the buckets' folder, never in it.
+    const ossStore = new OssStore(ossRoot, `${ossRoot}.meta`);
     const events = new EventSources({
       invoker: this.executor.invoker,
       template: () => this.store.current,
       log: note,
-      ossDir: local(o.ossDir, 'oss'),
+      ossDir: ossRoot,
+      ossWrittenByApi: (file) => ossStore.wroteRecently(file),
       logDir: local(o.logDir, 'log'),
       baseUrl: () => this.baseUrl,
     });
@@ -234,6 +263,12 @@ export class Emulator {
       events,
       baseUrl: () => this.baseUrl,
     });
+    const oss = ossApi({
+      store: ossStore,
+      region: tpl.region,
+      ...(o.auth ? { keys: this.opts.credentials } : {}),
+      onEvent: (e) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}) }, false),
+    });
     const server = http.createServer((req, res) => {
       if (this.draining) {
         res.writeHead(503, { 'Content-Type': 'application/json', Connection: 'close' });
@@ -242,7 +277,9 @@ export class Emulator {
       }
       this.inFlight++;
       res.once('close', () => this.inFlight--);
-      listener(req, res);
+      // <bucket>.oss-<region>.localhost (and oss-<region>.localhost): the local OSS, virtual-hosted.
+      if (OSS_HOST.test(req.headers.host ?? '')) oss(req, res);
+      else listener(req, res);
     });
     server.on('upgrade', upgradeHandler({ template: () => this.store.current, invoker: this.executor.invoker, log: note }));
     // Instances answer quickly; keep client connections open for reuse like FC's front ends.
@@ -257,6 +294,7 @@ export class Emulator {
     });
     const addr = server.address() as AddressInfo;
     this.baseUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    this.ossEndpoint = await this.serveOss(oss, o);
 
     await events.apply(tpl);
     this.store.subscribe((t) => events.apply(t));

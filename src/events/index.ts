@@ -17,6 +17,8 @@ export interface EventSourcesOptions {
   template: () => Template;
   log: (line: string) => void;
   ossDir: string;
+  /** Files the local OSS API wrote lately (their events come from the API, not the folder watcher). */
+  ossWrittenByApi?: (file: string) => boolean;
   logDir: string;
   /** Base URL of the running emulator (known once it listens), for the Log events' endpoint. */
   baseUrl: () => string;
@@ -34,7 +36,7 @@ export class EventSources {
   constructor(private readonly opts: EventSourcesOptions) {
     this.dispatcher = new EventDispatcher(opts.invoker, opts.template, (l) => opts.log(`event ${l}`));
     this.timer = new TimerSource(this.dispatcher, opts.template);
-    this.oss = new OssSource(this.dispatcher, path.resolve(opts.ossDir), opts.template);
+    this.oss = new OssSource(this.dispatcher, path.resolve(opts.ossDir), opts.template, opts.ossWrittenByApi);
     this.logs = new LogSource(this.dispatcher, path.resolve(opts.logDir), () => `${opts.baseUrl()}/_fc-local/log`, opts.template);
   }
 

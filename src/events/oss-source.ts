@@ -6,8 +6,9 @@ import { DEFAULT_OSS_EVENT, ossEvent } from './builders.js';
 import { triggersOfType, type EventDispatcher, type FiredInvocation, type TriggerOf } from './dispatcher.js';
 
 // OSS triggers: each bucket named by a trigger is a local folder; creating or overwriting a file
-// fires ObjectCreated:PutObject, deleting one ObjectRemoved:DeleteObject, for the triggers whose
-// events and key filters match. The injection API fires any event name without a file.
+// by hand fires ObjectCreated:PutObject, deleting one ObjectRemoved:DeleteObject, for the triggers
+// whose events and key filters match. Writes through the local OSS API fire their own events (with
+// OSS's name for the operation) and are not seen twice. The injection API fires any event name.
 
 export function bucketOf(trigger: TriggerOf<'oss'>): string | undefined {
   return trigger.config.bucketName ?? trigger.sourceArn?.split(':').pop() ?? undefined;
@@ -30,6 +31,7 @@ export interface OssInjection {
   key: string;
   eventName?: string;
   size?: number;
+  eTag?: string;
 }
 
 export class OssSource {
@@ -40,6 +42,8 @@ export class OssSource {
     /** Folder holding one folder per bucket. */
     readonly root: string,
     private readonly current: () => Template,
+    /** Files the local OSS API wrote or removed: it fires their events itself, with OSS's names. */
+    private readonly writtenByApi: (file: string) => boolean = () => false,
   ) {}
 
   /** Watches the bucket folders of `tpl`'s OSS triggers (creating them: a trigger needs its bucket). */
@@ -51,6 +55,7 @@ export class OssSource {
     dirs.forEach((d) => mkdirSync(d, { recursive: true }));
     const watcher = watch(dirs, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
     const onFile = (eventName: string) => (file: string) => {
+      if (this.writtenByApi(file)) return;
       const rel = path.relative(this.root, file).split(path.sep);
       const [bucket, ...key] = rel;
       const size = eventName.startsWith('ObjectCreated') ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
@@ -69,7 +74,7 @@ export class OssSource {
     const hits = triggersOfType(tpl, 'oss').filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key));
     return Promise.all(
       hits.map(({ fn, trigger }) =>
-        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, region: tpl.region, accountId: tpl.accountId }), wait),
+        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, ...(i.eTag ? { eTag: i.eTag } : {}), region: tpl.region, accountId: tpl.accountId }), wait),
       ),
     );
   }

@@ -1,0 +1,388 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { XMLParser } from 'fast-xml-parser';
+import { errorXml, newRequestId, OssError, xmlDocument } from './errors.js';
+import { checkBucket, checkKey } from './names.js';
+import { isSigned, verifyOss, type OssKeys } from './signature.js';
+import { typeOfKey, type ObjectMeta, type OssStore, type PutOptions } from './store.js';
+
+// The local OSS's HTTP API: OSS's operations on buckets and objects, with its headers, XML bodies
+// and XML errors, over a store of folders. Buckets are reached path style on fc-local's OSS port
+// (http://127.0.0.1:<port>/<bucket>/<key>) or virtual-hosted (<bucket>.oss-<region>.localhost).
+// Every write and delete is reported to `onEvent` with the event name OSS gives it.
+
+export interface OssEvent {
+  bucket: string;
+  key: string;
+  /** Without the `oss:` prefix, e.g. ObjectCreated:PutObject. */
+  eventName: string;
+  size: number;
+  etag: string;
+}
+
+export interface OssApiOptions {
+  store: OssStore;
+  region: string;
+  /** The keys signatures are checked against; undefined: unsigned requests are accepted (--no-auth). */
+  keys?: OssKeys;
+  onEvent?: (e: OssEvent) => void;
+}
+
+const OWNER = { ID: 'fc-local', DisplayName: 'fc-local' };
+const xmlIn = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'Part' || name === 'Object' });
+// A bucket's own host name: <bucket>.oss-<region>[-internal].localhost here, or OSS's own
+// <bucket>.oss-<region>[-internal].aliyuncs.com, which SDKs send as the Host header whatever
+// endpoint they connect to.
+const VIRTUAL_HOST = /^([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\.oss-[a-z0-9-]+\.(?:localhost|aliyuncs\.com)(?::\d+)?$/i;
+/** Host names that reach the local OSS on fc-local's main port: oss-<region>.localhost (or OSS's own names) and their buckets'. */
+export const OSS_HOST = /(^|\.)oss-[a-z0-9-]+\.(?:localhost|aliyuncs\.com)(?::\d+)?$/i;
+const ACLS = new Set(['private', 'public-read', 'public-read-write', 'default']);
+
+interface Target {
+  bucket?: string;
+  key?: string;
+}
+
+/** Which bucket and key a request names: by its Host (virtual-hosted) or its path. */
+function targetOf(req: IncomingMessage): Target {
+  // The raw path: URL parsing would resolve `..` segments before they could be refused.
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const vhost = VIRTUAL_HOST.exec(req.headers.host ?? '');
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new OssError(400, 'InvalidURI', 'Could not parse the specified URI.');
+    }
+  };
+  if (vhost) return { bucket: vhost[1]!.toLowerCase(), key: path.length > 1 ? decode(path.slice(1)) : undefined };
+  const [, bucket, ...rest] = path.split('/');
+  return { bucket: bucket ? decode(bucket) : undefined, key: rest.length && rest.join('/') !== '' ? decode(rest.join('/')) : undefined };
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, '.000Z');
+const encoded = (url: boolean) => (s: string) => (url ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
+
+function userMetaOf(req: IncomingMessage): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-oss-meta-') && v !== undefined) meta[k.slice(11)] = String(v);
+  return meta;
+}
+
+const STANDARD_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
+
+function putOptionsOf(req: IncomingMessage, key: string, fallbackType: (key: string) => string): PutOptions {
+  const acl = req.headers['x-oss-object-acl'] as string | undefined;
+  if (acl && !ACLS.has(acl)) throw new OssError(400, 'InvalidArgument', 'no such object access control exists');
+  const headers: Record<string, string> = {};
+  for (const h of STANDARD_HEADERS) if (req.headers[h]) headers[h] = String(req.headers[h]);
+  return {
+    contentType: (req.headers['content-type'] as string | undefined) || fallbackType(key),
+    userMeta: userMetaOf(req),
+    acl: acl ?? 'default',
+    storageClass: (req.headers['x-oss-storage-class'] as string | undefined) ?? 'Standard',
+    headers,
+  };
+}
+
+function objectHeaders(m: ObjectMeta): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': m.contentType,
+    etag: m.etag,
+    'last-modified': m.lastModified.toUTCString(),
+    'accept-ranges': 'bytes',
+    'x-oss-object-type': m.etag.includes('-') ? 'Multipart' : 'Normal',
+    'x-oss-storage-class': m.storageClass,
+    ...m.headers,
+  };
+  for (const [k, v] of Object.entries(m.userMeta)) h[`x-oss-meta-${k}`] = v;
+  return h;
+}
+
+async function readAll(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseXml(body: Buffer): Record<string, unknown> {
+  try {
+    return xmlIn.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new OssError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+  }
+}
+
+/** Reads the object's ACL, and the bucket's where the object has its default. */
+function publicRead(store: OssStore, bucket: string, key: string | undefined): boolean {
+  if (!key) return false;
+  try {
+    const acl = store.head(bucket, key).acl;
+    return acl === 'public-read' || acl === 'public-read-write';
+  } catch {
+    return false;
+  }
+}
+
+export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { store } = o;
+  const endpoint = `oss-${o.region}.aliyuncs.com`;
+  const send = (res: ServerResponse, requestId: string, status: number, headers: Record<string, string>, body?: string | Buffer) => {
+    res.writeHead(status, { 'x-oss-request-id': requestId, server: 'AliyunOSS', date: new Date().toUTCString(), ...headers });
+    res.end(body);
+  };
+  const sendXml = (res: ServerResponse, requestId: string, root: string, body: unknown, status = 200) =>
+    send(res, requestId, status, { 'content-type': 'application/xml' }, xmlDocument(root, body));
+  const fire = (bucket: string, key: string, eventName: string, size: number, etag: string) => o.onEvent?.({ bucket, key, eventName, size, etag: etag.replace(/"/g, '') });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://oss');
+    const q = url.searchParams;
+    const method = req.method ?? 'GET';
+    const { bucket, key } = targetOf(req);
+    // Names first: a key that would leave its bucket is refused whoever asks.
+    if (bucket) checkBucket(bucket);
+    if (key !== undefined) checkKey(key);
+    if (o.keys) {
+      const resource = `/${bucket ? `${bucket}/` : ''}${key ?? ''}`;
+      const signed = { method, headers: req.headers, resource, query: q };
+      // Anonymous reads of a public-read object pass; everything else is signed.
+      const anonymousRead = !isSigned(signed) && (method === 'GET' || method === 'HEAD') && bucket && publicRead(store, bucket, key);
+      if (!anonymousRead) verifyOss(signed, o.keys);
+    }
+    if (!bucket) {
+      if (method !== 'GET') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+      const buckets = store.buckets().map((b) => ({
+        CreationDate: iso(b.created),
+        ExtranetEndpoint: endpoint,
+        IntranetEndpoint: `oss-${o.region}-internal.aliyuncs.com`,
+        Location: `oss-${o.region}`,
+        Name: b.name,
+        Region: o.region,
+        StorageClass: 'Standard',
+      }));
+      return sendXml(res, requestId, 'ListAllMyBucketsResult', { Owner: OWNER, Buckets: { Bucket: buckets } });
+    }
+    if (key === undefined) return bucketOp(req, res, requestId, method, bucket, q);
+    return objectOp(req, res, requestId, method, bucket, key, q);
+  };
+
+  const bucketOp = async (req: IncomingMessage, res: ServerResponse, requestId: string, method: string, bucket: string, q: URLSearchParams) => {
+    if (method === 'PUT') {
+      store.bucketDir(bucket);
+      store.createBucket(bucket);
+      return send(res, requestId, 200, { location: `/${bucket}` });
+    }
+    if (method === 'DELETE') {
+      store.deleteBucket(bucket);
+      return send(res, requestId, 204, {});
+    }
+    store.requireBucket(bucket);
+    if (method === 'GET' && q.has('bucketInfo')) {
+      const created = store.buckets().find((b) => b.name === bucket)!.created;
+      return sendXml(res, requestId, 'BucketInfo', {
+        Bucket: { CreationDate: iso(created), ExtranetEndpoint: endpoint, IntranetEndpoint: `oss-${o.region}-internal.aliyuncs.com`, Location: `oss-${o.region}`, Name: bucket, StorageClass: 'Standard', Owner: OWNER, AccessControlList: { Grant: 'private' } },
+      });
+    }
+    if (method === 'GET' && q.has('uploads')) {
+      const uploads = store.uploads(bucket).filter((u) => !q.get('prefix') || u.key.startsWith(q.get('prefix')!));
+      return sendXml(res, requestId, 'ListMultipartUploadsResult', {
+        Bucket: bucket, KeyMarker: '', UploadIdMarker: '', NextKeyMarker: '', NextUploadIdMarker: '', Delimiter: '', Prefix: q.get('prefix') ?? '', MaxUploads: 1000, IsTruncated: false,
+        Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.uploadId, StorageClass: 'Standard', Initiated: u.initiated })),
+      });
+    }
+    if (method === 'POST' && q.has('delete')) {
+      const doc = parseXml(await readAll(req)).Delete as { Quiet?: string; Object?: { Key: string }[] } | undefined;
+      const objects = doc?.Object ?? [];
+      if (!objects.length || objects.length > 1000) throw new OssError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+      const deleted: { Key: string }[] = [];
+      for (const obj of objects) {
+        const k = String(obj.Key);
+        if (store.delete(bucket, k)) fire(bucket, k, 'ObjectRemoved:DeleteObjects', 0, '');
+        deleted.push({ Key: k });
+      }
+      return sendXml(res, requestId, 'DeleteResult', doc?.Quiet === 'true' ? {} : { Deleted: deleted });
+    }
+    if (method === 'GET') {
+      const v2 = q.get('list-type') === '2';
+      const urlEncoding = q.get('encoding-type') === 'url';
+      const enc = encoded(urlEncoding);
+      const maxKeys = Number(q.get('max-keys') ?? 100);
+      if (!Number.isInteger(maxKeys) || maxKeys < 0 || maxKeys > 1000) throw new OssError(400, 'InvalidArgument', 'Argument max-keys must be an integer between 0 and 1000.');
+      const prefix = q.get('prefix') ?? '';
+      const delimiter = q.get('delimiter') ?? '';
+      const token = q.get('continuation-token');
+      const after = v2 ? (token ? Buffer.from(token, 'base64').toString('utf8') : (q.get('start-after') ?? undefined)) : (q.get('marker') ?? undefined);
+      const r = store.list(bucket, { prefix, delimiter, after: after || undefined, maxKeys });
+      const contents = r.objects.map((m) => ({
+        Key: enc(m.key),
+        LastModified: iso(m.lastModified),
+        ETag: m.etag,
+        Type: m.etag.includes('-') ? 'Multipart' : 'Normal',
+        Size: m.size,
+        StorageClass: m.storageClass,
+        ...(!v2 || q.get('fetch-owner') === 'true' ? { Owner: OWNER } : {}),
+      }));
+      const common = r.prefixes.map((p) => ({ Prefix: enc(p) }));
+      if (v2) {
+        return sendXml(res, requestId, 'ListBucketResult', {
+          Name: bucket, Prefix: enc(prefix), MaxKeys: maxKeys, Delimiter: enc(delimiter), ...(urlEncoding ? { EncodingType: 'url' } : {}), IsTruncated: r.truncated,
+          ...(q.get('start-after') ? { StartAfter: enc(q.get('start-after')!) } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+          ...(r.truncated && r.next ? { NextContinuationToken: Buffer.from(r.next).toString('base64') } : {}),
+          KeyCount: contents.length + common.length, Contents: contents, CommonPrefixes: common,
+        });
+      }
+      return sendXml(res, requestId, 'ListBucketResult', {
+        Name: bucket, Prefix: enc(prefix), Marker: enc(after ?? ''), MaxKeys: maxKeys, Delimiter: enc(delimiter), ...(urlEncoding ? { EncodingType: 'url' } : {}), IsTruncated: r.truncated,
+        ...(r.truncated && r.next ? { NextMarker: enc(r.next) } : {}), Contents: contents, CommonPrefixes: common,
+      });
+    }
+    throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+  };
+
+  const objectOp = async (req: IncomingMessage, res: ServerResponse, requestId: string, method: string, bucket: string, key: string, q: URLSearchParams) => {
+    store.requireBucket(bucket);
+    const uploadId = q.get('uploadId');
+    if (method === 'PUT' && uploadId) {
+      const partNumber = Number(q.get('partNumber'));
+      const etag = await store.putPart(uploadId, partNumber, req);
+      return send(res, requestId, 200, { etag });
+    }
+    if (method === 'PUT' && q.has('acl')) {
+      const acl = String(req.headers['x-oss-object-acl'] ?? '');
+      if (!ACLS.has(acl)) throw new OssError(400, 'InvalidArgument', 'no such object access control exists');
+      store.updateMeta(bucket, key, { acl });
+      return send(res, requestId, 200, {});
+    }
+    if (method === 'PUT') {
+      const source = req.headers['x-oss-copy-source'] as string | undefined;
+      if (source) {
+        const decoded = decodeURIComponent(source.replace(/^\//, ''));
+        const slash = decoded.indexOf('/');
+        const from = { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+        const replace = String(req.headers['x-oss-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
+        const m = await store.copy(from, { bucket, key }, replace ? putOptionsOf(req, key, () => store.head(from.bucket, from.key).contentType) : undefined);
+        fire(bucket, key, 'ObjectCreated:CopyObject', m.size, m.etag);
+        return sendXml(res, requestId, 'CopyObjectResult', { ETag: m.etag, LastModified: iso(m.lastModified) });
+      }
+      if (req.headers['x-oss-forbid-overwrite'] === 'true' && objectExists(bucket, key)) {
+        throw new OssError(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
+      }
+      const m = await store.put(bucket, key, req, putOptionsOf(req, key, typeOfKey), req.headers['content-md5'] as string | undefined);
+      fire(bucket, key, 'ObjectCreated:PutObject', m.size, m.etag);
+      return send(res, requestId, 200, { etag: m.etag, 'content-md5': Buffer.from(m.etag.replace(/"/g, ''), 'hex').toString('base64') });
+    }
+    if (method === 'POST' && q.has('uploads')) {
+      const id = store.initiate(bucket, key, putOptionsOf(req, key, typeOfKey));
+      return sendXml(res, requestId, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: id });
+    }
+    if (method === 'POST' && uploadId) {
+      const doc = parseXml(await readAll(req)).CompleteMultipartUpload as { Part?: { PartNumber: string; ETag: string }[] } | undefined;
+      const listed = (doc?.Part ?? []).map((p) => ({ partNumber: Number(p.PartNumber), etag: String(p.ETag) }));
+      const m = await store.complete(uploadId, listed);
+      fire(bucket, key, 'ObjectCreated:CompleteMultipartUpload', m.size, m.etag);
+      return sendXml(res, requestId, 'CompleteMultipartUploadResult', { Location: `http://${bucket}.${endpoint}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: m.etag });
+    }
+    if (method === 'DELETE' && uploadId) {
+      store.abort(uploadId);
+      return send(res, requestId, 204, {});
+    }
+    if (method === 'DELETE') {
+      if (store.delete(bucket, key)) fire(bucket, key, 'ObjectRemoved:DeleteObject', 0, '');
+      return send(res, requestId, 204, {});
+    }
+    if (method === 'GET' && uploadId) {
+      const parts = store.parts(uploadId);
+      return sendXml(res, requestId, 'ListPartsResult', {
+        Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: 0, NextPartNumberMarker: parts.at(-1)?.partNumber ?? 0, MaxParts: 1000, IsTruncated: false,
+        Part: parts.map((p) => ({ PartNumber: p.partNumber, LastModified: iso(p.lastModified), ETag: p.etag, Size: p.size })),
+      });
+    }
+    if (method !== 'GET' && method !== 'HEAD') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    const m = store.head(bucket, key);
+    if (q.has('acl')) return sendXml(res, requestId, 'AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: m.acl } });
+    if (q.has('objectMeta')) return send(res, requestId, 200, { etag: m.etag, 'content-length': String(m.size), 'last-modified': m.lastModified.toUTCString() });
+    const headers = objectHeaders(m);
+    const notModified = conditional(req, m);
+    if (notModified) return send(res, requestId, notModified, notModified === 304 ? { etag: m.etag, 'last-modified': headers['last-modified']! } : { 'content-type': 'application/xml' }, notModified === 412 ? errorBody(new OssError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.'), requestId) : undefined);
+    // response-* parameters override what a GET answers with, as OSS does.
+    for (const [param, h] of [['response-content-type', 'content-type'], ['response-content-language', 'content-language'], ['response-expires', 'expires'], ['response-cache-control', 'cache-control'], ['response-content-disposition', 'content-disposition'], ['response-content-encoding', 'content-encoding']] as const) {
+      const v = q.get(param);
+      if (v !== null) headers[h] = v;
+    }
+    const range = rangeOf(req.headers.range, m.size);
+    if (range === 'unsatisfiable') throw new OssError(416, 'InvalidRange', 'The requested range cannot be satisfied.', { ActualObjectSize: String(m.size) });
+    if (method === 'HEAD') return send(res, requestId, 200, { ...headers, 'content-length': String(m.size) });
+    if (m.key.endsWith('/')) return send(res, requestId, 200, { ...headers, 'content-length': '0' });
+    if (range) {
+      res.writeHead(206, { 'x-oss-request-id': requestId, server: 'AliyunOSS', ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${m.size}` });
+      store.read(bucket, key, range).pipe(res);
+      return;
+    }
+    res.writeHead(200, { 'x-oss-request-id': requestId, server: 'AliyunOSS', ...headers, 'content-length': String(m.size) });
+    store.read(bucket, key).pipe(res);
+  };
+
+  const objectExists = (bucket: string, key: string) => {
+    try {
+      store.head(bucket, key);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const errorBody = (err: OssError, requestId: string) => errorXml(err, requestId, 'localhost');
+
+  return (req, res) => {
+    const requestId = newRequestId();
+    handle(req, res, requestId).catch((err: unknown) => {
+      const e = err instanceof OssError ? err : new OssError(500, 'InternalError', `We encountered an internal error: ${(err as Error).message}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // An upload cut short: the client is gone, there is no one to answer.
+      if (req.destroyed && !req.complete && req.method === 'PUT') return;
+      res.writeHead(e.status, { 'x-oss-request-id': requestId, 'content-type': 'application/xml', server: 'AliyunOSS' });
+      res.end(req.method === 'HEAD' ? undefined : errorXml(e, requestId, req.headers.host ?? 'localhost'));
+    });
+  };
+}
+
+/** 304 / 412 for If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since; 0 when it serves. */
+function conditional(req: IncomingMessage, m: ObjectMeta): 0 | 304 | 412 {
+  const h = req.headers;
+  const etag = m.etag;
+  const same = (v: string) => v.split(',').some((t) => t.trim() === '*' || t.trim().replace(/"/g, '').toUpperCase() === etag.replace(/"/g, ''));
+  const modified = Math.floor(m.lastModified.getTime() / 1000) * 1000;
+  if (h['if-match'] && !same(h['if-match'])) return 412;
+  if (h['if-unmodified-since'] && modified > Date.parse(h['if-unmodified-since'])) return 412;
+  if (h['if-none-match'] && same(h['if-none-match'])) return 304;
+  if (h['if-modified-since'] && modified <= Date.parse(h['if-modified-since'])) return 304;
+  return 0;
+}
+
+/** A single `bytes=a-b` range within the object; malformed ranges are ignored (the whole object), as OSS does. */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size) return 'unsatisfiable';
+  if (end < start) return undefined;
+  return { start, end };
+}

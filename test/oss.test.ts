@@ -1,0 +1,198 @@
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OSS from 'ali-oss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/runtime/instance-io.js';
+import { fixture } from './helpers/cli.js';
+import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
+
+// The local OSS, driven by the unmodified ali-oss SDK (the one FC ships): buckets are folders,
+// objects files; OSS's operations, XML and errors; V1 signatures with fc-local's credentials; and
+// every write or delete fires the OSS triggers, with OSS's event name. The function reads and
+// writes the same OSS with the credentials FC hands it (the canonical thumbnail app).
+
+let srv: RunningServer;
+let dir: string;
+let ossPort: number;
+const ossDir = () => path.join(dir, '.fc-local', 'oss');
+const client = (over: Partial<OSS.Options> = {}) =>
+  new OSS({ endpoint: `http://127.0.0.1:${ossPort}`, accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, bucket: 'photos', ...over });
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-oss-'));
+  cpSync(fixture('oss'), dir, { recursive: true });
+  ossPort = await freePort();
+  const tpl = path.join(dir, 'fc.yml');
+  writeFileSync(tpl, readFileSync(tpl, 'utf8').replace('http://127.0.0.1:0', `http://127.0.0.1:${ossPort}`));
+  // Signatures are checked (auth on): the SDK outside and the function inside sign with fc-local's keys.
+  srv = await startServer(['-t', tpl, '--backend', 'process', '--oss-port', String(ossPort)]);
+});
+afterAll(async () => {
+  await srv?.stop();
+});
+
+describe('the local OSS', () => {
+  it('names its endpoint in the banner', () => {
+    expect(srv.output()).toContain(`oss          http://127.0.0.1:${ossPort} (path style: /<bucket>/<key>), or http://<bucket>.oss-cn-hangzhou.localhost:${srv.port}`);
+  });
+
+  it('puts, gets, heads and ranges an object, which is a file of the bucket folder', async () => {
+    const c = client();
+    const put = await c.put('docs/hello.txt', Buffer.from('hello world'), { headers: { 'x-oss-meta-owner': 'me' } });
+    expect(put.res.status).toBe(200);
+    expect(readFileSync(path.join(ossDir(), 'photos', 'docs', 'hello.txt'), 'utf8')).toBe('hello world');
+    const got = await c.get('docs/hello.txt');
+    expect(got.content.toString()).toBe('hello world');
+    const headers = got.res.headers as Record<string, string>;
+    expect(headers['content-type']).toBe('text/plain');
+    expect(headers.etag).toBe('"5EB63BBBE01EEED093CB22BB8F5ACDC3"');
+    const head = await c.head('docs/hello.txt');
+    expect(head.meta).toEqual({ owner: 'me' });
+    expect((head.res.headers as Record<string, string>)['content-length']).toBe('11');
+    const range = await c.get('docs/hello.txt', { headers: { Range: 'bytes=6-10' } });
+    expect(range.res.status).toBe(206);
+    expect(range.content.toString()).toBe('world');
+    // Metadata lives beside the bucket folder, never in it.
+    expect(readdirSync(path.join(ossDir(), 'photos', 'docs'))).toEqual(['hello.txt']);
+  });
+
+  it('lists with a delimiter and pages through keys (V1 marker and V2 continuation token)', async () => {
+    const c = client();
+    for (const k of ['list/a.txt', 'list/b.txt', 'list/c/1.txt', 'list/c/2.txt', 'list/d.txt']) await c.put(k, Buffer.from(k));
+    const top = await c.list({ prefix: 'list/', delimiter: '/', 'max-keys': 10 }, {});
+    expect(top.objects.map((o) => o.name)).toEqual(['list/a.txt', 'list/b.txt', 'list/d.txt']);
+    expect(top.prefixes).toEqual(['list/c/']);
+    const page1 = await c.list({ prefix: 'list/', 'max-keys': 2 }, {});
+    expect(page1.objects.map((o) => o.name)).toEqual(['list/a.txt', 'list/b.txt']);
+    expect(page1.isTruncated).toBe(true);
+    const page2 = await c.list({ prefix: 'list/', 'max-keys': 2, marker: page1.nextMarker! }, {});
+    expect(page2.objects.map((o) => o.name)).toEqual(['list/c/1.txt', 'list/c/2.txt']);
+    const v2a = await c.listV2({ prefix: 'list/', 'max-keys': '3' }, {});
+    expect(v2a.objects.map((o) => o.name)).toEqual(['list/a.txt', 'list/b.txt', 'list/c/1.txt']);
+    const v2b = await c.listV2({ prefix: 'list/', 'max-keys': '3', 'continuation-token': v2a.nextContinuationToken! }, {});
+    expect(v2b.objects.map((o) => o.name)).toEqual(['list/c/2.txt', 'list/d.txt']);
+    expect(v2b.isTruncated).toBe(false);
+  });
+
+  it('uploads in 3 parts (multipart) and copies, with OSS multipart ETag', async () => {
+    const c = client();
+    const body = Buffer.concat([Buffer.alloc(100 * 1024, 'a'), Buffer.alloc(100 * 1024, 'b'), Buffer.alloc(50 * 1024, 'c')]);
+    const file = path.join(dir, 'big.bin');
+    writeFileSync(file, body);
+    const parts: number[] = [];
+    await c.multipartUpload('big/file.bin', file, { partSize: 100 * 1024, progress: async (_p: number, cp: { doneParts?: unknown[] }) => void parts.push(cp?.doneParts?.length ?? 0) });
+    expect(Math.max(...parts)).toBe(3);
+    expect(readFileSync(path.join(ossDir(), 'photos', 'big', 'file.bin')).equals(body)).toBe(true);
+    const head = await c.head('big/file.bin');
+    expect((head.res.headers as Record<string, string>).etag).toMatch(/^"[0-9A-F]{32}-3"$/);
+    await c.copy('big/copy.bin', 'big/file.bin');
+    expect((await c.get('big/copy.bin')).content.equals(body)).toBe(true);
+  });
+
+  it('answers a presigned GET (curl), and refuses a wrong signature with OSS XML 403', async () => {
+    const c = client();
+    await c.put('signed.txt', Buffer.from('presigned'));
+    // Presigned on the bucket's own name (curl resolves *.localhost to this machine).
+    const url = client({ endpoint: `http://oss-cn-hangzhou.localhost:${srv.port}` }).signatureUrl('signed.txt', { expires: 600 });
+    expect(url).toMatch(new RegExp(`^http://photos\\.oss-cn-hangzhou\\.localhost:${srv.port}/signed\\.txt\\?OSSAccessKeyId=`));
+    const curl = await execa('curl', ['-s', '-i', url], { reject: false });
+    expect(curl.stdout).toMatch(/^HTTP\/1\.1 200/);
+    expect(curl.stdout).toMatch(/presigned$/);
+    const expired = await execa('curl', ['-s', client({ endpoint: `http://oss-cn-hangzhou.localhost:${srv.port}` }).signatureUrl('signed.txt', { expires: -10 })], { reject: false });
+    expect(expired.stdout).toMatch(/<Code>AccessDenied<\/Code>/);
+    const wrong = client({ accessKeySecret: 'not-the-secret' });
+    const err = (await wrong.get('signed.txt').catch((e: unknown) => e)) as { status: number; code: string; requestId: string };
+    expect(err.status).toBe(403);
+    expect(err.code).toBe('SignatureDoesNotMatch');
+    expect(err.requestId).toMatch(/^[0-9A-F]{24}$/);
+    const anonymous = await fetch(`http://127.0.0.1:${ossPort}/photos/signed.txt`);
+    expect(anonymous.status).toBe(403);
+    expect(await anonymous.text()).toMatch(/<Code>AccessDenied<\/Code>[^]*<RequestId>/);
+  });
+
+  it('lets anyone read a public-read object, and only that one', async () => {
+    const c = client();
+    await c.put('public.txt', Buffer.from('for all'));
+    await c.put('private.txt', Buffer.from('for me'));
+    await c.putACL('public.txt', 'public-read');
+    expect((await c.getACL('public.txt')).acl).toBe('public-read');
+    const pub = await fetch(`http://127.0.0.1:${ossPort}/photos/public.txt`);
+    expect(await pub.text()).toBe('for all');
+    expect((await fetch(`http://127.0.0.1:${ossPort}/photos/private.txt`)).status).toBe(403);
+  });
+
+  it('refuses bad names with OSS codes and writes nothing outside the bucket', async () => {
+    for (const p of ['/photos/../escape.txt', '/photos/a/../../escape.txt', '/photos/x/./y', '/photos/%00nul', `/photos/${'k'.repeat(1024)}`]) {
+      const r = await execa('curl', ['-s', '--path-as-is', '-X', 'PUT', '--data', 'x', `http://127.0.0.1:${ossPort}${p}`], { reject: false });
+      expect(r.stdout, p).toMatch(/<Code>InvalidObjectName<\/Code>/);
+    }
+    const bad = await execa('curl', ['-s', '-X', 'PUT', `http://127.0.0.1:${ossPort}/Bad_Bucket`], { reject: false });
+    expect(bad.stdout).toMatch(/<Code>InvalidBucketName<\/Code>/);
+    expect(existsSync(path.join(ossDir(), 'escape.txt'))).toBe(false);
+    expect(existsSync(path.join(dir, '.fc-local', 'escape.txt'))).toBe(false);
+  });
+
+  it('creates, lists and deletes buckets (409 while not empty)', async () => {
+    const c = client({ bucket: 'scratch' });
+    await c.putBucket('scratch');
+    const listed = (await c.listBuckets({})) as unknown as { buckets: { name: string }[] };
+    expect(listed.buckets.map((b) => b.name)).toContain('scratch');
+    await c.put('x.txt', Buffer.from('x'));
+    const full = (await c.deleteBucket('scratch').catch((e: unknown) => e)) as { status: number; code: string };
+    expect([full.status, full.code]).toEqual([409, 'BucketNotEmpty']);
+    await c.delete('x.txt');
+    await c.deleteBucket('scratch');
+    expect(existsSync(path.join(ossDir(), 'scratch'))).toBe(false);
+  });
+});
+
+describe('OSS triggers from the local OSS', () => {
+  it('runs the thumbnail app: an upload fires the function, which reads it and writes out/ with ali-oss', async () => {
+    const c = client();
+    const mark = srv.output().length;
+    await c.put('in/a.png', Buffer.from('PNGDATA'));
+    const line = await srv.waitFor(/THUMB (\S+) in\/a\.png (\d+) (\S+) -> out\/a\.png/, undefined, mark);
+    const [, eventName, size, etag] = /THUMB (\S+) in\/a\.png (\d+) (\S+)/.exec(line)!;
+    expect([eventName, size]).toEqual(['ObjectCreated:PutObject', '7']);
+    expect(etag).toBe(((await c.head('in/a.png')).res.headers as Record<string, string>).etag!.replace(/"/g, ''));
+    const out = await c.get('out/a.png');
+    expect(out.content.toString()).toBe('ATADGNP');
+    expect((await c.head('out/a.png')).meta).toEqual({ source: 'in/a.png' });
+    // The function's own write under out/ fired nothing (the trigger wants in/): one THUMB line.
+    expect(srv.output().slice(mark).match(/THUMB /g)).toHaveLength(1);
+  });
+
+  it('fires CopyObject and CompleteMultipartUpload with their names, a delete ObjectRemoved, once each', async () => {
+    const c = client();
+    await c.put('staging/b.png', Buffer.from('B'));
+    const mark = srv.output().length;
+    await c.copy('in/b.png', 'staging/b.png');
+    await srv.waitFor(/THUMB ObjectCreated:CopyObject in\/b\.png/, undefined, mark);
+    const file = path.join(dir, 'c.bin');
+    writeFileSync(file, Buffer.alloc(250 * 1024, 'z'));
+    await c.multipartUpload('in/c.bin', file, { partSize: 100 * 1024 });
+    await srv.waitFor(/THUMB ObjectCreated:CompleteMultipartUpload in\/c\.bin 256000/, undefined, mark);
+    await c.delete('in/b.png');
+    await srv.waitFor(/REMOVED ObjectRemoved:DeleteObject in\/b\.png/, undefined, mark);
+    await c.deleteMulti(['in/c.bin']);
+    await srv.waitFor(/REMOVED ObjectRemoved:DeleteObjects in\/c\.bin/, undefined, mark);
+    // Each write fired once: the folder watcher leaves the API's writes to the API.
+    await new Promise((r) => setTimeout(r, scaled(500)));
+    const out = srv.output().slice(mark);
+    expect(out.match(/THUMB \S+ in\/b\.png/g)).toHaveLength(1);
+    expect(out.match(/REMOVED \S+ in\/b\.png/g)).toHaveLength(1);
+  });
+
+  it('lists a file dropped into the bucket folder by hand, and fires for it', async () => {
+    const mark = srv.output().length;
+    mkdirSync(path.join(ossDir(), 'photos', 'in'), { recursive: true });
+    writeFileSync(path.join(ossDir(), 'photos', 'in', 'dropped.png'), 'HAND');
+    await srv.waitFor(/THUMB ObjectCreated:PutObject in\/dropped\.png 4/, undefined, mark);
+    const listed = await client().list({ prefix: 'in/dropped', 'max-keys': 100 }, {});
+    expect(listed.objects.map((o) => [o.name, o.size])).toEqual([['in/dropped.png', 4]]);
+    expect((await client().get('out/dropped.png')).content.toString()).toBe('DNAH');
+  });
+});
