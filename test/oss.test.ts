@@ -5,6 +5,7 @@ import path from 'node:path';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/runtime/instance-io.js';
+import { BACKENDS } from './helpers/backends.js';
 import { fixture } from './helpers/cli.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
 import { scaled } from './helpers/time-scale.js';
@@ -26,7 +27,6 @@ beforeAll(async () => {
   cpSync(fixture('oss'), dir, { recursive: true });
   ossPort = await freePort();
   const tpl = path.join(dir, 'fc.yml');
-  writeFileSync(tpl, readFileSync(tpl, 'utf8').replace('http://127.0.0.1:0', `http://127.0.0.1:${ossPort}`));
   // Signatures are checked (auth on): the SDK outside and the function inside sign with fc-local's keys.
   srv = await startServer(['-t', tpl, '--backend', 'process', '--oss-port', String(ossPort)]);
 });
@@ -150,7 +150,7 @@ describe('the local OSS', () => {
 });
 
 describe('OSS triggers from the local OSS', () => {
-  it('runs the thumbnail app: an upload fires the function, which reads it and writes out/ with ali-oss', async () => {
+  it("runs the thumbnail app: an upload fires the function, which reads it and writes out/ with ali-oss built from the region (OSS's own host names) and its credentials", async () => {
     const c = client();
     const mark = srv.output().length;
     await c.put('in/a.png', Buffer.from('PNGDATA'));
@@ -194,5 +194,23 @@ describe('OSS triggers from the local OSS', () => {
     const listed = await client().list({ prefix: 'in/dropped', 'max-keys': 100 }, {});
     expect(listed.objects.map((o) => [o.name, o.size])).toEqual([['in/dropped.png', 4]]);
     expect((await client().get('out/dropped.png')).content.toString()).toBe('DNAH');
+  });
+});
+
+describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('the local OSS from a container', () => {
+  it('runs the thumbnail app on the Docker backend: the function reaches the local OSS through its socket', async () => {
+    const docker = BACKENDS.find((b) => b.name === 'docker')!;
+    const own = mkdtempSync(path.join(os.tmpdir(), 'fc-local-oss-docker-'));
+    cpSync(fixture('oss'), own, { recursive: true });
+    const port = await freePort();
+    const s = await startServer(['-t', path.join(own, 'fc.yml'), '--oss-port', String(port), ...docker.args]);
+    try {
+      const c = new OSS({ endpoint: `http://127.0.0.1:${port}`, accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, bucket: 'photos' });
+      await c.put('in/d.png', Buffer.from('DOCKER'));
+      await s.waitFor(/THUMB ObjectCreated:PutObject in\/d\.png 6 \S+ -> out\/d\.png/);
+      expect((await c.get('out/d.png')).content.toString()).toBe('REKCOD');
+    } finally {
+      await s.stop();
+    }
   });
 });

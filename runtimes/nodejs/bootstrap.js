@@ -51,6 +51,61 @@ if (BUILTINS_PATH) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The local OSS: requests to OSS's own host names (<bucket>.oss-<region>[-internal].aliyuncs.com,
+// as ali-oss builds them from a region, or an endpoint of that form) go to fc-local's OSS, keeping
+// their Host header, so that unmodified code writes to the local buckets. https becomes http there
+// (the local OSS has no certificate for OSS's names). Other hosts are untouched.
+// In a container the local OSS is a Unix socket (FC_LOCAL_OSS_SOCKET): its loopback is its own.
+var OSS_LOCAL = process.env.FC_LOCAL_OSS_ENDPOINT;
+var OSS_SOCKET = process.env.FC_LOCAL_OSS_SOCKET;
+if (OSS_LOCAL || OSS_SOCKET) {
+  var urlModule = require('url');
+  var localOss = urlModule.parse(OSS_LOCAL || 'http://localhost');
+  var OSS_NAME = /(^|\.)oss-[a-z0-9-]+\.aliyuncs\.com$/i;
+  var httpModule = require('http');
+  var plainRequest = httpModule.request;
+  var toLocalOss = function (args) {
+    // request(url[, options][, cb]) or request(options[, cb]): the options, merged, and the callback.
+    var i = 0;
+    var opts = {};
+    if (typeof args[0] === 'string' || (args[0] && typeof args[0] === 'object' && args[0].href && typeof args[0].searchParams === 'object')) {
+      var u = urlModule.parse(String(args[0]));
+      opts = { protocol: u.protocol, hostname: u.hostname, port: u.port, path: u.path };
+      i = 1;
+    }
+    if (args[i] && typeof args[i] === 'object') {
+      opts = Object.assign({}, opts, args[i]);
+      i++;
+    }
+    var cb = typeof args[i] === 'function' ? args[i] : undefined;
+    var host = String(opts.hostname || opts.host || '').replace(/:\d+$/, '');
+    if (!OSS_NAME.test(host)) return undefined;
+    var headers = Object.assign({}, opts.headers);
+    var hasHost = Object.keys(headers).some(function (k) { return k.toLowerCase() === 'host'; });
+    if (!hasHost) headers.host = host + (opts.port && String(opts.port) !== '80' && String(opts.port) !== '443' ? ':' + opts.port : '');
+    var local = OSS_SOCKET
+      ? Object.assign({}, opts, { protocol: 'http:', socketPath: OSS_SOCKET, hostname: undefined, host: undefined, port: undefined, headers: headers, agent: undefined })
+      : Object.assign({}, opts, { protocol: 'http:', hostname: localOss.hostname, host: localOss.hostname, port: localOss.port, headers: headers, agent: undefined });
+    return { opts: local, cb: cb };
+  };
+  var patch = function (mod) {
+    var original = mod.request;
+    mod.request = function () {
+      var to = toLocalOss(Array.prototype.slice.call(arguments));
+      if (!to) return original.apply(mod, arguments);
+      return to.cb ? plainRequest.call(httpModule, to.opts, to.cb) : plainRequest.call(httpModule, to.opts);
+    };
+    mod.get = function () {
+      var req = mod.request.apply(mod, arguments);
+      req.end();
+      return req;
+    };
+  };
+  patch(httpModule);
+  patch(require('https'));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Logging: `<ISO time> <requestId> [LEVEL] message`, with console.setLogLevel as the guide shows.
 var LEVELS = { error: 0, warn: 1, info: 2, verbose: 3, debug: 4 };
 var logLevel = LEVELS.debug;

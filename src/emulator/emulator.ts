@@ -5,7 +5,7 @@ import path from 'node:path';
 import { allFunctions, findFunction, fnKey, type Credentials, type FunctionSpec, type Template } from '../model.js';
 import type { EventSources } from '../events/index.js';
 import type { AsyncQueue } from '../runtime/async/queue.js';
-import type { Backend, LogStream } from '../runtime/backend.js';
+import type { Backend, InstanceService, LogStream } from '../runtime/backend.js';
 import { codeInfo, invalidateCodeInfo } from '../runtime/code-checksum.js';
 import { createExecutor, type Executor } from '../runtime/index.js';
 import type { InvocationSource, Outcome } from '../runtime/invoker.js';
@@ -75,6 +75,10 @@ export class Emulator {
   baseUrl = '';
   /** The local OSS's endpoint (path style), once serving. */
   ossEndpoint = '';
+  /** What new instances are told of fc-local's services. */
+  private instanceEnv: Record<string, string> = {};
+  /** fc-local's services that containers reach on a socket of their own. */
+  private instanceServices: InstanceService[] = [];
 
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
@@ -90,6 +94,8 @@ export class Emulator {
         opts.onPoolEvent?.(e);
       },
       debug: opts.debug,
+      instanceEnv: () => this.instanceEnv,
+      instanceServices: () => this.instanceServices,
       onLine: (fn, line, stream) => {
         opts.onFunctionLine?.(fn, line, stream);
         this.recorder?.log(fn, line, stream);
@@ -295,6 +301,9 @@ export class Emulator {
     const addr = server.address() as AddressInfo;
     this.baseUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     this.ossEndpoint = await this.serveOss(oss, o);
+    // Processes on this machine reach the OSS port; containers have a loopback of their own.
+    if (this.opts.backend.name === 'process') this.instanceEnv = { FC_LOCAL_OSS_ENDPOINT: this.ossEndpoint };
+    else this.instanceServices = [{ name: 'oss', envVar: 'FC_LOCAL_OSS_SOCKET', listener: oss }];
 
     await events.apply(tpl);
     this.store.subscribe((t) => events.apply(t));

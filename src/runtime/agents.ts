@@ -121,6 +121,7 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
     FC_ACCOUNT_ID: req.accountId,
     FC_RUNTIME: fn.runtime,
     ...(paths.codeFile ? { FC_LOCAL_CODE_FILE: paths.codeFile } : {}),
+    ...req.env,
   };
   switch (runtimeFamily(fn.runtime)) {
     case 'nodejs':

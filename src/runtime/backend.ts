@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import type { FunctionSpec } from '../model.js';
 
 // What the pool needs from a backend: start an instance of a function that serves FC's
@@ -45,6 +46,20 @@ export interface InstanceRequest {
   debug?: { port: number; args: string[]; debuggerPath?: string };
   /** Every line the instance prints while it starts (before the handle is returned). */
   onBootLine?: LineListener;
+  /** fc-local's own variables for the instance (where its local services are). */
+  env?: Record<string, string>;
+  /**
+   * fc-local's local services (the OSS) for instances that cannot reach this machine's loopback
+   * (containers): served on a Unix socket in the instance's socket folder, named by `envVar`.
+   */
+  services?: InstanceService[];
+}
+
+export interface InstanceService {
+  name: string;
+  /** The variable that tells the instance the socket's path. */
+  envVar: string;
+  listener: RequestListener;
 }
 
 export interface Backend {

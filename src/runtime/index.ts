@@ -1,6 +1,6 @@
 import type { Template } from '../model.js';
 import type { Credentials } from '../model.js';
-import type { Backend, LogStream } from './backend.js';
+import type { Backend, InstanceService, LogStream } from './backend.js';
 import { Invoker } from './invoker.js';
 import { PoolSet, type PoolEvent } from './pool.js';
 import type { FunctionSpec } from '../model.js';
@@ -16,6 +16,10 @@ export interface ExecutorOptions {
   onLine?: (fn: FunctionSpec, line: string, stream: LogStream) => void;
   onEvent?: (event: PoolEvent) => void;
   debug?: DebugTarget;
+  /** fc-local's variables for new instances (e.g. the local OSS's endpoint). */
+  instanceEnv?: () => Record<string, string>;
+  /** fc-local's services containers reach on a socket of their own. */
+  instanceServices?: () => InstanceService[];
 }
 
 export interface Executor {
@@ -35,6 +39,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     onLine: opts.onLine,
     onEvent: opts.onEvent,
     debug: opts.debug,
+    instanceEnv: opts.instanceEnv,
+    instanceServices: opts.instanceServices,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

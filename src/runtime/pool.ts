@@ -1,6 +1,6 @@
 import type { FunctionSpec } from '../model.js';
 import { fnKey } from '../model.js';
-import type { Backend, InstanceHandle, LogStream } from './backend.js';
+import type { Backend, InstanceHandle, InstanceService, LogStream } from './backend.js';
 import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
 
@@ -70,6 +70,10 @@ export interface PoolOptions {
   onEvent?: (event: PoolEvent) => void;
   /** The function being debugged, if any: one instance, no time limits, no idle reaping. */
   debug?: DebugTarget;
+  /** fc-local's variables for new instances (e.g. the local OSS's endpoint), read at each start. */
+  instanceEnv?: () => Record<string, string>;
+  /** fc-local's services a container reaches on a socket of its own (see InstanceRequest.services). */
+  instanceServices?: () => InstanceService[];
 }
 
 export class FunctionPool {
@@ -339,6 +343,8 @@ export class FunctionPool {
       accountId: this.opts.accountId,
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
       ...(watch ? { onBootLine: watch } : {}),
+      ...(this.opts.instanceEnv ? { env: this.opts.instanceEnv() } : {}),
+      ...(this.opts.instanceServices ? { services: this.opts.instanceServices() } : {}),
     });
     return this.register(handle, spec, t0);
   }

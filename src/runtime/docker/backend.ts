@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
 import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
-import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
+import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, type ImageChoice } from './images.js';
 import { guard } from '../host/guardian.js';
@@ -122,6 +122,8 @@ export class DockerBackend implements Backend {
     // fc-local's channel there, the others HTTP.
     const socketDir = supervised(fn) ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
     const socketVar = launch.speaksChannel ? CHANNEL_VAR : 'FC_LOCAL_SOCKET';
+    // fc-local's services (the local OSS) on sockets beside the agent's: a container's loopback is its own.
+    const services = socketDir ? await serveInFolder(socketDir, req.services ?? []) : { env: {}, close: () => undefined };
     // A debugger attaches on the same port number on the host, which is loopback only as well.
     const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
     const mb = 1024 * 1024;
@@ -130,7 +132,7 @@ export class DockerBackend implements Backend {
       // Our agents run under the supervisor (hot reload restarts them in place); a custom
       // bootstrap is the container's own first process, as in FC.
       Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
-      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...services.env, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
         ([k, v]) => `${k}=${v}`,
       ),
       User: USER,
@@ -167,7 +169,10 @@ export class DockerBackend implements Backend {
     });
     const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined, socketDir ? { dir: socketDir, channel: launch.speaksChannel === true } : undefined);
     this.live.add(instance);
-    void instance.exited.then(() => this.live.delete(instance));
+    void instance.exited.then(() => {
+      this.live.delete(instance);
+      services.close();
+    });
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
     // Under a debugger the instance waits for the developer to attach, however long.
     const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
@@ -189,6 +194,30 @@ export class DockerBackend implements Backend {
     await Promise.all([...this.live].map((i) => i.stop()));
     this.sockets.close();
   }
+}
+
+/** Serves each service on `<name>.sock` in the folder; the env names them as the container sees them. */
+async function serveInFolder(dir: string, services: InstanceService[]): Promise<{ env: Record<string, string>; close: () => void }> {
+  const servers: http.Server[] = [];
+  const env: Record<string, string> = {};
+  for (const s of services) {
+    const file = path.join(dir, `${s.name}.sock`);
+    const server = http.createServer(s.listener);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(file, () => resolve()));
+    // The function's user (not root) connects.
+    chmodSync(file, 0o666);
+    servers.push(server);
+    env[s.envVar] = `${SOCKET_IN_CONTAINER}/${s.name}.sock`;
+  }
+  return {
+    env,
+    close: () => {
+      for (const server of servers) {
+        server.close();
+        server.closeAllConnections();
+      }
+    },
+  };
 }
 
 /** The host path mounted as the function's code (a zip's unpacked folder). */
