@@ -275,7 +275,10 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       if (req.headers['x-oss-forbid-overwrite'] === 'true' && objectExists(bucket, key)) {
         throw new OssError(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
       }
-      const m = await store.put(bucket, key, req, putOptionsOf(req, key, typeOfKey), req.headers['content-md5'] as string | undefined);
+      // A small body is read whole and written at once; a large one streams to its temp file.
+      const length = Number(req.headers['content-length']);
+      const body = length >= 0 && length <= 1024 * 1024 ? await readAll(req) : req;
+      const m = await store.put(bucket, key, body, putOptionsOf(req, key, typeOfKey), req.headers['content-md5'] as string | undefined);
       fire(bucket, key, 'ObjectCreated:PutObject', m.size, m.etag);
       return send(res, requestId, 200, { etag: m.etag, 'content-md5': Buffer.from(m.etag.replace(/"/g, ''), 'hex').toString('base64') });
     }

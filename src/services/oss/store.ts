@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, copyFileSync, type Stats } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -84,6 +84,19 @@ export function typeOfKey(key: string): string {
 
 const quoted = (md5hex: string) => `"${md5hex.toUpperCase()}"`;
 
+/** A file's MD5 (hex), read a megabyte at a time: a large file dropped in by hand is not loaded whole. */
+function md5OfFile(file: string): string {
+  const hash = createHash('md5');
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
 export class OssStore {
   /** Files this store wrote or removed lately: the folder watcher leaves them to the API's events. */
   private readonly recent = new Map<string, number>();
@@ -142,6 +155,7 @@ export class OssStore {
     if (this.list(bucket, { maxKeys: 1 }).objects.length) throw new OssError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty.', { BucketName: bucket });
     rmSync(this.bucketDir(bucket), { recursive: true, force: true });
     rmSync(path.join(this.metaRoot, bucket), { recursive: true, force: true });
+    for (const id of this.cache.keys()) if (id.startsWith(`${bucket}\0`)) this.cache.delete(id);
   }
 
   // ---- objects
@@ -150,15 +164,33 @@ export class OssStore {
     return path.join(this.metaRoot, bucket, `${createHash('sha1').update(key).digest('hex')}.json`);
   }
 
+  /** Metadata read lately, by bucket and key: a GET needs no file read for it (head() checks it against the file). */
+  private readonly cache = new Map<string, StoredMeta>();
+
   private readStored(bucket: string, key: string): StoredMeta | undefined {
+    const id = `${bucket}\0${key}`;
+    const hit = this.cache.get(id);
+    if (hit) return hit;
     try {
-      return JSON.parse(readFileSync(this.metaFile(bucket, key), 'utf8')) as StoredMeta;
+      const meta = JSON.parse(readFileSync(this.metaFile(bucket, key), 'utf8')) as StoredMeta;
+      this.remember(id, meta);
+      return meta;
     } catch {
       return undefined;
     }
   }
 
+  private remember(id: string, meta: StoredMeta | undefined): void {
+    if (!meta) {
+      this.cache.delete(id);
+      return;
+    }
+    if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id, meta);
+  }
+
   private writeStored(bucket: string, meta: StoredMeta): void {
+    this.remember(`${bucket}\0${meta.key}`, meta);
     const file = this.metaFile(bucket, meta.key);
     mkdirSync(path.dirname(file), { recursive: true });
     const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
@@ -183,7 +215,7 @@ export class OssStore {
     const size = folder ? 0 : st.size;
     let meta = stored;
     if (!meta || (!folder && (meta.size !== size || meta.mtimeMs !== st.mtimeMs))) {
-      const etag = quoted(createHash('md5').update(folder ? Buffer.alloc(0) : readFileSync(file)).digest('hex'));
+      const etag = quoted(folder ? createHash('md5').digest('hex') : md5OfFile(file));
       meta = { key, etag, size, mtimeMs: st.mtimeMs, contentType: stored?.contentType ?? typeOfKey(key), userMeta: stored?.userMeta ?? {}, acl: stored?.acl ?? 'default', storageClass: stored?.storageClass ?? 'Standard', headers: stored?.headers ?? {} };
       this.writeStored(bucket, meta);
     }
@@ -225,11 +257,11 @@ export class OssStore {
       const md5 = hash.digest();
       if (expectMd5 && md5.toString('base64') !== expectMd5) throw new OssError(400, 'InvalidDigest', 'The Content-MD5 you specified did not match what was received.');
       this.place(bucket, key, file, tmp);
+      return this.record(bucket, key, file, opts, quoted(md5.toString('hex')));
     } catch (err) {
       rmSync(tmp, { force: true });
       throw err;
     }
-    return this.record(bucket, key, file, opts);
   }
 
   /** Moves a complete temp file to the object's place (the parent folders made as needed). */
@@ -258,7 +290,7 @@ export class OssStore {
   private record(bucket: string, key: string, file: string, opts: PutOptions, etag?: string): ObjectMeta {
     const st = statSync(file);
     const size = key.endsWith('/') ? 0 : st.size;
-    const md5 = etag ?? quoted(createHash('md5').update(key.endsWith('/') ? Buffer.alloc(0) : readFileSync(file)).digest('hex'));
+    const md5 = etag ?? quoted(key.endsWith('/') ? createHash('md5').digest('hex') : md5OfFile(file));
     const meta: StoredMeta = {
       key,
       etag: md5,
@@ -303,6 +335,7 @@ export class OssStore {
       existed = false;
     }
     rmSync(this.metaFile(bucket, key), { force: true });
+    this.remember(`${bucket}\0${key}`, undefined);
     return existed;
   }
 
