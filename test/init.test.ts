@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JAVA_AGENT_JAR } from '../src/runtime/agents.js';
 import { ROOT, runCli } from './helpers/cli.js';
-import { startServer } from './helpers/server.js';
+import OSS from 'ali-oss';
+import { startServer, TEST_CREDENTIALS } from './helpers/server.js';
 import { scaled } from './helpers/time-scale.js';
 
 // `fc-local init` for every template: the project validates and answers as its template says.
@@ -17,6 +18,8 @@ const hasJdk = (await execa('javac', ['-version'], { reject: false })).exitCode 
 interface Check {
   invoke?: { event: string; expect: string };
   http?: { path: string; host?: string; expect: string };
+  /** Upload to the local OSS, then read what the function wrote. */
+  ossUpload?: { bucket: string; key: string; body: string; expectKey: string; expect: string };
   java?: boolean;
 }
 
@@ -62,6 +65,18 @@ describe('fc-local init', () => {
     if (check.invoke) {
       const r = await runCli(['invoke', name, '--event', check.invoke.event, '--backend', 'process'], { cwd: dir });
       expect(String(r.stdout)).toBe(check.invoke.expect);
+    } else if (check.ossUpload) {
+      const u = check.ossUpload;
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--backend', 'process']);
+      try {
+        const endpoint = /oss {10}(http:\/\/\S+)/.exec(srv.output())![1]!;
+        const oss = new OSS({ endpoint, accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, bucket: u.bucket });
+        await oss.put(u.key, Buffer.from(u.body));
+        await srv.waitFor(new RegExp(`${u.key} -> ${u.expectKey}`));
+        expect((await oss.get(u.expectKey)).content.toString()).toBe(u.expect);
+      } finally {
+        await srv.stop();
+      }
     } else if (check.http) {
       const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', '--backend', 'process']);
       try {
