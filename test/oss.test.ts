@@ -92,6 +92,20 @@ describe('the local OSS', () => {
     expect((await c.get('big/copy.bin')).content.equals(body)).toBe(true);
   });
 
+  it('appends to an Appendable object at its length, and refuses a wrong position or a Normal object', async () => {
+    const c = client();
+    const first = await c.append('log/app.log', Buffer.from('line 1\n'));
+    expect(first.nextAppendPosition).toBe('7');
+    await c.append('log/app.log', Buffer.from('line 2\n'), { position: first.nextAppendPosition });
+    expect((await c.get('log/app.log')).content.toString()).toBe('line 1\nline 2\n');
+    expect(((await c.head('log/app.log')).res.headers as Record<string, string>)['x-oss-object-type']).toBe('Appendable');
+    const wrong = (await c.append('log/app.log', Buffer.from('x'), { position: '3' }).catch((e: unknown) => e)) as { status: number; code: string };
+    expect([wrong.status, wrong.code]).toEqual([409, 'PositionNotEqualToLength']);
+    await c.put('log/normal.txt', Buffer.from('n'));
+    const normal = (await c.append('log/normal.txt', Buffer.from('x'), { position: '1' }).catch((e: unknown) => e)) as { code: string };
+    expect(normal.code).toBe('ObjectNotAppendable');
+  });
+
   it('answers a presigned GET (curl), and refuses a wrong signature with OSS XML 403', async () => {
     const c = client();
     await c.put('signed.txt', Buffer.from('presigned'));

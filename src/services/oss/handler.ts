@@ -92,7 +92,7 @@ function objectHeaders(m: ObjectMeta): Record<string, string> {
     etag: m.etag,
     'last-modified': m.lastModified.toUTCString(),
     'accept-ranges': 'bytes',
-    'x-oss-object-type': m.etag.includes('-') ? 'Multipart' : 'Normal',
+    'x-oss-object-type': m.type,
     'x-oss-storage-class': m.storageClass,
     ...m.headers,
   };
@@ -224,7 +224,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
         Key: enc(m.key),
         LastModified: iso(m.lastModified),
         ETag: m.etag,
-        Type: m.etag.includes('-') ? 'Multipart' : 'Normal',
+        Type: m.type,
         Size: m.size,
         StorageClass: m.storageClass,
         ...(!v2 || q.get('fetch-owner') === 'true' ? { Owner: OWNER } : {}),
@@ -281,6 +281,13 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       const m = await store.put(bucket, key, body, putOptionsOf(req, key, typeOfKey), req.headers['content-md5'] as string | undefined);
       fire(bucket, key, 'ObjectCreated:PutObject', m.size, m.etag);
       return send(res, requestId, 200, { etag: m.etag, 'content-md5': Buffer.from(m.etag.replace(/"/g, ''), 'hex').toString('base64') });
+    }
+    if (method === 'POST' && q.has('append')) {
+      const position = Number(q.get('position') ?? 'NaN');
+      if (!Number.isInteger(position) || position < 0) throw new OssError(400, 'InvalidArgument', 'Position is not valid.');
+      const m = store.append(bucket, key, await readAll(req, 64 * 1024 * 1024), position, putOptionsOf(req, key, typeOfKey));
+      fire(bucket, key, 'ObjectCreated:AppendObject', m.size, m.etag);
+      return send(res, requestId, 200, { etag: m.etag, 'x-oss-next-append-position': String(m.size) });
     }
     if (method === 'POST' && q.has('uploads')) {
       const id = store.initiate(bucket, key, putOptionsOf(req, key, typeOfKey));

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -25,6 +25,8 @@ export interface ObjectMeta {
   storageClass: string;
   /** Standard headers the object was stored with (Cache-Control, Content-Disposition, ...). */
   headers: Record<string, string>;
+  /** OSS's object type: Normal, Multipart or Appendable. */
+  type: string;
 }
 
 interface StoredMeta {
@@ -37,6 +39,7 @@ interface StoredMeta {
   acl: string;
   storageClass: string;
   headers: Record<string, string>;
+  type?: string;
 }
 
 export interface PutOptions {
@@ -219,7 +222,8 @@ export class OssStore {
       meta = { key, etag, size, mtimeMs: st.mtimeMs, contentType: stored?.contentType ?? typeOfKey(key), userMeta: stored?.userMeta ?? {}, acl: stored?.acl ?? 'default', storageClass: stored?.storageClass ?? 'Standard', headers: stored?.headers ?? {} };
       this.writeStored(bucket, meta);
     }
-    return { key, size, etag: meta.etag, lastModified: st.mtime, contentType: meta.contentType, userMeta: meta.userMeta, acl: meta.acl, storageClass: meta.storageClass, headers: meta.headers };
+    const type = meta.type ?? (meta.etag.includes('-') ? 'Multipart' : 'Normal');
+    return { key, size, etag: meta.etag, lastModified: st.mtime, contentType: meta.contentType, userMeta: meta.userMeta, acl: meta.acl, storageClass: meta.storageClass, headers: meta.headers, type };
   }
 
   read(bucket: string, key: string, range?: { start: number; end: number }): Readable {
@@ -287,7 +291,7 @@ export class OssStore {
     }
   }
 
-  private record(bucket: string, key: string, file: string, opts: PutOptions, etag?: string): ObjectMeta {
+  private record(bucket: string, key: string, file: string, opts: PutOptions, etag?: string, type?: string): ObjectMeta {
     const st = statSync(file);
     const size = key.endsWith('/') ? 0 : st.size;
     const md5 = etag ?? quoted(key.endsWith('/') ? createHash('md5').digest('hex') : md5OfFile(file));
@@ -301,9 +305,39 @@ export class OssStore {
       acl: opts.acl ?? 'default',
       storageClass: opts.storageClass ?? 'Standard',
       headers: opts.headers ?? {},
+      ...(type ? { type } : {}),
     };
     this.writeStored(bucket, meta);
-    return { ...meta, lastModified: st.mtime };
+    return { ...meta, lastModified: st.mtime, type: type ?? (md5.includes('-') ? 'Multipart' : 'Normal') };
+  }
+
+  /**
+   * AppendObject: adds `body` at `position`, which must be the object's length (0 for a new one);
+   * only an Appendable object takes appends. Returns the object and the next position.
+   */
+  append(bucket: string, key: string, body: Buffer, position: number, opts: PutOptions): ObjectMeta {
+    this.requireBucket(bucket);
+    const file = objectPath(this.root, bucket, checkKey(key));
+    let current: ObjectMeta | undefined;
+    try {
+      current = this.head(bucket, key);
+    } catch {
+      current = undefined;
+    }
+    if (current && current.type !== 'Appendable') throw new OssError(409, 'ObjectNotAppendable', 'The object is not appendable');
+    const length = current?.size ?? 0;
+    if (position !== length) {
+      throw new OssError(409, 'PositionNotEqualToLength', 'Position is not equal to file length', { CurrentPosition: String(length) });
+    }
+    if (!current) {
+      const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+      writeFileSync(tmp, body);
+      this.place(bucket, key, file, tmp);
+    } else {
+      this.note(file);
+      appendFileSync(file, body);
+    }
+    return this.record(bucket, key, file, current ? { contentType: current.contentType, userMeta: current.userMeta, acl: current.acl, storageClass: current.storageClass, headers: current.headers } : opts, quoted(md5OfFile(file)), 'Appendable');
   }
 
   /** Rewrites an object's metadata only (CopyObject onto itself with REPLACE, ACL changes). */
