@@ -200,6 +200,14 @@ describe('OSS triggers from the local OSS', () => {
     expect(out.match(/REMOVED \S+ in\/b\.png/g)).toHaveLength(1);
   });
 
+  it('runs the same app in Python, with a minimal V1 client on the standard library (no OSS SDK for Python here)', async () => {
+    const c = client();
+    const mark = srv.output().length;
+    await c.put('py/p.txt', Buffer.from('python'));
+    await srv.waitFor(/PYTHUMB ObjectCreated:PutObject py\/p\.txt -> pyout\/p\.txt/, undefined, mark);
+    expect((await c.get('pyout/p.txt')).content.toString()).toBe('PYTHON');
+  });
+
   it('lists a file dropped into the bucket folder by hand, and fires for it', async () => {
     const mark = srv.output().length;
     mkdirSync(path.join(ossDir(), 'photos', 'in'), { recursive: true });
@@ -223,6 +231,9 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('the local OSS from a 
       await c.put('in/d.png', Buffer.from('DOCKER'));
       await s.waitFor(/THUMB ObjectCreated:PutObject in\/d\.png 6 \S+ -> out\/d\.png/);
       expect((await c.get('out/d.png')).content.toString()).toBe('REKCOD');
+      await c.put('py/d.txt', Buffer.from('container'));
+      await s.waitFor(/PYTHUMB ObjectCreated:PutObject py\/d\.txt -> pyout\/d\.txt/);
+      expect((await c.get('pyout/d.txt')).content.toString()).toBe('CONTAINER');
     } finally {
       await s.stop();
     }
