@@ -35,8 +35,11 @@ afterAll(async () => {
 });
 
 describe('the local OSS', () => {
-  it('names its endpoint in the banner', () => {
+  it('names its endpoint in the banner and the workbench API (the key id, never the secret)', async () => {
     expect(srv.output()).toContain(`oss          http://127.0.0.1:${ossPort} (path style: /<bucket>/<key>), or http://<bucket>.oss-cn-hangzhou.localhost:${srv.port}`);
+    const api = (await (await fetch(`${srv.base}/_fc-local/api`)).json()) as { oss: Record<string, unknown> };
+    expect(api.oss).toMatchObject({ endpoint: `http://127.0.0.1:${ossPort}`, region: 'cn-hangzhou', accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, buckets: ['photos'] });
+    expect(JSON.stringify(api)).not.toContain(TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
   });
 
   it('puts, gets, heads and ranges an object, which is a file of the bucket folder', async () => {
@@ -234,6 +237,26 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('the local OSS from a 
       await c.put('py/d.txt', Buffer.from('container'));
       await s.waitFor(/PYTHUMB ObjectCreated:PutObject py\/d\.txt -> pyout\/d\.txt/);
       expect((await c.get('pyout/d.txt')).content.toString()).toBe('CONTAINER');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('--oss remote', () => {
+  it("leaves functions OSS's real names: the thumbnail function's client goes to aliyuncs.com, not to the local OSS", async () => {
+    const own = mkdtempSync(path.join(os.tmpdir(), 'fc-local-oss-remote-'));
+    cpSync(fixture('oss'), own, { recursive: true });
+    const port = await freePort();
+    const s = await startServer(['-t', path.join(own, 'fc.yml'), '--oss-port', String(port), '--oss', 'remote', '--backend', 'process']);
+    try {
+      expect(s.output()).toContain('oss remote: functions reach the real OSS');
+      const c = new OSS({ endpoint: `http://127.0.0.1:${port}`, accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, bucket: 'photos' });
+      await c.put('in/r.png', Buffer.from('R'));
+      // No network here: the real name does not resolve, and nothing was written locally.
+      await s.waitFor(/trigger photos\/thumb\/uploads: request \S+ failed: [^\n]*photos\.oss-cn-hangzhou-internal\.aliyuncs\.com/);
+      const missing = (await c.get('out/r.png').catch((e: unknown) => e)) as { code: string };
+      expect(missing.code).toBe('NoSuchKey');
     } finally {
       await s.stop();
     }

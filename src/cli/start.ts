@@ -23,6 +23,7 @@ interface StartOptions extends DebugFlags {
   watch: boolean;
   ossDir?: string;
   ossPort: string;
+  oss: string;
   logDir?: string;
   workbench: boolean;
   open?: boolean;
@@ -43,6 +44,7 @@ export function registerStart(program: Command): void {
     .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
     .option('--oss-port <port>', "the local OSS's own port (path-style requests; default: any free one)", '0')
+    .option('--oss <where>', 'local: functions reach the local OSS by OSS\'s host names; remote: the real OSS', 'local')
     .option('--log-dir <dir>', 'folder of <logstore>.jsonl files feeding Log triggers (default: .fc-local/log beside the template)')
     .option('--no-watch', 'do not reload functions when their code or the template changes')
     .option('--no-workbench', 'do not serve the workbench page and metrics at /_fc-local/')
@@ -126,6 +128,11 @@ function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
   else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
 }
 
+function ossWhere(raw: string): 'local' | 'remote' {
+  if (raw !== 'local' && raw !== 'remote') throw new UsageError(`--oss must be local or remote (got ${raw})`);
+  return raw;
+}
+
 /** Checks the numeric options; every mistake is a usage error naming the option. */
 function serveOptions(opts: StartOptions): ServeOptions {
   const num = (name: string, raw: string, ok: (n: number) => boolean, what: string) => {
@@ -140,7 +147,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const backoff = num('async-backoff', opts.asyncBackoff, (n) => n >= 0, 'a number of milliseconds');
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
-  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
+  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
 }
 
 /** Ctrl-C drains (see Emulator.stop); a second Ctrl-C stops at once. */

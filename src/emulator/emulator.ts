@@ -49,6 +49,8 @@ export interface ServeOptions {
   ossDir?: string;
   /** The local OSS's own port (path-style requests from any client); 0: any free one. */
   ossPort?: number;
+  /** `remote`: functions reach the real OSS by OSS's names (the local one serves only clients that name it). */
+  oss?: 'local' | 'remote';
   logDir?: string;
   /** Instances of every function to start before serving. */
   warm: number;
@@ -182,6 +184,16 @@ export class Emulator {
       baseUrl: () => this.baseUrl,
       invokeAsync: (fn, event) => this.invokeAsync(fn, event),
       token: this.workbenchToken,
+      oss: () => ({
+        endpoint: this.ossEndpoint,
+        virtualHosted: `http://<bucket>.oss-${this.store.current.region}.localhost:${new URL(this.baseUrl).port}`,
+        region: this.store.current.region,
+        accessKeyId: this.opts.credentials.accessKeyId,
+        // The secret stays out of an HTTP answer: it is the one of these credentials.
+        accessKeySecretFrom: this.opts.credentials.source,
+        signatures: o.auth ? 'OSS V1 (header or presigned URL)' : 'off (--no-auth)',
+        buckets: this.events?.ossBuckets() ?? [],
+      }),
     });
   }
 
@@ -302,7 +314,9 @@ export class Emulator {
     this.baseUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     this.ossEndpoint = await this.serveOss(oss, o);
     // Processes on this machine reach the OSS port; containers have a loopback of their own.
-    if (this.opts.backend.name === 'process') this.instanceEnv = { FC_LOCAL_OSS_ENDPOINT: this.ossEndpoint };
+    // --oss remote: functions keep OSS's real names (and the local OSS fires only for its own clients).
+    if (o.oss === 'remote') note('oss remote: functions reach the real OSS; the local OSS serves only clients that name its endpoint');
+    else if (this.opts.backend.name === 'process') this.instanceEnv = { FC_LOCAL_OSS_ENDPOINT: this.ossEndpoint };
     else this.instanceServices = [{ name: 'oss', envVar: 'FC_LOCAL_OSS_SOCKET', listener: oss }];
 
     await events.apply(tpl);

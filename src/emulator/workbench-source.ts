@@ -23,6 +23,8 @@ export interface WorkbenchParts {
   baseUrl: () => string;
   invokeAsync: (fn: FunctionSpec, event: Buffer) => Promise<string>;
   token?: string;
+  /** The local OSS's facts, once serving. */
+  oss: () => unknown;
 }
 
 const InvokeBody = z.object({
@@ -62,6 +64,7 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
   const summary = (e: InvocationEntry) => ({ ...e, payload: undefined, logs: undefined, result: undefined, request: { method: e.request.method, url: e.request.url } });
 
   return {
+    oss: p.oss,
     token: p.token,
     functions: () =>
       allFunctions(p.template()).map((f) => {

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Template } from '../model.js';
 import type { Invoker } from '../runtime/invoker.js';
@@ -42,6 +43,18 @@ export class EventSources {
 
   get ossRoot(): string {
     return this.oss.root;
+  }
+
+  /** The buckets there are: the folders of the OSS root. */
+  ossBuckets(): string[] {
+    try {
+      return readdirSync(this.oss.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => e.name)
+        .sort();
+    } catch {
+      return [];
+    }
   }
 
   get logRoot(): string {

@@ -23,6 +23,8 @@ export interface WorkbenchSource {
   metricsText(): Promise<{ contentType: string; text: string }>;
   /** SSE: each event as `{type, data}`; returns the unsubscribe. */
   subscribe(send: (type: string, data: unknown) => void): () => void;
+  /** The local OSS: endpoint, region, access key id (never the secret) and buckets. */
+  oss(): unknown;
 }
 
 /** Where the bundled page is: dist/web beside dist/gateway. */
@@ -55,6 +57,9 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   });
   const api = express.Router();
   api.use(express.json({ limit: '7mb' }));
+  // What this emulator serves besides functions: where the local OSS is and how to sign for it.
+  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss'] }));
+  api.get('/oss', (_req, res) => res.json(src.oss()));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
     const q = req.query as Record<string, string | undefined>;
