@@ -93,6 +93,12 @@ describe('the local OSS', () => {
     expect((head.res.headers as Record<string, string>).etag).toMatch(/^"[0-9A-F]{32}-3"$/);
     await c.copy('big/copy.bin', 'big/file.bin');
     expect((await c.get('big/copy.bin')).content.equals(body)).toBe(true);
+    // UploadPartCopy: parts taken from ranges of an existing object.
+    const { uploadId } = await c.initMultipartUpload('big/ranges.bin');
+    const p1 = await c.uploadPartCopy('big/ranges.bin', uploadId, 1, `0-${100 * 1024 - 1}`, { sourceKey: 'big/file.bin', sourceBucketName: 'photos' }, {});
+    const p2 = await c.uploadPartCopy('big/ranges.bin', uploadId, 2, `${200 * 1024}-${250 * 1024 - 1}`, { sourceKey: 'big/file.bin', sourceBucketName: 'photos' }, {});
+    await c.completeMultipartUpload('big/ranges.bin', uploadId, [{ number: 1, etag: p1.etag }, { number: 2, etag: p2.etag }]);
+    expect((await c.get('big/ranges.bin')).content.equals(Buffer.concat([body.subarray(0, 100 * 1024), body.subarray(200 * 1024)]))).toBe(true);
   });
 
   it('appends to an Appendable object at its length, and refuses a wrong position or a Normal object', async () => {

@@ -252,6 +252,17 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     const uploadId = q.get('uploadId');
     if (method === 'PUT' && uploadId) {
       const partNumber = Number(q.get('partNumber'));
+      const copySource = req.headers['x-oss-copy-source'] as string | undefined;
+      if (copySource) {
+        // UploadPartCopy: a part from (a range of) another object.
+        const from = sourceOf(copySource);
+        const src = store.head(from.bucket, from.key);
+        const range = rangeOf(req.headers['x-oss-copy-source-range'] as string | undefined, src.size);
+        if (range === 'unsatisfiable') throw new OssError(416, 'InvalidRange', 'The requested range cannot be satisfied.');
+        const etag = await store.putPart(uploadId, partNumber, store.read(from.bucket, from.key, range));
+        // The ETag in the head too: SDKs read it there.
+        return send(res, requestId, 200, { 'content-type': 'application/xml', etag }, xmlDocument('CopyPartResult', { LastModified: iso(new Date()), ETag: etag }));
+      }
       const etag = await store.putPart(uploadId, partNumber, req);
       return send(res, requestId, 200, { etag });
     }
@@ -264,9 +275,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     if (method === 'PUT') {
       const source = req.headers['x-oss-copy-source'] as string | undefined;
       if (source) {
-        const decoded = decodeURIComponent(source.replace(/^\//, ''));
-        const slash = decoded.indexOf('/');
-        const from = { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+        const from = sourceOf(source);
         const replace = String(req.headers['x-oss-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
         const m = await store.copy(from, { bucket, key }, replace ? putOptionsOf(req, key, () => store.head(from.bucket, from.key).contentType) : undefined);
         fire(bucket, key, 'ObjectCreated:CopyObject', m.size, m.etag);
@@ -364,6 +373,19 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       res.end(req.method === 'HEAD' ? undefined : errorXml(e, requestId, req.headers.host ?? 'localhost'));
     });
   };
+}
+
+/** `x-oss-copy-source: /<bucket>/<key>` (URL-encoded), its names checked like any others. */
+function sourceOf(header: string): { bucket: string; key: string } {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(header.replace(/^\//, ''));
+  } catch {
+    throw new OssError(400, 'InvalidArgument', 'Copy Source is not valid.');
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0) throw new OssError(400, 'InvalidArgument', 'Copy Source must mention the source bucket and key: /sourcebucket/sourcekey.');
+  return { bucket: checkBucket(decoded.slice(0, slash)), key: checkKey(decoded.slice(slash + 1)) };
 }
 
 /** 304 / 412 for If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since; 0 when it serves. */
