@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -86,6 +86,20 @@ export function typeOfKey(key: string): string {
 }
 
 const quoted = (md5hex: string) => `"${md5hex.toUpperCase()}"`;
+
+/** Streams `source` into `file`, feeding `hash` on the way; rejects if the source fails or ends early. */
+function writeHashed(source: Readable, file: string, hash: Hash): Promise<void> {
+  return pipeline(
+    source,
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const c of chunks) {
+        hash.update(c);
+        yield c;
+      }
+    },
+    createWriteStream(file),
+  );
+}
 
 /** A file's MD5 (hex), read a megabyte at a time: a large file dropped in by hand is not loaded whole. */
 function md5OfFile(file: string): string {
@@ -247,16 +261,7 @@ export class OssStore {
         hash.update(source);
         writeFileSync(tmp, source);
       } else {
-        await pipeline(
-          source,
-          async function* (chunks: AsyncIterable<Buffer>) {
-            for await (const c of chunks) {
-              hash.update(c);
-              yield c;
-            }
-          },
-          createWriteStream(tmp),
-        );
+        await writeHashed(source, tmp, hash);
       }
       const md5 = hash.digest();
       if (expectMd5 && md5.toString('base64') !== expectMd5) throw new OssError(400, 'InvalidDigest', 'The Content-MD5 you specified did not match what was received.');
@@ -472,16 +477,7 @@ export class OssStore {
     const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
     const hash = createHash('md5');
     try {
-      await pipeline(
-        source,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const c of chunks) {
-            hash.update(c);
-            yield c;
-          }
-        },
-        createWriteStream(tmp),
-      );
+      await writeHashed(source, tmp, hash);
       renameSync(tmp, path.join(dir, `part-${partNumber}`));
     } catch (err) {
       rmSync(tmp, { force: true });
