@@ -121,9 +121,13 @@ export class OssStore {
   constructor(
     readonly root: string,
     readonly metaRoot: string,
-  ) {
-    mkdirSync(root, { recursive: true });
-    mkdirSync(path.join(metaRoot, '.tmp'), { recursive: true });
+  ) {}
+
+  /** Where writes are staged, made at the first write: a project that uses no OSS gets no folders. */
+  private tmpFile(): string {
+    const dir = path.join(this.metaRoot, '.tmp');
+    mkdirSync(dir, { recursive: true });
+    return path.join(dir, randomUUID());
   }
 
   /** Whether `file` was written or removed through the API in the last few seconds. */
@@ -210,7 +214,7 @@ export class OssStore {
     this.remember(`${bucket}\0${meta.key}`, meta);
     const file = this.metaFile(bucket, meta.key);
     mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+    const tmp = this.tmpFile();
     writeFileSync(tmp, JSON.stringify(meta));
     renameSync(tmp, file);
   }
@@ -251,7 +255,7 @@ export class OssStore {
   async put(bucket: string, key: string, source: Readable | Buffer, opts: PutOptions = {}, expectMd5?: string): Promise<ObjectMeta> {
     this.requireBucket(bucket);
     const file = objectPath(this.root, bucket, checkKey(key));
-    const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+    const tmp = this.tmpFile();
     const hash = createHash('md5');
     try {
       if (key.endsWith('/')) {
@@ -335,7 +339,7 @@ export class OssStore {
       throw new OssError(409, 'PositionNotEqualToLength', 'Position is not equal to file length', { CurrentPosition: String(length) });
     }
     if (!current) {
-      const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+      const tmp = this.tmpFile();
       writeFileSync(tmp, body);
       this.place(bucket, key, file, tmp);
     } else {
@@ -474,7 +478,7 @@ export class OssStore {
     this.upload(uploadId);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw new OssError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     const dir = this.uploadDir(uploadId);
-    const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+    const tmp = this.tmpFile();
     const hash = createHash('md5');
     try {
       await writeHashed(source, tmp, hash);
@@ -516,7 +520,7 @@ export class OssStore {
       previous = p.partNumber;
     }
     const dir = this.uploadDir(uploadId);
-    const tmp = path.join(this.metaRoot, '.tmp', randomUUID());
+    const tmp = this.tmpFile();
     const out = createWriteStream(tmp);
     const sums = createHash('md5');
     try {
