@@ -126,6 +126,8 @@ function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
   if (e.type === 'started') note(`${fnKey(e.fn)}: instance started in ${e.instance.startedMs} ms`);
   else if (e.type === 'stopped' && e.why === 'idle') note(`${fnKey(e.fn)}: idle instance stopped`);
   else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
+  // Stopped by fc-local before its end was seen (a container's exit reaches us through the engine).
+  else if (e.type === 'stopped' && e.why === 'discarded') note(`${fnKey(e.fn)}: instance ended (it crashed, timed out or failed to initialize); the next request starts another`);
 }
 
 function ossWhere(raw: string): 'local' | 'remote' {
