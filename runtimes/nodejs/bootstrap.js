@@ -51,20 +51,21 @@ if (BUILTINS_PATH) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The local OSS: requests to OSS's own host names (<bucket>.oss-<region>[-internal].aliyuncs.com,
-// as ali-oss builds them from a region, or an endpoint of that form) go to fc-local's OSS, keeping
-// their Host header, so that unmodified code writes to the local buckets. https becomes http there
-// (the local OSS has no certificate for OSS's names). Other hosts are untouched.
-// In a container the local OSS is a Unix socket (FC_LOCAL_OSS_SOCKET): its loopback is its own.
-var OSS_LOCAL = process.env.FC_LOCAL_OSS_ENDPOINT;
-var OSS_SOCKET = process.env.FC_LOCAL_OSS_SOCKET;
-if (OSS_LOCAL || OSS_SOCKET) {
+// fc-local's local services: requests to OSS's own host names (<bucket>.oss-<region>[-internal].
+// aliyuncs.com, as ali-oss builds them from a region) go to fc-local's OSS, and requests to FC's
+// endpoints (<accountId>.<region>[-internal].fc.aliyuncs.com, as @alicloud/fc2 builds them) to
+// fc-local's FC API, keeping their Host header, so that unmodified code works locally. https
+// becomes http there (the local services have no certificates for those names). In a container
+// they are Unix sockets (FC_LOCAL_*_SOCKET): its loopback is its own. Other hosts are untouched.
+var LOCAL_SERVICES = [
+  { name: /(^|\.)oss-[a-z0-9-]+\.aliyuncs\.com$/i, endpoint: process.env.FC_LOCAL_OSS_ENDPOINT, socket: process.env.FC_LOCAL_OSS_SOCKET },
+  { name: /^[0-9]+\.[a-z0-9-]+\.fc\.aliyuncs\.com$/i, endpoint: process.env.FC_LOCAL_FC_ENDPOINT, socket: process.env.FC_LOCAL_FC_SOCKET },
+].filter(function (s) { return s.endpoint || s.socket; });
+if (LOCAL_SERVICES.length) {
   var urlModule = require('url');
-  var localOss = urlModule.parse(OSS_LOCAL || 'http://localhost');
-  var OSS_NAME = /(^|\.)oss-[a-z0-9-]+\.aliyuncs\.com$/i;
   var httpModule = require('http');
   var plainRequest = httpModule.request;
-  var toLocalOss = function (args) {
+  var toLocal = function (args) {
     // request(url[, options][, cb]) or request(options[, cb]): the options, merged, and the callback.
     var i = 0;
     var opts = {};
@@ -79,19 +80,23 @@ if (OSS_LOCAL || OSS_SOCKET) {
     }
     var cb = typeof args[i] === 'function' ? args[i] : undefined;
     var host = String(opts.hostname || opts.host || '').replace(/:\d+$/, '');
-    if (!OSS_NAME.test(host)) return undefined;
+    var service = LOCAL_SERVICES.filter(function (s) { return s.name.test(host); })[0];
+    if (!service) return undefined;
     var headers = Object.assign({}, opts.headers);
     var hasHost = Object.keys(headers).some(function (k) { return k.toLowerCase() === 'host'; });
     if (!hasHost) headers.host = host + (opts.port && String(opts.port) !== '80' && String(opts.port) !== '443' ? ':' + opts.port : '');
-    var local = OSS_SOCKET
-      ? Object.assign({}, opts, { protocol: 'http:', socketPath: OSS_SOCKET, hostname: undefined, host: undefined, port: undefined, headers: headers, agent: undefined })
-      : Object.assign({}, opts, { protocol: 'http:', hostname: localOss.hostname, host: localOss.hostname, port: localOss.port, headers: headers, agent: undefined });
-    return { opts: local, cb: cb };
+    var where;
+    if (service.socket) where = { socketPath: service.socket, hostname: undefined, host: undefined, port: undefined };
+    else {
+      var local = urlModule.parse(service.endpoint);
+      where = { hostname: local.hostname, host: local.hostname, port: local.port };
+    }
+    return { opts: Object.assign({}, opts, where, { protocol: 'http:', headers: headers, agent: undefined }), cb: cb };
   };
   var patch = function (mod) {
     var original = mod.request;
     mod.request = function () {
-      var to = toLocalOss(Array.prototype.slice.call(arguments));
+      var to = toLocal(Array.prototype.slice.call(arguments));
       if (!to) return original.apply(mod, arguments);
       return to.cb ? plainRequest.call(httpModule, to.opts, to.cb) : plainRequest.call(httpModule, to.opts);
     };

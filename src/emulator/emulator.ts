@@ -287,7 +287,7 @@ export class Emulator {
       ...(o.auth ? { keys: this.opts.credentials } : {}),
       onEvent: (e) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}) }, false),
     });
-    const server = http.createServer((req, res) => {
+    const handler: http.RequestListener = (req, res) => {
       if (this.draining) {
         res.writeHead(503, { 'Content-Type': 'application/json', Connection: 'close' });
         res.end(JSON.stringify({ ErrorCode: 'ServiceUnavailable', ErrorMessage: 'fc-local is shutting down' }));
@@ -298,7 +298,8 @@ export class Emulator {
       // <bucket>.oss-<region>.localhost (and oss-<region>.localhost): the local OSS, virtual-hosted.
       if (OSS_HOST.test(req.headers.host ?? '')) oss(req, res);
       else listener(req, res);
-    });
+    };
+    const server = http.createServer(handler);
     server.on('upgrade', upgradeHandler({ template: () => this.store.current, invoker: this.executor.invoker, log: note }));
     // Instances answer quickly; keep client connections open for reuse like FC's front ends.
     server.keepAliveTimeout = 65_000;
@@ -318,6 +319,9 @@ export class Emulator {
     if (o.oss === 'remote') note('oss remote: functions reach the real OSS; the local OSS serves only clients that name its endpoint');
     else if (this.opts.backend.name === 'process') this.instanceEnv = { FC_LOCAL_OSS_ENDPOINT: this.ossEndpoint };
     else this.instanceServices = [{ name: 'oss', envVar: 'FC_LOCAL_OSS_SOCKET', listener: oss }];
+    // FC's own API too (@alicloud/fc2 from a function, by FC's endpoint names).
+    if (this.opts.backend.name === 'process') this.instanceEnv = { ...this.instanceEnv, FC_LOCAL_FC_ENDPOINT: this.baseUrl };
+    else this.instanceServices = [...this.instanceServices, { name: 'fc', envVar: 'FC_LOCAL_FC_SOCKET', listener: handler }];
 
     await events.apply(tpl);
     this.store.subscribe((t) => events.apply(t));
