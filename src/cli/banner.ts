@@ -22,6 +22,8 @@ export interface BannerFacts {
   logRoot: string;
   /** The local OSS's endpoint (path style). */
   ossEndpoint?: string;
+  /** The backend's word on these functions (e.g. which image runs them). */
+  backendNotes?: string[];
   debug?: DebugTarget;
   /** The workbench page's URL (with its token when the bind is wide). */
   workbench?: string;
@@ -49,6 +51,7 @@ export function eventSourceLines(tpl: Template, ossRoot: string, logRoot: string
 export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   out(`fc-local serving ${b.file} (${FORMAT_NAMES[b.template.format]} format, region ${b.template.region})`);
   out(`  backend      ${b.backend}`);
+  for (const n of b.backendNotes ?? []) out(`               ${n}`);
   out(
     `  auth         ${b.auth ? `signed requests required for the API and authType=function triggers; credentials: ${b.credentialsSource}` : 'off (--no-auth): unsigned requests accepted'}`,
   );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fnKey } from '../model.js';
+import { allFunctions, fnKey } from '../model.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
 import { lineWriter } from './line-writer.js';
@@ -105,7 +105,7 @@ Examples:
         await emulator.stop();
         throw err instanceof ListenError ? new UsageError(err.message) : err;
       });
-      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint });
+      printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint, backendNotes: await selected.backend.notes?.(allFunctions(template)) });
       if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);

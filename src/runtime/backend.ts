@@ -83,6 +83,8 @@ export interface Backend {
   restartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean>;
   /** Told before the pools stop their instances at shutdown: close() comes next and cleans up for all. */
   closing?(): void;
+  /** What the banner should say of these functions on this backend (e.g. which image runs them). */
+  notes?(fns: FunctionSpec[]): Promise<string[]>;
   /** Stops everything this backend started. */
   close(): Promise<void>;
 }

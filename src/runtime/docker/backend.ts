@@ -72,25 +72,40 @@ export class DockerBackend implements Backend {
    * the engine has it. Said once per function either way.
    */
   private async imageOf(fn: FunctionSpec): Promise<string> {
+    const v = await this.variant(fn);
+    if (!v) return imageFor(fn.runtime, this.opts.images);
+    const key = `${fnKey(fn)}:${v.image}`;
+    if (!this.saidVariant.has(key)) {
+      this.saidVariant.add(key);
+      this.opts.log?.(v.note);
+    }
+    return v.image;
+  }
+
+  /** The image and what to say of it, for a Python function that imports what only the --full variant has. */
+  private async variant(fn: FunctionSpec): Promise<{ image: string; note: string } | undefined> {
     const image = imageFor(fn.runtime, this.opts.images);
     const full = runtimeFamily(fn.runtime) === 'python' ? fullVariantOf(image) : undefined;
-    if (!full) return image;
+    if (!full) return undefined;
     const heavy = heavyPythonImports(codeLocation(fn.codeUri).dir);
-    if (!heavy.length) return image;
+    if (!heavy.length) return undefined;
     const present = await this.docker
       .getImage(full)
       .inspect()
       .then(() => true, () => false);
-    const key = `${fnKey(fn)}:${present}`;
-    if (!this.saidVariant.has(key)) {
-      this.saidVariant.add(key);
-      this.opts.log?.(
-        present
-          ? `${fnKey(fn)} imports ${heavy.join(', ')}: running it on ${full}`
-          : `${fnKey(fn)} imports ${heavy.join(', ')}, which ${image} lacks: build ${full} with scripts/build-runtime-image.sh --full (FC's Python runtime has them built in)`,
-      );
-    }
-    return present ? full : image;
+    return present
+      ? { image: full, note: `${fnKey(fn)} imports ${heavy.join(', ')}: running it on ${full}` }
+      : { image, note: `${fnKey(fn)} imports ${heavy.join(', ')}, which ${image} lacks: build ${full} with scripts/build-runtime-image.sh --full (FC's Python runtime has them built in)` };
+  }
+
+  /** The banner's word on images: which functions run on the --full variant, or need it. */
+  async notes(fns: FunctionSpec[]): Promise<string[]> {
+    const found = await Promise.all(fns.map((f) => this.variant(f)));
+    return found.flatMap((v, i) => {
+      if (!v) return [];
+      this.saidVariant.add(`${fnKey(fns[i]!)}:${v.image}`);
+      return [v.note];
+    });
   }
 
   private readonly saidVariant = new Set<string>();
