@@ -18,7 +18,7 @@ tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-4}}"
 packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
 if [ "$full" = 1 ]; then
   tag="$tag-full"
-  packages="$packages,python3-scipy,python3-matplotlib,python3-opencv,python3-scrapy"
+  packages="$packages,python3-scipy,python3-matplotlib,python3-opencv"
 fi
 # debugpy for --debug-port: unpacked from its packages, without their gdb dependency (only used
 # to attach to a running pid, which fc-local never does).
