@@ -5,8 +5,9 @@
 # Cached by tag: a second run with the image present returns at once.
 #
 # Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-4)
-#   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv, scrapy), tagged
-#           <TAG>-full: fc-local runs a Python function that imports one of them on it.
+#   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv), tagged <TAG>-full:
+#           fc-local runs a Python function that imports one of them on it (2 GB). Not scrapy:
+#           Debian's python3-bcrypt, which it needs, fails to configure under debootstrap.
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
