@@ -5,9 +5,8 @@
 # Cached by tag: a second run with the image present returns at once.
 #
 # Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-4)
-#   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv), tagged <TAG>-full:
-#           fc-local runs a Python function that imports one of them on it (2 GB). Not scrapy:
-#           Debian's python3-bcrypt, which it needs, fails to configure under debootstrap.
+#   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv, scrapy), tagged
+#           <TAG>-full: fc-local runs a Python function that imports one of them on it (2 GB).
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
 #        FC_LOCAL_SUITE   the Debian suite (default: this machine's VERSION_CODENAME)
 set -euo pipefail
@@ -60,7 +59,15 @@ trap 'rm -rf "$work"' EXIT
 echo "building $tag: debootstrap $suite (minbase + $packages)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
-(cd "$work" && { apt-get download $debugpy_packages >/dev/null 2>&1 || { apt-get update -qq && apt-get download $debugpy_packages >/dev/null; }; })
+extract="$debugpy_packages"
+if [ "$full" = 1 ]; then
+  # scrapy: unpacked with the packages it needs that the rootfs lacks, not configured (Debian's
+  # python3-bcrypt, one of them, fails to configure under debootstrap; Python needs no configure).
+  installed=$(chroot "$work/rootfs" dpkg-query -W -f '${Package}\n')
+  closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances python3-scrapy 2>/dev/null | grep -v '^ ' | grep -v '^<' | sort -u)
+  extract="$extract $(comm -23 <(echo "$closure") <(echo "$installed" | sort -u) | tr '\n' ' ')"
+fi
+(cd "$work" && { apt-get download $extract >/dev/null 2>&1 || { apt-get update -qq && apt-get download $extract >/dev/null; }; })
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/rootfs"; done
 if [ "$pypi" = 1 ]; then
   cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"
@@ -77,4 +84,5 @@ tar -C "$work/rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /code' - "$tag" >/dev/null
 docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy, numpy, wand.image" && gm version | head -n1 && convert -version | head -n1 && java -version 2>&1 | head -n1'
+[ "$full" = 1 ] && docker run --rm --network none "$tag" python3 -c "import scipy, matplotlib, cv2, scrapy; print('full: scipy', scipy.__version__, 'matplotlib', matplotlib.__version__, 'opencv', cv2.__version__, 'scrapy', scrapy.__version__)"
 echo "built $tag"

@@ -63,7 +63,7 @@ class _MissingBuiltin(object):
             "No module named '%s': FC's Python runtime has it built in, and %s (Python %s) has not. "
             "Package it with your code (pip install -t . %s in codeUri, as the guide's \"Use a custom module\" shows), "
             "or run where it is installed (the Docker backend's offline image has numpy and wand, its --full variant "
-            "scipy, matplotlib and opencv; scripts/build-runtime-image.sh adds oss2 and tablestore where PyPI is reachable)"
+            "scipy, matplotlib, opencv and scrapy; scripts/build-runtime-image.sh adds oss2 and tablestore where PyPI is reachable)"
             % (name, sys.executable, sys.version.split()[0], FC_BUILTIN_MODULES[name]))
         # Said once on the console too, whoever catches the ImportError.
         if name not in self.warned:

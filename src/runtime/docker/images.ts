@@ -115,11 +115,8 @@ export class ImagePuller {
   }
 }
 
-/**
- * Python modules FC ships that the default offline image leaves to its `--full` variant (scrapy is
- * in neither: Debian's python3-bcrypt, one of its dependencies, fails to configure in debootstrap).
- */
-export const FULL_IMAGE_MODULES = ['scipy', 'matplotlib', 'cv2'] as const;
+/** Python modules FC ships that the default offline image leaves to its `--full` variant. */
+export const FULL_IMAGE_MODULES = ['scipy', 'matplotlib', 'cv2', 'scrapy'] as const;
 const HEAVY_IMPORT = new RegExp(`^\\s*(?:import|from)\\s+(${FULL_IMAGE_MODULES.join('|')})\\b`, 'gm');
 
 /**
