@@ -96,14 +96,3 @@ export function verifyOss(r: SignedRequest, keys: OssKeys, now = Date.now()): vo
   const text = stringToSign(r, expires, new Set(['OSSAccessKeyId', 'Expires', 'Signature']));
   if (!same(sign(keys.accessKeySecret, text), signature)) throw mismatch(text);
 }
-
-/** A presigned V1 URL's query (for the workbench and tests): OSSAccessKeyId, Expires, Signature. */
-export function presign(r: Omit<SignedRequest, 'headers'> & { headers?: IncomingHttpHeaders }, keys: OssKeys, expiresAt: number): URLSearchParams {
-  const expires = String(Math.floor(expiresAt / 1000));
-  const q = new URLSearchParams(r.query);
-  const text = stringToSign({ ...r, headers: r.headers ?? {}, query: q }, expires, new Set());
-  q.set('OSSAccessKeyId', keys.accessKeyId);
-  q.set('Expires', expires);
-  q.set('Signature', sign(keys.accessKeySecret, text));
-  return q;
-}
