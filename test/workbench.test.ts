@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -18,6 +19,7 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
   let srv: RunningServer;
   let browser: Browser;
   let page: Page;
+  const ossDir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-workbench-oss-'));
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) as `${string}.png`, fullPage: true });
   const tab = async (name: string) => {
     await page.click(`#tab-${name}`);
@@ -27,7 +29,7 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    srv = await startServer(['-t', 'fc.yml.example', '--no-auth', '--backend', 'process'], { FC_LOCAL_WORKBENCH_TOKEN: 'wb-token' });
+    srv = await startServer(['-t', 'fc.yml.example', '--no-auth', '--backend', 'process', '--oss-dir', ossDir], { FC_LOCAL_WORKBENCH_TOKEN: 'wb-token' });
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -120,6 +122,39 @@ describe.runIf(CHROMIUM)('workbench in Chromium', () => {
     await tab('Invocations');
     await page.waitForSelector(`#invocations tr[data-id="${fired[0]!.requestId}"]`);
     expect(await text(`#invocations tr[data-id="${fired[0]!.requestId}"]`)).toMatch(/demo\/on-events\s+oss\s+succeeded/);
+  });
+
+  it('browses the local OSS: uploads from the page, opens folders, downloads, deletes, and links each write to the invocations it started', async () => {
+    const { endpoint } = (await (await fetch(`${srv.base}/_fc-local/api/oss`, { headers: { 'x-fc-local-token': 'wb-token' } })).json()) as { endpoint: string };
+    // Writes from outside the page: a client of the OSS API (unsigned: this server runs --no-auth).
+    expect((await fetch(`${endpoint}/demo-bucket/docs/readme.txt`, { method: 'PUT', body: 'read me' })).status).toBe(200);
+    expect((await fetch(`${endpoint}/demo-bucket/uploads/first.png`, { method: 'PUT', body: 'PNG' })).status).toBe(200);
+    await tab('OSS');
+    await page.waitForSelector('#oss-objects tr[data-prefix="uploads/"]');
+    expect(await text('#oss-activity tr[data-key="docs/readme.txt"]')).toMatch(/ObjectCreated:PutObject[^]*api\s+no trigger/);
+    await page.click('#oss-objects tr[data-prefix="uploads/"]');
+    await page.waitForSelector('#oss-objects tr[data-key="uploads/first.png"]');
+    expect(await text('#oss-path')).toMatch(/demo-bucket \/ uploads/);
+    // An upload from the page lands in the folder shown, and fires the bucket's trigger (uploads/*.png).
+    const file = path.join(ossDir, '..', `${path.basename(ossDir)}-photo.png`);
+    writeFileSync(file, 'from the page');
+    await ((await page.$('input#oss-upload')) as ElementHandle<HTMLInputElement>).uploadFile(file);
+    const key = `uploads/${path.basename(file)}`;
+    await page.waitForSelector(`#oss-objects tr[data-key="${key}"]`);
+    await page.waitForSelector(`#oss-activity tr[data-key="${key}"] .oss-invocation`);
+    expect(await text(`#oss-activity tr[data-key="${key}"]`)).toMatch(/ObjectCreated:PutObject\s+demo-bucket\/uploads\/\S+ 13 B\s+api\s+demo\/on-events/);
+    const download = await page.$eval(`#oss-objects tr[data-key="${key}"] a[download]`, (a) => fetch((a as HTMLAnchorElement).href).then((r) => r.text()));
+    expect(download).toBe('from the page');
+    await shot('oss');
+    await page.click('#oss-objects tr[data-key="uploads/first.png"] .oss-delete');
+    await page.waitForFunction(() => !document.querySelector('#oss-objects tr[data-key="uploads/first.png"]'));
+    await page.waitForFunction(() => /ObjectRemoved:DeleteObject[^]*uploads\/first\.png[^]*demo\/on-events/.test((document.querySelector('#oss-activity tbody tr') as HTMLElement | null)?.innerText ?? ''));
+    expect(existsSync(path.join(ossDir, 'demo-bucket', 'uploads', 'first.png'))).toBe(false);
+    const id = await page.$eval(`#oss-activity tr[data-key="${key}"] .oss-invocation`, (a) => (a as HTMLElement).dataset.id!);
+    await page.click(`#oss-activity tr[data-key="${key}"] .oss-invocation`);
+    await page.waitForSelector('#detail-logs');
+    expect(await text('#detail')).toContain(id);
+    expect(await text('#detail')).toContain(key);
   });
 
   it('streams logs live and filters them by level and request id', async () => {

@@ -81,6 +81,105 @@ if sys.version_info[0] >= 3:
     sys.meta_path.append(_MissingBuiltin())
 
 
+# ---------------------------------------------------------------------------------------------
+# fc-local's local services: OSS's own host names (<bucket>.oss-<region>[-internal].aliyuncs.com,
+# as oss2 builds them from an endpoint) and FC's (<accountId>.<region>[-internal].fc.aliyuncs.com)
+# resolve to fc-local's OSS and FC API, so unmodified code reaches them; the Host header is the
+# client's own. On this machine that is their port (FC_LOCAL_*_ENDPOINT); in a container a Unix
+# socket (FC_LOCAL_*_SOCKET, its loopback is its own), reached through a forwarder on the
+# container's loopback. Other names resolve as always.
+import re as _re
+
+_LOCAL_SERVICES = [
+    (_re.compile(r'(^|\.)oss-[a-z0-9-]+\.aliyuncs\.com$', _re.I), 'FC_LOCAL_OSS_ENDPOINT', 'FC_LOCAL_OSS_SOCKET'),
+    (_re.compile(r'^[0-9]+\.[a-z0-9-]+\.fc\.aliyuncs\.com$', _re.I), 'FC_LOCAL_FC_ENDPOINT', 'FC_LOCAL_FC_SOCKET'),
+]
+_service_targets = {}
+_service_lock = threading.Lock()
+_https_warned = set()
+
+
+def _pipe(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except Exception:  # noqa: BLE001 - either side went away: close both
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket_module.SHUT_RDWR)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _unix_forwarder(path):
+    """A TCP port on this loopback that forwards each connection to the Unix socket `path`."""
+    listener = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_STREAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(64)
+
+    def accept():
+        while True:
+            client, _ = listener.accept()
+            upstream = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+            try:
+                upstream.connect(path)
+            except Exception:  # noqa: BLE001 - fc-local is gone: the client sees a closed connection
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                t = threading.Thread(target=_pipe, args=(a, b))
+                t.daemon = True
+                t.start()
+
+    t = threading.Thread(target=accept)
+    t.daemon = True
+    t.start()
+    return ('127.0.0.1', listener.getsockname()[1])
+
+
+def _service_target(host):
+    for name, endpoint_var, socket_var in _LOCAL_SERVICES:
+        if not name.search(host):
+            continue
+        with _service_lock:
+            if endpoint_var not in _service_targets:
+                endpoint = os.environ.get(endpoint_var)
+                sock = os.environ.get(socket_var)
+                if endpoint:
+                    hostport = endpoint.split('//', 1)[-1].rstrip('/')
+                    h, _, p = hostport.rpartition(':')
+                    _service_targets[endpoint_var] = (h, int(p))
+                elif sock and hasattr(socket_module, 'AF_UNIX'):
+                    _service_targets[endpoint_var] = _unix_forwarder(sock)
+                else:
+                    _service_targets[endpoint_var] = None
+            return _service_targets[endpoint_var]
+    return None
+
+
+_plain_getaddrinfo = socket_module.getaddrinfo
+
+
+def _getaddrinfo(host, port, *args, **kwargs):
+    name = host.decode('ascii', 'replace') if isinstance(host, bytes) else host
+    target = _service_target(name) if isinstance(name, (str, text_type)) else None
+    if target is None:
+        return _plain_getaddrinfo(host, port, *args, **kwargs)
+    if str(port) == '443' and name not in _https_warned:
+        _https_warned.add(name)
+        sys.stderr.write('fc-local: https://%s reaches fc-local\'s local service over plain HTTP, which a TLS client '
+                         'cannot speak: use an http:// endpoint in Python (FC\'s -internal endpoints need no TLS)\n' % name)
+    return _plain_getaddrinfo(target[0], target[1], *args, **kwargs)
+
+
+if any(os.environ.get(v) for _, a, b in _LOCAL_SERVICES for v in (a, b)):
+    socket_module.getaddrinfo = _getaddrinfo
+
+
 def current_request_id():
     return getattr(_state, 'request_id', None) or _current['request_id']
 

@@ -14,6 +14,8 @@ import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
 import type { Recorder } from './recorder.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
+import type { OssBrowser } from '../services/oss/browser.js';
+import type { OssEvent } from '../services/oss/handler.js';
 import { debuggerKind, type DebugTarget } from '../runtime/debug.js';
 
 // The composition root: one emulator owns the live template (TemplateStore) and wires every
@@ -166,7 +168,7 @@ export class Emulator {
     return this.inFlight;
   }
 
-  private async startWorkbench(o: ServeOptions, events: EventSources): Promise<WorkbenchSource> {
+  private async startWorkbench(o: ServeOptions, events: EventSources, browser: OssBrowser): Promise<WorkbenchSource> {
     const [{ Recorder }, { workbenchSource }] = await Promise.all([import('./recorder.js'), import('./workbench-source.js')]);
     const pools = this.executor.pools;
     const recorder = new Recorder((fn) => pools.existing(fn.service, fn.name)?.busy ?? 0);
@@ -191,9 +193,10 @@ export class Emulator {
         accessKeyId: this.opts.credentials.accessKeyId,
         // The secret stays out of an HTTP answer: it is the one of these credentials.
         accessKeySecretFrom: this.opts.credentials.source,
-        signatures: o.auth ? 'OSS V1 (header or presigned URL)' : 'off (--no-auth)',
+        signatures: o.auth ? 'OSS V1 and V4 (header, presigned URL or form)' : 'off (--no-auth)',
         buckets: this.events?.ossBuckets() ?? [],
       }),
+      ossBrowser: browser,
     });
   }
 
@@ -223,7 +226,7 @@ export class Emulator {
     const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
     const note = this.opts.note;
     // What only a server needs is loaded here, so that `invoke` starts without it.
-    const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }, { OssStore }, { ossApi, OSS_HOST }] = await Promise.all([
+    const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }, { OssStore }, { ossApi, OSS_HOST }, { ossBrowser }] = await Promise.all([
       import('../events/index.js'),
       import('../gateway/app.js'),
       import('../gateway/websocket.js'),
@@ -231,6 +234,7 @@ export class Emulator {
       import('./code-reload.js'),
       import('../services/oss/store.js'),
       import('../services/oss/handler.js'),
+      import('../services/oss/browser.js'),
     ]);
 
     const ossRoot = local(o.ossDir, 'oss');
@@ -242,10 +246,13 @@ export class Emulator {
       log: note,
       ossDir: ossRoot,
       ossWrittenByApi: (file) => ossStore.wroteRecently(file),
+      onOssActivity: (a) => this.recorder?.ossActivity(a),
       logDir: local(o.logDir, 'log'),
       baseUrl: () => this.baseUrl,
     });
     this.events = events;
+    // The local OSS's writes and deletes fire its triggers, whoever made them (a client, the workbench).
+    const ossWrote = (e: OssEvent) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}), origin: 'api' }, false);
     const asyncQueue = new AsyncQueue(this.executor.invoker, {
       dir: path.join(local(o.stateDir, ''), 'async'),
       concurrency: o.asyncConcurrency,
@@ -267,7 +274,7 @@ export class Emulator {
       await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
     }
     const now = new Date().toISOString();
-    const workbench = o.workbench === false ? undefined : await this.startWorkbench(o, events);
+    const workbench = o.workbench === false ? undefined : await this.startWorkbench(o, events, ossBrowser(ossStore, ossWrote));
     const listener = createGateway({
       workbench,
       requestFailed: this.recorder ? (url, status) => this.recorder?.requestError(functionOfUrl(url), status) : undefined,
@@ -285,7 +292,7 @@ export class Emulator {
       store: ossStore,
       region: tpl.region,
       ...(o.auth ? { keys: this.opts.credentials } : {}),
-      onEvent: (e) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}) }, false),
+      onEvent: ossWrote,
     });
     const handler: http.RequestListener = (req, res) => {
       if (this.draining) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { OssActivity } from '../events/oss-source.js';
 import { fnKey, type FunctionSpec } from '../model.js';
 import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
 
@@ -69,7 +70,12 @@ interface Minute extends Counts {
   durations: number[];
 }
 
-export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' };
+export type OssWrite = OssActivity & { seq: number; at: number };
+
+export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' } | { type: 'oss'; data: OssWrite };
+
+/** The OSS view keeps this many writes and deletes. */
+const OSS_KEEP = 500;
 
 /** At most BODY_KEEP bytes; a longer body is copied, so that the ring does not hold it whole. */
 function kept(b: Buffer): Buffer {
@@ -295,6 +301,22 @@ export class Recorder {
     e.stream = stream;
     e.line = line;
     if (this.listeners.size) this.emit({ type: 'log', data: e.entry() });
+  }
+
+  private readonly ossWrites: OssWrite[] = [];
+  private ossSeq = 0;
+
+  /** A write or delete of the local OSS (or an injected OSS event) and the invocations it started. */
+  ossActivity(a: OssActivity): void {
+    const w = { ...a, seq: ++this.ossSeq, at: Date.now() };
+    this.ossWrites.push(w);
+    if (this.ossWrites.length > OSS_KEEP) this.ossWrites.splice(0, this.ossWrites.length - OSS_KEEP);
+    this.emit({ type: 'oss', data: w });
+  }
+
+  /** Newest first. */
+  ossActivityLog(): OssWrite[] {
+    return [...this.ossWrites].reverse();
   }
 
   instancesChanged(): void {

@@ -9,6 +9,7 @@ import { FcError } from '../gateway/errors.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { Invoker, Outcome } from '../runtime/invoker.js';
 import type { PoolSet } from '../runtime/pool.js';
+import type { OssBrowser } from '../services/oss/browser.js';
 import type { Recorder, InvocationEntry } from './recorder.js';
 
 // The emulator's side of the workbench: functions and their instances from the pools, the
@@ -25,6 +26,7 @@ export interface WorkbenchParts {
   token?: string;
   /** The local OSS's facts, once serving. */
   oss: () => unknown;
+  ossBrowser: OssBrowser;
 }
 
 const InvokeBody = z.object({
@@ -65,6 +67,8 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
 
   return {
     oss: p.oss,
+    ossBrowser: p.ossBrowser,
+    ossActivity: () => p.recorder.ossActivityLog(),
     token: p.token,
     functions: () =>
       allFunctions(p.template()).map((f) => {
@@ -135,6 +139,7 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
       p.recorder.subscribe((e) => {
         if (e.type === 'invocation') send('invocation', summary(e.data));
         else if (e.type === 'log') send('log', e.data);
+        else if (e.type === 'oss') send('oss', e.data);
         else send('instances', {});
       }),
   };

@@ -52,8 +52,7 @@ export class EventDispatcher {
    * file event queued during a reload): the check here, against the live template, is what makes
    * a removed trigger stop in the same step as its route.
    */
-  async fire(fn: FunctionSpec, trigger: Trigger, event: unknown, wait = true): Promise<FiredInvocation> {
-    const requestId = randomUUID();
+  async fire(fn: FunctionSpec, trigger: Trigger, event: unknown, wait = true, requestId: string = randomUUID()): Promise<FiredInvocation> {
     const base = { service: fn.service, function: fn.name, trigger: trigger.name, requestId };
     const live = liveTrigger(this.current(), fn, trigger);
     if (!live) return { ...base, status: 'removed' };

@@ -5,12 +5,12 @@ import type { Invoker } from '../runtime/invoker.js';
 import { fireCdn, type CdnInjection } from './cdn-source.js';
 import { EventDispatcher, type FiredInvocation } from './dispatcher.js';
 import { LogSource } from './log-source.js';
-import { OssSource, type OssInjection } from './oss-source.js';
+import { OssSource, type OssActivity, type OssInjection } from './oss-source.js';
 import { TimerSource } from './timer-source.js';
 
 export type { FiredInvocation } from './dispatcher.js';
 export type { CdnInjection } from './cdn-source.js';
-export type { OssInjection } from './oss-source.js';
+export type { OssActivity, OssInjection } from './oss-source.js';
 
 export interface EventSourcesOptions {
   invoker: Invoker;
@@ -20,6 +20,8 @@ export interface EventSourcesOptions {
   ossDir: string;
   /** Files the local OSS API wrote lately (their events come from the API, not the folder watcher). */
   ossWrittenByApi?: (file: string) => boolean;
+  /** Told of every OSS event as it fires, with the invocations it started. */
+  onOssActivity?: (a: OssActivity) => void;
   logDir: string;
   /** Base URL of the running emulator (known once it listens), for the Log events' endpoint. */
   baseUrl: () => string;
@@ -37,7 +39,7 @@ export class EventSources {
   constructor(private readonly opts: EventSourcesOptions) {
     this.dispatcher = new EventDispatcher(opts.invoker, opts.template, (l) => opts.log(`event ${l}`));
     this.timer = new TimerSource(this.dispatcher, opts.template);
-    this.oss = new OssSource(this.dispatcher, path.resolve(opts.ossDir), opts.template, opts.ossWrittenByApi);
+    this.oss = new OssSource(this.dispatcher, path.resolve(opts.ossDir), opts.template, opts.ossWrittenByApi, opts.onOssActivity);
     this.logs = new LogSource(this.dispatcher, path.resolve(opts.logDir), () => `${opts.baseUrl()}/_fc-local/log`, opts.template);
   }
 

@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from 'chokidar';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Template } from '../model.js';
+import { fnKey, type Template } from '../model.js';
 import { DEFAULT_OSS_EVENT, ossEvent } from './builders.js';
 import { triggersOfType, type EventDispatcher, type FiredInvocation, type TriggerOf } from './dispatcher.js';
 
@@ -32,6 +33,20 @@ export interface OssInjection {
   eventName?: string;
   size?: number;
   eTag?: string;
+  /** Who wrote: the local OSS API, a file changed in a bucket folder, or an injected event (the default). */
+  origin?: OssOrigin;
+}
+
+export type OssOrigin = 'api' | 'folder' | 'injected';
+
+/** One write or delete and the invocations it started (their request ids are known at once). */
+export interface OssActivity {
+  bucket: string;
+  key: string;
+  eventName: string;
+  size: number;
+  origin: OssOrigin;
+  invocations: { function: string; trigger: string; requestId: string }[];
 }
 
 export class OssSource {
@@ -44,6 +59,8 @@ export class OssSource {
     private readonly current: () => Template,
     /** Files the local OSS API wrote or removed: it fires their events itself, with OSS's names. */
     private readonly writtenByApi: (file: string) => boolean = () => false,
+    /** Told of every event as it fires (the workbench's OSS view). */
+    private readonly observe?: (a: OssActivity) => void,
   ) {}
 
   /** Watches the bucket folders of `tpl`'s OSS triggers (creating them: a trigger needs its bucket). */
@@ -59,7 +76,7 @@ export class OssSource {
       const rel = path.relative(this.root, file).split(path.sep);
       const [bucket, ...key] = rel;
       const size = eventName.startsWith('ObjectCreated') ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
-      void this.fire({ bucket: bucket!, key: key.join('/'), eventName, size }, true);
+      void this.fire({ bucket: bucket!, key: key.join('/'), eventName, size, origin: 'folder' }, true);
     };
     watcher.on('add', onFile(DEFAULT_OSS_EVENT));
     watcher.on('change', onFile(DEFAULT_OSS_EVENT));
@@ -71,10 +88,16 @@ export class OssSource {
   fire(i: OssInjection, wait: boolean): Promise<FiredInvocation[]> {
     const tpl = this.current();
     const eventName = (i.eventName ?? DEFAULT_OSS_EVENT).replace(/^oss:/, '');
-    const hits = triggersOfType(tpl, 'oss').filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key));
+    const hits = triggersOfType(tpl, 'oss')
+      .filter(({ trigger }) => ossTriggerMatches(trigger, i.bucket, eventName, i.key))
+      .map((h) => ({ ...h, requestId: randomUUID() }));
+    this.observe?.({
+      bucket: i.bucket, key: i.key, eventName, size: i.size ?? 0, origin: i.origin ?? 'injected',
+      invocations: hits.map((h) => ({ function: fnKey(h.fn), trigger: h.trigger.name, requestId: h.requestId })),
+    });
     return Promise.all(
-      hits.map(({ fn, trigger }) =>
-        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, ...(i.eTag ? { eTag: i.eTag } : {}), region: tpl.region, accountId: tpl.accountId }), wait),
+      hits.map(({ fn, trigger, requestId }) =>
+        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, ...(i.eTag ? { eTag: i.eTag } : {}), region: tpl.region, accountId: tpl.accountId }), wait, requestId),
       ),
     );
   }

@@ -2,6 +2,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../util.js';
+import type { OssBrowser } from '../services/oss/browser.js';
+import { OssError } from '../services/oss/errors.js';
 import { FcError } from './errors.js';
 
 // The workbench's HTTP side under /_fc-local: the page and its assets (bundled at build time into
@@ -25,6 +27,10 @@ export interface WorkbenchSource {
   subscribe(send: (type: string, data: unknown) => void): () => void;
   /** The local OSS: endpoint, region, access key id (never the secret) and buckets. */
   oss(): unknown;
+  /** The OSS view: a bucket's folders and objects, uploads, downloads and deletes. */
+  ossBrowser: OssBrowser;
+  /** Recent OSS writes and deletes with the invocations each started, newest first. */
+  ossActivity(): unknown[];
 }
 
 /** Where the bundled page is: dist/web beside dist/gateway. */
@@ -56,9 +62,22 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
     res.type(m.contentType).send(m.text);
   });
   const api = express.Router();
+  // Uploads stream to the store as they come: before the JSON parser, which would read a JSON file.
+  api.put('/oss/buckets/:bucket/object', ossRoute(async (req, res) => {
+    const m = await src.ossBrowser.put(String(req.params.bucket), keyOf(req), req, req.get('content-type'));
+    res.json({ key: keyOf(req), size: m.size, etag: m.etag.replace(/"/g, '') });
+  }));
   api.use(express.json({ limit: '7mb' }));
+  api.get('/oss/buckets/:bucket/objects', ossRoute((req, res) => res.json(src.ossBrowser.list(String(req.params.bucket), String(req.query.prefix ?? '')))));
+  api.get('/oss/buckets/:bucket/object', ossRoute((req, res) => {
+    const { meta, body } = src.ossBrowser.read(String(req.params.bucket), keyOf(req));
+    res.set({ 'content-type': meta.contentType, 'content-length': String(meta.size), 'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(path.posix.basename(meta.key))}` });
+    body.pipe(res);
+  }));
+  api.delete('/oss/buckets/:bucket/object', ossRoute((req, res) => res.json({ deleted: src.ossBrowser.delete(String(req.params.bucket), keyOf(req)) })));
+  api.get('/oss/activity', (_req, res) => res.json(src.ossActivity()));
   // What this emulator serves besides functions: where the local OSS is and how to sign for it.
-  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss'] }));
+  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
   api.get('/oss', (_req, res) => res.json(src.oss()));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
@@ -90,6 +109,21 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   });
   r.use('/api', guard, api);
   return r;
+}
+
+function keyOf(req: Request): string {
+  const key = req.query.key;
+  if (typeof key !== 'string' || key === '') throw new FcError(400, 'InvalidArgument', 'the object is named by ?key=');
+  return key;
+}
+
+/** OSS's errors (NoSuchKey, InvalidObjectName, ...) as the workbench API's JSON errors. */
+function ossRoute(fn: (req: Request, res: Response) => unknown): express.RequestHandler {
+  return (req, res, next) => {
+    Promise.resolve()
+      .then(() => fn(req, res))
+      .catch((err: unknown) => next(err instanceof OssError ? new FcError(err.status, err.code, err.message) : err));
+  };
 }
 
 function limitOf(raw: string | undefined): number | undefined {

@@ -180,6 +180,71 @@ function Events({ templates }) {
   </div>`;
 }
 
+const size = (n) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 ** 2).toFixed(1)} MB`);
+const objectUrl = (bucket, key) => `${API}/oss/buckets/${encodeURIComponent(bucket)}/object?key=${encodeURIComponent(key)}`;
+
+/** The local OSS: a bucket's folders and objects (upload, download, delete), and what each write started. */
+function Oss({ onOpen }) {
+  const [info, setInfo] = useState(null);
+  const [bucket, setBucket] = useState('');
+  const [prefix, setPrefix] = useState('');
+  const [listing, setListing] = useState(null);
+  const [activity, setActivity] = useState([]);
+  const [error, setError] = useState('');
+  const load = (b = bucket, p = prefix) => {
+    if (!b) return;
+    fetch(`${API}/oss/buckets/${encodeURIComponent(b)}/objects?prefix=${encodeURIComponent(p)}`)
+      .then(async (r) => (r.ok ? setListing(await r.json()) : setError((await r.json()).ErrorMessage ?? r.statusText)));
+  };
+  useEffect(() => {
+    get('oss').then((o) => { setInfo(o); if (!bucket && o.buckets?.length) setBucket(o.buckets[0]); });
+    get('oss/activity').then((first) => setActivity((prev) => mergeBySeq(first, prev, 500, -1)));
+  }, []);
+  useEffect(() => { setError(''); load(); }, [bucket, prefix]);
+  useStream('oss', (w) => {
+    setActivity((prev) => [w, ...prev.filter((p) => p.seq !== w.seq)].slice(0, 500));
+    if (w.bucket === bucket) load();
+  });
+  const upload = async (files) => {
+    for (const f of files) {
+      const r = await fetch(objectUrl(bucket, prefix + f.name), { method: 'PUT', headers: { 'content-type': f.type || 'application/octet-stream' }, body: f });
+      if (!r.ok) setError((await r.json()).ErrorMessage ?? r.statusText);
+    }
+    load();
+  };
+  const remove = async (key) => { await fetch(objectUrl(bucket, key), { method: 'DELETE' }); load(); };
+  if (!info) return html`<p>loading…</p>`;
+  const crumbs = prefix.split('/').filter(Boolean);
+  return html`<div id="oss">
+    <div class="card row">
+      <label>bucket <select id="oss-bucket-pick" value=${bucket} onChange=${(e) => { setBucket(e.currentTarget.value); setPrefix(''); }}>${(info.buckets ?? []).map((b) => html`<option value=${b}>${b}</option>`)}</select></label>
+      <span class="muted">${info.endpoint} · ${info.region} · key id ${info.accessKeyId} · ${info.signatures}</span>
+    </div>
+    ${bucket ? html`<div class="card">
+      <div class="row">
+        <span id="oss-path"><a href="#OSS" onClick=${() => setPrefix('')}>${bucket}</a>${crumbs.map((c, i) => html` / <a href="#OSS" onClick=${() => setPrefix(`${crumbs.slice(0, i + 1).join('/')}/`)}>${c}</a>`)}</span>
+        <span class="muted">ACL ${listing?.acl ?? ''}</span>
+        <label class="act-label">upload here <input type="file" id="oss-upload" multiple onChange=${(e) => upload([...e.currentTarget.files])} /></label>
+      </div>
+      ${error ? html`<p class="bad" id="oss-error">${error}</p>` : null}
+      <table id="oss-objects"><thead><tr><th>name</th><th>size</th><th>last modified</th><th>type</th><th>ETag</th><th></th></tr></thead>
+      <tbody>
+        ${(listing?.prefixes ?? []).map((p) => html`<tr key=${p} class="pick" data-prefix=${p} onClick=${() => setPrefix(p)}><td>📁 ${p.slice(prefix.length)}</td><td></td><td></td><td></td><td></td><td></td></tr>`)}
+        ${(listing?.objects ?? []).map((o) => html`<tr key=${o.key} data-key=${o.key}>
+          <td>${o.key.slice(prefix.length)}</td><td>${size(o.size)}</td><td>${new Date(o.lastModified).toLocaleString()}</td><td>${o.contentType}</td><td class="muted">${o.etag}</td>
+          <td><a href=${objectUrl(bucket, o.key)} download>download</a> <button class="oss-delete" onClick=${() => remove(o.key)}>delete</button></td></tr>`)}
+      </tbody></table>
+      ${listing?.truncated ? html`<p class="muted">more than ${listing.objects.length + listing.prefixes.length} entries here: the first are shown</p>` : null}
+    </div>` : html`<p class="muted">No buckets yet: PutBucket makes one, and so does a folder in the OSS folder (--oss-dir).</p>`}
+    <div class="card"><h3>writes and what they started</h3>
+      <table id="oss-activity"><thead><tr><th>time</th><th>event</th><th>object</th><th>by</th><th>invocations</th></tr></thead>
+      <tbody>${activity.map((w) => html`<tr key=${w.seq} data-key=${w.key}>
+        <td>${time(w.at)}</td><td>${w.eventName}</td><td>${w.bucket}/${w.key}${w.size ? html` <span class="muted">${size(w.size)}</span>` : null}</td><td>${w.origin}</td>
+        <td>${w.invocations.length ? w.invocations.map((i) => html`<a class="oss-invocation" href="#Invocations" data-id=${i.requestId} onClick=${(e) => { e.preventDefault(); onOpen(i.requestId); }}>${i.function}</a> `) : html`<span class="muted">no trigger</span>`}</td></tr>`)}</tbody></table>
+    </div>
+  </div>`;
+}
+
 const CHARTS = [
   ['Invocations', ['invocations', 'billable']],
   ['Errors', ['handledErrors', 'unhandledErrors', 'clientErrors', 'serverErrors']],
@@ -217,7 +282,7 @@ function Metrics({ fns }) {
   </div>`;
 }
 
-const TABS = ['Functions', 'Invoke', 'Invocations', 'Logs', 'Events', 'Metrics'];
+const TABS = ['Functions', 'Invoke', 'Invocations', 'Logs', 'Events', 'OSS', 'Metrics'];
 
 function App() {
   const [tab, setTab] = useState(location.hash.slice(1) || 'Functions');
@@ -245,6 +310,7 @@ function App() {
       ${tab === 'Invocations' ? (open ? html`<${InvocationDetail} id=${open} onBack=${() => setOpen(null)} />` : html`<${Invocations} fns=${fns} rows=${rows} onOpen=${setOpen} />`) : null}
       ${tab === 'Logs' ? html`<${Logs} fns=${fns} />` : null}
       ${tab === 'Events' ? html`<${Events} templates=${templates} />` : null}
+      ${tab === 'OSS' ? html`<${Oss} onOpen=${(id) => { setTab('Invocations'); location.hash = 'Invocations'; setOpen(id); }} />` : null}
       ${tab === 'Metrics' ? html`<${Metrics} fns=${fns} />` : null}
     </main></div>`;
 }

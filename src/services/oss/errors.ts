@@ -19,7 +19,9 @@ export class OssError extends Error {
 export const xml = new XMLBuilder({ ignoreAttributes: false, suppressEmptyNode: false, format: false });
 
 export function xmlDocument(root: string, body: unknown): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${xml.build({ [root]: body }) as string}`;
+  // Quotes stay quotes in text (OSS writes <ETag>"..."</ETag>); these documents have no attributes.
+  const text = (xml.build({ [root]: body }) as string).replace(/&quot;/g, '"').replace(/&apos;/g, "'");
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${text}`;
 }
 
 export function errorXml(err: OssError, requestId: string, host: string): string {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
 import { errorXml, newRequestId, OssError, xmlDocument } from './errors.js';
 import { checkBucket, checkKey } from './names.js';
+import { postObject } from './post-object.js';
 import { isSigned, verifyOss, type OssKeys } from './signature.js';
 import { typeOfKey, type ObjectMeta, type OssStore, type PutOptions } from './store.js';
 
@@ -64,26 +65,31 @@ function targetOf(req: IncomingMessage): Target {
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, '.000Z');
 const encoded = (url: boolean) => (s: string) => (url ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
 
-function userMetaOf(req: IncomingMessage): Record<string, string> {
-  const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-oss-meta-') && v !== undefined) meta[k.slice(11)] = String(v);
-  return meta;
-}
-
 const STANDARD_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
 
-function putOptionsOf(req: IncomingMessage, key: string, fallbackType: (key: string) => string): PutOptions {
-  const acl = req.headers['x-oss-object-acl'] as string | undefined;
+/** An object's options from request headers, or from a form's fields (PostObject): the same names. */
+function optionsFrom(get: (name: string) => string | undefined, names: Iterable<string>, key: string, fallbackType: (key: string) => string): PutOptions {
+  const acl = get('x-oss-object-acl');
   if (acl && !ACLS.has(acl)) throw new OssError(400, 'InvalidArgument', 'no such object access control exists');
   const headers: Record<string, string> = {};
-  for (const h of STANDARD_HEADERS) if (req.headers[h]) headers[h] = String(req.headers[h]);
+  for (const h of STANDARD_HEADERS) if (get(h)) headers[h] = get(h)!;
+  const userMeta: Record<string, string> = {};
+  for (const n of names) if (n.startsWith('x-oss-meta-') && get(n) !== undefined) userMeta[n.slice(11)] = get(n)!;
   return {
-    contentType: (req.headers['content-type'] as string | undefined) || fallbackType(key),
-    userMeta: userMetaOf(req),
+    contentType: get('content-type') || fallbackType(key),
+    userMeta,
     acl: acl ?? 'default',
-    storageClass: (req.headers['x-oss-storage-class'] as string | undefined) ?? 'Standard',
+    storageClass: get('x-oss-storage-class') ?? 'Standard',
     headers,
   };
+}
+
+function putOptionsOf(req: IncomingMessage, key: string, fallbackType: (key: string) => string): PutOptions {
+  const get = (name: string) => {
+    const v = req.headers[name];
+    return v === undefined ? undefined : String(v);
+  };
+  return optionsFrom(get, Object.keys(req.headers), key, fallbackType);
 }
 
 function objectHeaders(m: ObjectMeta): Record<string, string> {
@@ -119,15 +125,14 @@ function parseXml(body: Buffer): Record<string, unknown> {
   }
 }
 
-/** Reads the object's ACL, and the bucket's where the object has its default. */
-function publicRead(store: OssStore, bucket: string, key: string | undefined): boolean {
-  if (!key) return false;
-  try {
-    const acl = store.head(bucket, key).acl;
-    return acl === 'public-read' || acl === 'public-read-write';
-  } catch {
-    return false;
-  }
+/** Whether an unsigned request may go ahead: reads where the ACL is public-read, writes where it is public-read-write. */
+function anonymousAllowed(store: OssStore, method: string, bucket: string | undefined, key: string | undefined): boolean {
+  if (!bucket || !store.hasBucket(bucket)) return false;
+  const acl = store.effectiveAcl(bucket, key);
+  const read = method === 'GET' || method === 'HEAD';
+  if (read) return acl === 'public-read' || acl === 'public-read-write';
+  // Writes to objects only: a bucket's own settings stay its owner's.
+  return key !== undefined && acl === 'public-read-write';
 }
 
 export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -149,12 +154,16 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     // Names first: a key that would leave its bucket is refused whoever asks.
     if (bucket) checkBucket(bucket);
     if (key !== undefined) checkKey(key);
+    // A form upload (PostObject) carries its signature in the form, checked with its policy.
+    if (method === 'POST' && bucket && key === undefined && /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+      return formUpload(req, res, requestId, bucket);
+    }
     if (o.keys) {
       const resource = `/${bucket ? `${bucket}/` : ''}${key ?? ''}`;
       const signed = { method, headers: req.headers, resource, query: q };
-      // Anonymous reads of a public-read object pass; everything else is signed.
-      const anonymousRead = !isSigned(signed) && (method === 'GET' || method === 'HEAD') && bucket && publicRead(store, bucket, key);
-      if (!anonymousRead) verifyOss(signed, o.keys);
+      // Unsigned requests pass where the ACL lets anyone in; everything else is signed.
+      const anonymous = !isSigned(signed) && !q.has('acl') && anonymousAllowed(store, method, bucket, key);
+      if (!anonymous) verifyOss(signed, o.keys);
     }
     if (!bucket) {
       if (method !== 'GET') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
@@ -173,10 +182,33 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     return objectOp(req, res, requestId, method, bucket, key, q);
   };
 
+  const formUpload = async (req: IncomingMessage, res: ServerResponse, requestId: string, bucket: string) => {
+    store.requireBucket(bucket);
+    const r = await postObject(req, {
+      store,
+      bucket,
+      ...(o.keys ? { keys: o.keys } : {}),
+      anonymousWrite: store.bucketAcl(bucket) === 'public-read-write',
+      // The form's fields name the object's headers as a PutObject's request headers do.
+      optionsOf: (get, names, key) => optionsFrom(get, names, key, typeOfKey),
+    });
+    fire(bucket, r.key, 'ObjectCreated:PostObject', r.meta.size, r.meta.etag);
+    if (r.redirect) return send(res, requestId, 303, { location: r.redirect, etag: r.meta.etag });
+    if (r.status === 201) {
+      return send(res, requestId, 201, { 'content-type': 'application/xml', etag: r.meta.etag }, xmlDocument('PostResponse', { Bucket: bucket, Location: `http://${bucket}.${endpoint}/${encodeURIComponent(r.key).replace(/%2F/g, '/')}`, Key: r.key, ETag: r.meta.etag }));
+    }
+    return send(res, requestId, r.status, { etag: r.meta.etag });
+  };
+
   const bucketOp = async (req: IncomingMessage, res: ServerResponse, requestId: string, method: string, bucket: string, q: URLSearchParams) => {
+    if (method === 'PUT' && q.has('acl')) {
+      store.setBucketAcl(bucket, bucketAclOf(req, true)!);
+      return send(res, requestId, 200, {});
+    }
     if (method === 'PUT') {
-      store.bucketDir(bucket);
+      const acl = bucketAclOf(req, false);
       store.createBucket(bucket);
+      if (acl) store.setBucketAcl(bucket, acl);
       return send(res, requestId, 200, { location: `/${bucket}` });
     }
     if (method === 'DELETE') {
@@ -184,10 +216,11 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       return send(res, requestId, 204, {});
     }
     store.requireBucket(bucket);
+    if (method === 'GET' && q.has('acl')) return sendXml(res, requestId, 'AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: store.bucketAcl(bucket) } });
     if (method === 'GET' && q.has('bucketInfo')) {
       const created = store.buckets().find((b) => b.name === bucket)!.created;
       return sendXml(res, requestId, 'BucketInfo', {
-        Bucket: { CreationDate: iso(created), ExtranetEndpoint: endpoint, IntranetEndpoint: `oss-${o.region}-internal.aliyuncs.com`, Location: `oss-${o.region}`, Name: bucket, StorageClass: 'Standard', Owner: OWNER, AccessControlList: { Grant: 'private' } },
+        Bucket: { CreationDate: iso(created), ExtranetEndpoint: endpoint, IntranetEndpoint: `oss-${o.region}-internal.aliyuncs.com`, Location: `oss-${o.region}`, Name: bucket, StorageClass: 'Standard', Owner: OWNER, AccessControlList: { Grant: store.bucketAcl(bucket) } },
       });
     }
     if (method === 'GET' && q.has('uploads')) {
@@ -307,7 +340,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       const listed = (doc?.Part ?? []).map((p) => ({ partNumber: Number(p.PartNumber), etag: String(p.ETag) }));
       const m = await store.complete(uploadId, listed);
       fire(bucket, key, 'ObjectCreated:CompleteMultipartUpload', m.size, m.etag);
-      return sendXml(res, requestId, 'CompleteMultipartUploadResult', { Location: `http://${bucket}.${endpoint}/${encodeURIComponent(key)}`, Bucket: bucket, Key: key, ETag: m.etag });
+      return sendXml(res, requestId, 'CompleteMultipartUploadResult', { Location: `http://${bucket}.${endpoint}/${encodeURIComponent(key).replace(/%2F/g, '/')}`, Bucket: bucket, Key: key, ETag: m.etag });
     }
     if (method === 'DELETE' && uploadId) {
       store.abort(uploadId);
@@ -325,6 +358,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       });
     }
     if (method !== 'GET' && method !== 'HEAD') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    if (q.has('x-oss-process')) throw new OssError(501, 'NotImplemented', 'fc-local does not emulate OSS image and document processing (x-oss-process): process the object in your function, or against the real OSS.');
     const m = store.head(bucket, key);
     if (q.has('acl')) return sendXml(res, requestId, 'AccessControlPolicy', { Owner: OWNER, AccessControlList: { Grant: m.acl } });
     if (q.has('objectMeta')) return send(res, requestId, 200, { etag: m.etag, 'content-length': String(m.size), 'last-modified': m.lastModified.toUTCString() });
@@ -361,6 +395,24 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
 
   return (req, res) => {
     const requestId = newRequestId();
+    // Browsers (form uploads, presigned URLs from a page) are let in from any origin: a local OSS
+    // has no CORS rules to set up, where OSS would need PutBucketCors first.
+    const origin = req.headers.origin;
+    if (origin) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', 'ETag, x-oss-request-id, x-oss-next-append-position, x-oss-hash-crc64ecma');
+      res.setHeader('vary', 'Origin');
+      if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+        res.writeHead(200, {
+          'x-oss-request-id': requestId,
+          'access-control-allow-methods': 'GET, PUT, POST, DELETE, HEAD',
+          'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? ''),
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return;
+      }
+    }
     handle(req, res, requestId).catch((err: unknown) => {
       const e = err instanceof OssError ? err : new OssError(500, 'InternalError', `We encountered an internal error: ${(err as Error).message}`);
       if (res.headersSent) {
@@ -373,6 +425,14 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       res.end(req.method === 'HEAD' ? undefined : errorXml(e, requestId, req.headers.host ?? 'localhost'));
     });
   };
+}
+
+/** x-oss-acl of PutBucket / PutBucketAcl (a bucket has no `default`). */
+function bucketAclOf(req: IncomingMessage, required: boolean): string | undefined {
+  const acl = req.headers['x-oss-acl'] as string | undefined;
+  if (acl === undefined && !required) return undefined;
+  if (!acl || acl === 'default' || !ACLS.has(acl)) throw new OssError(400, 'InvalidArgument', 'no such bucket access control exists');
+  return acl;
 }
 
 /** `x-oss-copy-source: /<bucket>/<key>` (URL-encoded), its names checked like any others. */

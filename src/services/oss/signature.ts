@@ -1,11 +1,13 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { OssError } from './errors.js';
 
-// OSS's V1 signatures (`Authorization: OSS <AccessKeyId>:<Signature>`, and presigned URLs with
-// OSSAccessKeyId, Expires and Signature), checked against fc-local's credentials: the same ones
-// functions get in context.credentials, so code built from them is let in. An STS token
-// (x-oss-security-token, security-token) is accepted with those keys.
+// OSS's signatures, checked against fc-local's credentials: the same ones functions get in
+// context.credentials, so code built from them is let in. V1 (`Authorization: OSS <AccessKeyId>:
+// <Signature>`, presigned URLs with OSSAccessKeyId, Expires and Signature) and V4
+// (`OSS4-HMAC-SHA256 Credential=...`, presigned URLs with x-oss-credential, x-oss-date,
+// x-oss-expires and x-oss-signature). An STS token (x-oss-security-token, security-token) is
+// accepted with those keys.
 
 /** Query parameters OSS signs as sub-resources (the others, prefix, marker, ..., are not). */
 const SUBRESOURCES = new Set([
@@ -75,7 +77,7 @@ export function isSigned(r: SignedRequest): boolean {
 export function verifyOss(r: SignedRequest, keys: OssKeys, now = Date.now()): void {
   const auth = header(r.headers, 'authorization');
   if (auth) {
-    if (auth.startsWith('OSS4-HMAC-SHA256')) throw denied('fc-local checks OSS V1 signatures (OSS <AccessKeyId>:<Signature>); V4 is not emulated yet: sign with V1 (the SDKs default to it)');
+    if (auth.startsWith('OSS4-HMAC-SHA256')) return verifyV4Header(r, auth, keys, now);
     const m = /^OSS ([^:]+):(.+)$/.exec(auth);
     if (!m) throw new OssError(400, 'InvalidArgument', 'Authorization header is invalid.');
     if (m[1] !== keys.accessKeyId) throw new OssError(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', { OSSAccessKeyId: m[1]! });
@@ -87,6 +89,7 @@ export function verifyOss(r: SignedRequest, keys: OssKeys, now = Date.now()): vo
     if (Number.isFinite(date) && Math.abs(now - date) > 15 * 60_000) throw new OssError(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
     return;
   }
+  if (r.query.get('x-oss-signature-version') === 'OSS4-HMAC-SHA256') return verifyV4Query(r, keys, now);
   const id = r.query.get('OSSAccessKeyId');
   const signature = r.query.get('Signature');
   const expires = r.query.get('Expires');
@@ -95,4 +98,124 @@ export function verifyOss(r: SignedRequest, keys: OssKeys, now = Date.now()): vo
   if (Number(expires) * 1000 < now) throw denied('Request has expired.');
   const text = stringToSign(r, expires, new Set(['OSSAccessKeyId', 'Expires', 'Signature']));
   if (!same(sign(keys.accessKeySecret, text), signature)) throw mismatch(text);
+}
+
+// V4: HMAC-SHA256 over a canonical request, with a key derived from the secret, the day, the
+// region and the product, as OSS's "signature version 4" documents it.
+
+/** RFC 3986 encoding as OSS's V4 canonical forms use it. */
+const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+interface V4Scope {
+  accessKeyId: string;
+  day: string;
+  region: string;
+  product: string;
+}
+
+function scopeOf(credential: string): V4Scope {
+  const [accessKeyId, day, region, product, terminator] = credential.split('/');
+  if (!accessKeyId || !day || !region || !product || terminator !== 'aliyun_v4_request') {
+    throw new OssError(400, 'InvalidArgument', `The credential ${credential} is not <AccessKeyId>/<SignDate>/<SignRegion>/oss/aliyun_v4_request.`);
+  }
+  return { accessKeyId, day, region, product };
+}
+
+/**
+ * The canonical requests a V4 signature may have been computed over: a query parameter without a
+ * value is `key` in some SDKs' canonical form and `key=` in others', so both are tried.
+ */
+function canonicalRequestsV4(r: SignedRequest, additional: string[], skipQuery: string | undefined): string[] {
+  const uri = rfc3986(r.resource).replace(/%2F/g, '/');
+  const params = [...r.query.entries()].filter(([k]) => k !== skipQuery).map(([k, v]) => [rfc3986(k), v === '' ? undefined : rfc3986(v)] as const);
+  params.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const query = (bare: boolean) => params.map(([k, v]) => (v === undefined ? (bare ? k : `${k}=`) : `${k}=${v}`)).join('&');
+  const signedHeaders = new Set(additional);
+  for (const k of Object.keys(r.headers)) if (k === 'content-type' || k === 'content-md5' || k.startsWith('x-oss-')) signedHeaders.add(k);
+  const canonicalHeaders = [...signedHeaders].sort().map((k) => `${k}:${header(r.headers, k).trim()}\n`).join('');
+  const payload = header(r.headers, 'x-oss-content-sha256') || 'UNSIGNED-PAYLOAD';
+  const forms = params.some(([, v]) => v === undefined) ? [query(true), query(false)] : [query(true)];
+  return forms.map((q) => [r.method.toUpperCase(), uri, q, canonicalHeaders, additional.join(';'), payload].join('\n'));
+}
+
+/** The signing key of a day, region and product. */
+function v4Key(secret: string, scope: V4Scope): Buffer {
+  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+  return hmac(hmac(hmac(hmac(`aliyun_v4${secret}`, scope.day), scope.region), scope.product), 'aliyun_v4_request');
+}
+
+function signV4(secret: string, scope: V4Scope, date: string, canonical: string): { text: string; signature: string } {
+  const text = ['OSS4-HMAC-SHA256', date, `${scope.day}/${scope.region}/${scope.product}/aliyun_v4_request`, createHash('sha256').update(canonical, 'utf8').digest('hex')].join('\n');
+  return { text, signature: createHmac('sha256', v4Key(secret, scope)).update(text, 'utf8').digest('hex') };
+}
+
+/** x-oss-date's yyyymmddTHHMMSSZ as a time, or NaN. */
+function v4Time(date: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
+  return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : NaN;
+}
+
+function checkV4(r: SignedRequest, keys: OssKeys, scope: V4Scope, date: string, additional: string[], signature: string, skipQuery?: string): void {
+  if (scope.accessKeyId !== keys.accessKeyId) throw new OssError(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', { OSSAccessKeyId: scope.accessKeyId });
+  if (!date.startsWith(scope.day)) throw denied(`The date ${date} is not the credential's day ${scope.day}.`);
+  const candidates = canonicalRequestsV4(r, additional, skipQuery).map((c) => signV4(keys.accessKeySecret, scope, date, c));
+  if (!candidates.some((c) => same(c.signature, signature))) throw mismatch(candidates[0]!.text);
+}
+
+function verifyV4Header(r: SignedRequest, auth: string, keys: OssKeys, now: number): void {
+  const fields = new Map(
+    auth
+      .slice('OSS4-HMAC-SHA256'.length)
+      .split(',')
+      .map((f) => f.trim().split('=') as [string, string?])
+      .map(([k, v]) => [k, v ?? ''] as const),
+  );
+  const credential = fields.get('Credential');
+  const signature = fields.get('Signature');
+  if (!credential || !signature) throw new OssError(400, 'InvalidArgument', 'Authorization header is invalid: OSS4-HMAC-SHA256 needs Credential and Signature.');
+  const date = header(r.headers, 'x-oss-date');
+  if (!date) throw new OssError(400, 'InvalidArgument', 'A V4-signed request needs the x-oss-date header.');
+  const additional = fields.has('AdditionalHeaders') ? fields.get('AdditionalHeaders')!.split(';') : [];
+  if (additional.some((h) => h === '')) throw new OssError(400, 'InvalidArgument', 'AdditionalHeaders holds an empty header name.');
+  checkV4(r, keys, scopeOf(credential), date, additional, signature);
+  const time = v4Time(date);
+  if (!Number.isFinite(time)) throw new OssError(400, 'InvalidArgument', `x-oss-date ${date} is not yyyymmddTHHMMSSZ.`);
+  if (Math.abs(now - time) > 15 * 60_000) throw new OssError(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
+}
+
+function verifyV4Query(r: SignedRequest, keys: OssKeys, now: number): void {
+  const credential = r.query.get('x-oss-credential');
+  const date = r.query.get('x-oss-date');
+  const expires = Number(r.query.get('x-oss-expires'));
+  const signature = r.query.get('x-oss-signature');
+  if (!credential || !date || !signature || !Number.isFinite(expires)) throw denied('A V4 presigned URL needs x-oss-credential, x-oss-date, x-oss-expires and x-oss-signature.');
+  const additional = r.query.get('x-oss-additional-headers')?.split(';') ?? [];
+  checkV4(r, keys, scopeOf(credential), date, additional, signature, 'x-oss-signature');
+  const time = v4Time(date);
+  if (!Number.isFinite(time)) throw new OssError(400, 'InvalidArgument', `x-oss-date ${date} is not yyyymmddTHHMMSSZ.`);
+  if (time + expires * 1000 < now) throw denied('Request has expired.');
+}
+
+/**
+ * PostObject's signature over its base64 policy: V1 (OSSAccessKeyId, Signature: base64 HMAC-SHA1)
+ * or V4 (x-oss-signature-version, x-oss-credential, x-oss-date, x-oss-signature: hex HMAC-SHA256
+ * with the derived key). `field` reads a form field by its lowercase name.
+ */
+export function verifyPostPolicy(field: (name: string) => string | undefined, policy: string, keys: OssKeys): void {
+  if (field('x-oss-signature-version') === 'OSS4-HMAC-SHA256') {
+    const credential = field('x-oss-credential');
+    const date = field('x-oss-date');
+    const signature = field('x-oss-signature');
+    if (!credential || !date || !signature) throw denied('A V4 form upload needs x-oss-credential, x-oss-date and x-oss-signature.');
+    const scope = scopeOf(credential);
+    if (scope.accessKeyId !== keys.accessKeyId) throw new OssError(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', { OSSAccessKeyId: scope.accessKeyId });
+    const key = v4Key(keys.accessKeySecret, scope);
+    if (!same(createHmac('sha256', key).update(policy, 'utf8').digest('hex'), signature)) throw mismatch(policy);
+    return;
+  }
+  const id = field('ossaccesskeyid');
+  const signature = field('signature');
+  if (!id || !signature) throw denied('The form upload is not signed: OSSAccessKeyId, policy and Signature are needed unless the bucket is public-read-write.');
+  if (id !== keys.accessKeyId) throw new OssError(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', { OSSAccessKeyId: id });
+  if (!same(sign(keys.accessKeySecret, policy), signature)) throw mismatch(policy);
 }

@@ -114,6 +114,9 @@ function md5OfFile(file: string): string {
   return hash.digest('hex');
 }
 
+/** A bucket's own metadata (its ACL), beside its objects' (whose files are named by SHA-1). */
+const BUCKET_META = '_bucket.json';
+
 export class OssStore {
   /** Files this store wrote or removed lately: the folder watcher leaves them to the API's events. */
   private readonly recent = new Map<string, number>();
@@ -169,6 +172,38 @@ export class OssStore {
     if (existsSync(dir)) return false;
     mkdirSync(dir, { recursive: true });
     return true;
+  }
+
+  /** The bucket's ACL (private until set): what an object with the `default` ACL has. */
+  bucketAcl(bucket: string): string {
+    this.requireBucket(bucket);
+    try {
+      return (JSON.parse(readFileSync(path.join(this.metaRoot, bucket, BUCKET_META), 'utf8')) as { acl?: string }).acl ?? 'private';
+    } catch {
+      return 'private';
+    }
+  }
+
+  setBucketAcl(bucket: string, acl: string): void {
+    this.requireBucket(bucket);
+    const file = path.join(this.metaRoot, bucket, BUCKET_META);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = this.tmpFile();
+    writeFileSync(tmp, JSON.stringify({ acl }));
+    renameSync(tmp, file);
+  }
+
+  /** What anyone may do with an object: its own ACL, or the bucket's where it has `default`. */
+  effectiveAcl(bucket: string, key: string | undefined): string {
+    if (key !== undefined) {
+      try {
+        const own = this.head(bucket, key).acl;
+        if (own !== 'default') return own;
+      } catch {
+        // A key that is not there yet (a write) has the bucket's ACL.
+      }
+    }
+    return this.bucketAcl(bucket);
   }
 
   deleteBucket(bucket: string): void {
