@@ -1,6 +1,7 @@
 // Hot-reload benchmark: save -> first response with the new code, over repeated edits, while
 // other requests keep flowing; every request must succeed. Bounded: --edits edits, then stop.
-// Usage: npm run build && node bench/reload.js [--backend process|docker] [--image IMG] [--edits 20]
+// Usage: npm run build && node bench/reload.js [--backend process|docker] [--image IMG] [--edits 20] [--lang js|ts]
+// --lang ts: the handler is index.ts, compiled by fc-local on each save (TypeScript on the fly).
 import { execa } from 'execa';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ const { values: opts } = parseArgs({
     image: { type: 'string', default: process.env.FC_LOCAL_IMAGE },
     edits: { type: 'string', default: '20' },
     gap: { type: 'string', default: '150' },
+    lang: { type: 'string', default: 'js' },
   },
 });
 
@@ -31,8 +33,12 @@ writeFileSync(path.join(dir, 'fc.yml'), `services:
         triggers:
           web: { type: http, config: { methods: [GET] } }
 `);
-const code = (v) => `exports.handler = function (req, resp) { resp.send('${v}'); };\n`;
-writeFileSync(path.join(dir, 'code', 'index.js'), code('v0'));
+const ts = opts.lang === 'ts';
+const file = path.join(dir, 'code', ts ? 'index.ts' : 'index.js');
+const code = ts
+  ? (v) => `interface Resp { send(body: string): void }\nexport const handler = (_req: unknown, resp: Resp): void => { resp.send('${v}'); };\n`
+  : (v) => `exports.handler = function (req, resp) { resp.send('${v}'); };\n`;
+writeFileSync(file, code('v0'));
 
 const log = path.join(dir, 'server.log');
 const fd = openSync(log, 'w');
@@ -71,7 +77,7 @@ while (performance.now() < warmUntil) await get();
 const latencies = [];
 for (let i = 1; i <= Number(opts.edits); i++) {
   const t0 = performance.now();
-  writeFileSync(path.join(dir, 'code', 'index.js'), code(`v${i}`));
+  writeFileSync(file, code(`v${i}`));
   while ((await get()) !== `v${i}`) {
     if (performance.now() - t0 > 10_000) throw new Error(`edit ${i} not served after 10 s`);
   }
@@ -86,7 +92,7 @@ await proc;
 if (process.env.RELOAD_DEBUG) console.error(latencies.map((l) => l.toFixed(0)).join(" "), "\n", readFileSync(log, "utf8").split("\n").filter((l) => l.includes("reloaded")).map((l) => l.replace(/.*reloaded s\/f /, "")).join("\n"));
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)].toFixed(0);
-console.log(`| ${opts.backend} | ${latencies.length} | ${pct(50)} | ${pct(95)} | ${latencies.at(-1).toFixed(0)} | ${total} | ${failures.length} |`);
+console.log(`| ${opts.backend} ${opts.lang} | ${latencies.length} | ${pct(50)} | ${pct(95)} | ${latencies.at(-1).toFixed(0)} | ${total} | ${failures.length} |`);
 if (failures.length) {
   console.error(failures.slice(0, 5).join('\n'));
   process.exitCode = 1;

@@ -5,7 +5,7 @@ import { ROOT } from './helpers/cli.js';
 
 // The layers of src/ (docs/architecture.md), lowest first. A file may import from its own layer
 // or a lower one, never a higher one, and no chain of imports may come back to where it started.
-const LAYERS = ['model', 'template', 'runtime', 'services', 'events', 'gateway', 'emulator', 'cli', 'api'] as const;
+const LAYERS = ['model', 'template', 'runtime', 'build', 'services', 'events', 'gateway', 'emulator', 'cli', 'api'] as const;
 // Top-level files: the model and helpers at the bottom, the public API (api.ts, index.ts) on top.
 const TOP_LEVEL: Record<string, (typeof LAYERS)[number]> = { 'model.ts': 'model', 'util.ts': 'model', 'api.ts': 'api', 'index.ts': 'api' };
 const SRC = path.join(ROOT, 'src');

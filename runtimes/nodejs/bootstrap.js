@@ -17,6 +17,59 @@ var HOST = process.env.FC_SERVER_HOST || '127.0.0.1';
 var PROXY_PREFIX = /^\/2016-08-15\/proxy\/[^/]+\/[^/]+/;
 
 // ---------------------------------------------------------------------------------------------
+// TypeScript: fc-local compiles each .ts / .mts / .cts file of the code dir (with esbuild, to
+// CommonJS with an inline source map) into FC_LOCAL_TS_OUT, mirroring the code dir. A `.ts`
+// module is loaded from there under its own file name, so relative paths, __dirname and
+// node_modules are the code dir's, and stack traces and debuggers name the .ts lines. A file
+// that did not compile has its positioned error there instead, thrown as the module's.
+var TS_OUT = process.env.FC_LOCAL_TS_OUT;
+if (TS_OUT) {
+  if (typeof process.setSourceMapsEnabled === 'function') process.setSourceMapsEnabled(true);
+  var loadCompiled = function (module, filename) {
+    var rel = path.relative(CODE_DIR, filename);
+    if (rel.indexOf('..') === 0 || path.isAbsolute(rel)) {
+      throw new Error('fc-local compiles TypeScript in the code dir only: ' + filename + ' is outside it (compile it to JavaScript where it lives)');
+    }
+    var code;
+    try {
+      code = fs.readFileSync(path.join(TS_OUT, rel + '.js'), 'utf8');
+    } catch (e) {
+      var why;
+      try {
+        why = fs.readFileSync(path.join(TS_OUT, rel + '.err'), 'utf8');
+      } catch (e2) {
+        why = rel + ' is not compiled yet (it appeared after the instance started: the next reload compiles it)';
+      }
+      var err = new SyntaxError(why);
+      err.stack = 'SyntaxError: ' + why;
+      throw err;
+    }
+    if (UNDER_INSPECTOR) runAsScript(module, filename, code);
+    else module._compile(code, filename);
+  };
+  // Under a debugger the module runs as a script of its own: debuggers pause before a script
+  // with a source map runs (V8 does not for CommonJS's compiled functions) and set the
+  // breakpoints of its .ts lines then, as VS Code does. Elsewhere _compile, whose source maps
+  // Node applies to stack traces.
+  var UNDER_INSPECTOR = !!require('inspector').url();
+  var runAsScript = function (module, filename, code) {
+    var map = /\n\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(code);
+    var body = map ? code.slice(0, map.index) : code;
+    var tail = '';
+    if (map) {
+      var json = JSON.parse(Buffer.from(map[1], 'base64').toString('utf8'));
+      json.mappings = ';' + json.mappings; // the wrapper's line comes first
+      tail = '\n//# sourceMappingURL=data:application/json;base64,' + Buffer.from(JSON.stringify(json)).toString('base64');
+    }
+    var wrapper = require('vm').runInThisContext('(function (exports, require, module, __filename, __dirname) {\n' + body + '\n})' + tail, { filename: filename });
+    wrapper.call(module.exports, module.exports, Module.createRequire(filename), module, filename, path.dirname(filename));
+  };
+  ['.ts', '.mts', '.cts'].forEach(function (ext) {
+    require.extensions[ext] = loadCompiled;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Built-in modules FC's Node.js runtime ships: resolvable from user code without installing
 // them, and only those names, so that local code cannot come to depend on anything else fc-local
 // happens to have installed. The function's own node_modules (and layers) win, as on FC. The

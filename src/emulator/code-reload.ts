@@ -8,11 +8,18 @@ import type { TemplateStore } from './template-store.js';
 // (idle ones now, busy ones after their request) and warms as many fresh ones, so that the next
 // request runs the new code without waiting. The watched dirs follow the template.
 
-export async function startCodeReload(store: TemplateStore, pools: PoolSet, report: (line: string) => void): Promise<{ close(): Promise<void> }> {
+export async function startCodeReload(
+  store: TemplateStore,
+  pools: PoolSet,
+  report: (line: string) => void,
+  /** Builds what the change needs (TypeScript) before the instances restart. */
+  build: (fn: FunctionSpec) => Promise<unknown> = async () => undefined,
+): Promise<{ close(): Promise<void> }> {
   const reload = async (fns: FunctionSpec[], why: string) => {
     await Promise.all(
       fns.map(async (fn) => {
         const t0 = performance.now();
+        await build(fn);
         invalidateCodeInfo(fn.codeUri);
         void codeInfo(fn.codeUri); // recomputed in the background, off the request path
         try {

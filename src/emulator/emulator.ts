@@ -12,6 +12,7 @@ import type { InvocationSource, Outcome } from '../runtime/invoker.js';
 import type { PoolEvent } from '../runtime/pool.js';
 import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
+import { formatDiagnostic, TypeScriptBuilds } from '../build/typescript.js';
 import type { Recorder } from './recorder.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
@@ -83,10 +84,17 @@ export class Emulator {
   private instanceEnv: Record<string, string> = {};
   /** fc-local's services that containers reach on a socket of their own. */
   private instanceServices: InstanceService[] = [];
+  private readonly typescript: TypeScriptBuilds;
 
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
+    // TypeScript handlers run compiled, built before an instance starts and again after a save.
+    this.typescript = new TypeScriptBuilds(path.join(path.dirname(opts.template.file), '.fc-local', 'build', 'ts'), (fn, r) => {
+      if (r.errors.length) for (const d of r.errors) opts.note(`${fnKey(fn)}: TypeScript ${formatDiagnostic(d)} (requests answer this error until the file is fixed)`);
+      else opts.note(`${fnKey(fn)}: compiled ${r.compiled} TypeScript file(s) in ${r.ms} ms`);
+    });
     this.executor = createExecutor({
+      compiledDir: (fn) => this.typescript.ensure(fn),
       backend: opts.backend,
       credentials: opts.credentials,
       template: () => this.store.current,
@@ -335,7 +343,7 @@ export class Emulator {
     // Checksums for X-Fc-Code-Checksum, computed in the background before the first request.
     for (const f of allFunctions(tpl)) void codeInfo(f.codeUri);
     if (o.watch) {
-      const code = await startCodeReload(this.store, this.executor.pools, note);
+      const code = await startCodeReload(this.store, this.executor.pools, note, (fn) => this.typescript.ensure(fn));
       await this.store.watch(note);
       this.closers.push(() => this.store.close(), () => code.close());
     }

@@ -35,6 +35,8 @@ export interface AgentPaths {
   heapCap?: boolean;
   /** Debugger files (debugpy) the instance adds to its path when debugging. */
   debuggerDir?: string;
+  /** Compiled TypeScript of the code dir (see InstanceRequest.compiledDir), as the instance sees it. */
+  compiledDir?: string;
 }
 
 export interface AgentLaunch {
@@ -128,7 +130,7 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
       return {
         command: paths.node ?? 'node',
         args: [...(paths.heapCap ? [`--max-old-space-size=${fn.memorySize}`] : []), path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
-        env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir },
+        env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir, ...(paths.compiledDir ? { FC_LOCAL_TS_OUT: paths.compiledDir } : {}) },
         printsMarkers: true,
         speaksChannel: true,
       };

@@ -53,6 +53,8 @@ export interface InstanceRequest {
    * (containers): served on a Unix socket in the instance's socket folder, named by `envVar`.
    */
   services?: InstanceService[];
+  /** fc-local's compiled TypeScript for the code dir, on this machine: the Node agent loads `.ts` modules from it. */
+  compiledDir?: string;
 }
 
 export interface InstanceService {

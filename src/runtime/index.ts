@@ -20,6 +20,8 @@ export interface ExecutorOptions {
   instanceEnv?: () => Record<string, string>;
   /** fc-local's services containers reach on a socket of their own. */
   instanceServices?: () => InstanceService[];
+  /** See PoolOptions.compiledDir. */
+  compiledDir?: (fn: FunctionSpec) => Promise<string | undefined>;
 }
 
 export interface Executor {
@@ -41,6 +43,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     debug: opts.debug,
     instanceEnv: opts.instanceEnv,
     instanceServices: opts.instanceServices,
+    compiledDir: opts.compiledDir,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

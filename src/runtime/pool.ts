@@ -74,6 +74,8 @@ export interface PoolOptions {
   instanceEnv?: () => Record<string, string>;
   /** fc-local's services a container reaches on a socket of its own (see InstanceRequest.services). */
   instanceServices?: () => InstanceService[];
+  /** The function's compiled code for the instance (see InstanceRequest.compiledDir), built if need be. */
+  compiledDir?: (fn: FunctionSpec) => Promise<string | undefined>;
 }
 
 export class FunctionPool {
@@ -337,6 +339,8 @@ export class FunctionPool {
     const debug = this.debugging ? this.opts.debug : undefined;
     if (!debug) this.opts.onEvent?.({ type: 'starting', fn: spec });
     const watch = debug ? this.announceDebugger(spec) : undefined;
+    // Code that needs building first (TypeScript): built before the instance starts, once per change.
+    const compiledDir = await this.opts.compiledDir?.(spec);
     const handle = await this.backend.start({
       fn: spec,
       region: this.opts.region,
@@ -345,6 +349,7 @@ export class FunctionPool {
       ...(watch ? { onBootLine: watch } : {}),
       ...(this.opts.instanceEnv ? { env: this.opts.instanceEnv() } : {}),
       ...(this.opts.instanceServices ? { services: this.opts.instanceServices() } : {}),
+      ...(compiledDir ? { compiledDir } : {}),
     });
     return this.register(handle, spec, t0);
   }

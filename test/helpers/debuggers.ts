@@ -52,6 +52,8 @@ export class CdpClient {
   readonly events = new EventLog<{ method: string; params: unknown }>();
   /** Script ids to URLs, from Debugger.scriptParsed (a call frame names its script by id). */
   readonly scripts = new Map<string, string>();
+  /** Script ids to their source map URLs (a data: URL for inline maps), where a script has one. */
+  readonly sourceMaps = new Map<string, string>();
 
   private constructor(
     private readonly ws: WebSocket,
@@ -65,8 +67,9 @@ export class CdpClient {
         if (msg.error) p?.reject(new Error(msg.error.message));
         else p?.resolve(msg.result);
       } else if (msg.method === 'Debugger.scriptParsed') {
-        const p = msg.params as { scriptId: string; url: string };
+        const p = msg.params as { scriptId: string; url: string; sourceMapURL?: string };
         this.scripts.set(p.scriptId, p.url);
+        if (p.sourceMapURL) this.sourceMaps.set(p.scriptId, p.sourceMapURL);
       } else if (msg.method) this.events.push({ method: msg.method, params: msg.params });
     });
   }

@@ -27,6 +27,8 @@ const LABEL = 'fc-local';
 // Outside /opt, which belongs to layers as in FC.
 const AGENTS_IN_CONTAINER = '/var/fc-local/runtimes';
 const BUILTINS_IN_CONTAINER = '/var/fc-local/node_modules';
+/** fc-local's compiled TypeScript of the code dir (read-only), where the Node agent loads .ts modules from. */
+const COMPILED_IN_CONTAINER = '/var/fc-local/compiled';
 // FC runs functions as a user without root; any uid works without a passwd entry.
 const USER = '10001:10001';
 // Where an agent's socket folder is mounted.
@@ -130,7 +132,8 @@ export class DockerBackend implements Backend {
       }
     }
     const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
-    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir }, port, '0.0.0.0');
+    const compiledDir = req.compiledDir ? COMPILED_IN_CONTAINER : undefined;
+    const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir, compiledDir }, port, '0.0.0.0');
     // Our agents also listen on a Unix socket in a folder of their own on this machine: the
     // gateway reaches them without the engine's port proxy (where the engine shares this
     // machine's file system; otherwise it uses the published port). The Node agent speaks
@@ -168,6 +171,7 @@ export class DockerBackend implements Backend {
           ...layers.map((l, i) => `${l}:${layersIn[i]}:ro`),
           ...fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
           ...(req.debug?.debuggerPath ? [`${req.debug.debuggerPath}:${DEBUGGER_IN_CONTAINER}:ro`] : []),
+          ...(req.compiledDir ? [`${req.compiledDir}:${COMPILED_IN_CONTAINER}:ro`] : []),
           ...(socketDir ? [`${socketDir}:${SOCKET_IN_CONTAINER}`] : []),
         ],
         ReadonlyRootfs: true,

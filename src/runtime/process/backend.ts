@@ -89,6 +89,7 @@ export class ProcessBackend implements Backend {
         ...(req.fn.runtime === 'python2.7' ? { python27: findPython27() } : {}),
         ...this.debugInterpreter(req),
         debuggerDir: req.debug?.debuggerPath,
+        compiledDir: req.compiledDir,
       },
       port,
       '127.0.0.1',
