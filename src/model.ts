@@ -92,6 +92,15 @@ export interface Service {
   functions: FunctionSpec[];
 }
 
+export interface BuildStep {
+  /** A shell command. */
+  run: string;
+  /** Absolute working directory. */
+  cwd: string;
+  /** Where it was declared, for messages (e.g. `actions.pre-local`). */
+  from: string;
+}
+
 export interface FunctionSpec {
   /** Name of the service the function belongs to. */
   service: string;
@@ -121,6 +130,8 @@ export interface FunctionSpec {
   layers: { arn: string; local?: string }[];
   /** NAS and OSS mounts: a folder beside the template stands in for each. */
   mounts: { dir: string; hostDir: string; readOnly: boolean }[];
+  /** Commands that build the code before it runs (s.yaml `actions`, an MCP template's `build`, fc.yml `build`). */
+  build?: { steps: BuildStep[] };
   /** provisionConfig.target: instances started with the emulator. */
   provisioned: number;
   /** concurrencyConfig.reservedConcurrency: instances at most, each of instanceConcurrency requests (429 beyond). */

@@ -9,6 +9,7 @@ import { registerStart } from './start.js';
 import { registerEvents } from './events.js';
 import { registerInit } from './init.js';
 import { registerDebugConfig } from './debug-config.js';
+import { registerBuild } from './build.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -36,6 +37,7 @@ Examples:
   registerEvents(program);
   registerInit(program);
   registerDebugConfig(program);
+  registerBuild(program);
   return program;
 }
 

@@ -15,6 +15,7 @@ interface StartOptions extends DebugFlags {
   auth: boolean;
   concurrency: string;
   idleTimeout: string;
+  buildTimeout: string;
   asyncBackoff: string;
   asyncConcurrency: string;
   stateDir?: string;
@@ -52,6 +53,7 @@ export function registerStart(program: Command): void {
     .option('--no-auth', 'accept unsigned API requests and authType=function triggers (handy with curl)')
     .option('--concurrency <n>', 'account-wide limit of concurrent executions; past it requests get 429', '100')
     .option('--idle-timeout <seconds>', 'stop an instance after it has been idle this long', '600')
+    .option('--build-timeout <seconds>', 'a build step (s.yaml actions, build steps) that runs longer fails', '600')
     .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles with each retry)', '1000')
     .option('--async-concurrency <n>', 'async invocations run at once at most, so that queued work leaves room for sync callers', '10')
     .option('--state-dir <dir>', "fc-local's own state, e.g. the journal of accepted async invocations (default: .fc-local beside the template)")
@@ -97,6 +99,7 @@ Examples:
         note,
         concurrency: Number(opts.concurrency),
         idleTimeoutMs: Number(opts.idleTimeout) * 1000,
+        buildTimeoutMs: Number(opts.buildTimeout) * 1000,
         onFunctionLine: (fn, line) => printed.line(fnKey(fn), line),
         onPoolEvent: (e) => notePoolEvent(e, note),
         debug,
@@ -146,6 +149,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const port = num('port', opts.port, (n) => whole(n) && n >= 0 && n <= 65535, 'a port number');
   num('concurrency', opts.concurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   num('idle-timeout', opts.idleTimeout, (n) => n > 0, 'a positive number of seconds');
+  num('build-timeout', opts.buildTimeout, (n) => n > 0, 'a positive number of seconds');
   const backoff = num('async-backoff', opts.asyncBackoff, (n) => n >= 0, 'a number of milliseconds');
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');

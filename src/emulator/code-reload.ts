@@ -14,12 +14,18 @@ export async function startCodeReload(
   report: (line: string) => void,
   /** Builds what the change needs (TypeScript) before the instances restart. */
   build: (fn: FunctionSpec) => Promise<unknown> = async () => undefined,
-): Promise<{ close(): Promise<void> }> {
+  /** Functions whose build steps are writing their code now: the build reloads them when done. */
+  building: (fn: FunctionSpec) => boolean = () => false,
+): Promise<{ close(): Promise<void>; reload(fns: FunctionSpec[], why: string): Promise<void> }> {
   const reload = async (fns: FunctionSpec[], why: string) => {
     await Promise.all(
       fns.map(async (fn) => {
         const t0 = performance.now();
-        await build(fn);
+        try {
+          await build(fn);
+        } catch {
+          // The instances answer the build's error themselves when they start.
+        }
         invalidateCodeInfo(fn.codeUri);
         void codeInfo(fn.codeUri); // recomputed in the background, off the request path
         try {
@@ -32,7 +38,7 @@ export async function startCodeReload(
     );
   };
   const watcher = new CodeWatcher((change: CodeChange) => {
-    const fns = allFunctions(store.current).filter((f) => f.codeUri === change.dir);
+    const fns = allFunctions(store.current).filter((f) => f.codeUri === change.dir && !building(f));
     const files = change.files.length > 3 ? `${change.files.slice(0, 3).join(', ')} and ${change.files.length - 3} more` : change.files.join(', ');
     void reload(fns, `${files} changed`);
   });
@@ -41,6 +47,7 @@ export async function startCodeReload(
   await watcher.setDirs(dirsOf(store.current));
   store.subscribe((tpl) => (closed ? undefined : watcher.setDirs(dirsOf(tpl))));
   return {
+    reload,
     close: () => {
       closed = true;
       return watcher.close();

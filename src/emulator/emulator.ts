@@ -13,6 +13,7 @@ import type { PoolEvent } from '../runtime/pool.js';
 import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
 import { formatDiagnostic, TypeScriptBuilds } from '../build/typescript.js';
+import { BuildSteps } from '../build/steps.js';
 import type { Recorder } from './recorder.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
@@ -35,6 +36,8 @@ export interface EmulatorOptions {
   onPoolEvent?: (event: PoolEvent) => void;
   /** Account-wide concurrent executions (FC's default: 100). */
   concurrency?: number;
+  /** A build step that runs longer fails (default 10 minutes). */
+  buildTimeoutMs?: number;
   idleTimeoutMs?: number;
   /** One function under a debugger (--debug-port). */
   debug?: DebugTarget;
@@ -85,6 +88,7 @@ export class Emulator {
   /** fc-local's services that containers reach on a socket of their own. */
   private instanceServices: InstanceService[] = [];
   private readonly typescript: TypeScriptBuilds;
+  private readonly steps: BuildSteps;
 
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
@@ -93,8 +97,18 @@ export class Emulator {
       if (r.errors.length) for (const d of r.errors) opts.note(`${fnKey(fn)}: TypeScript ${formatDiagnostic(d)} (requests answer this error until the file is fixed)`);
       else opts.note(`${fnKey(fn)}: compiled ${r.compiled} TypeScript file(s) in ${r.ms} ms`);
     });
+    this.steps = new BuildSteps({
+      stateDir: path.join(path.dirname(opts.template.file), '.fc-local', 'build', 'steps'),
+      out: (fn, line) => opts.note(`${fnKey(fn)} ${line}`),
+      timeoutMs: opts.buildTimeoutMs ?? 10 * 60_000,
+    });
     this.executor = createExecutor({
-      compiledDir: (fn) => this.typescript.ensure(fn),
+      // Before an instance starts: the function's build steps (if its folders changed) and its TypeScript.
+      compiledDir: async (fn) => {
+        const built = await this.steps.ensure(fn);
+        if (built.failure) throw built.failure;
+        return this.typescript.ensure(fn);
+      },
       backend: opts.backend,
       credentials: opts.credentials,
       template: () => this.store.current,
@@ -274,6 +288,8 @@ export class Emulator {
     });
     this.asyncQueue = asyncQueue;
 
+    // Build steps first (those whose folders changed since their last run): a failure stops only its function.
+    await Promise.all(allFunctions(tpl).filter((f) => f.build?.steps.length).map((f) => this.steps.ensure(f)));
     // --warm for every function; provisionConfig.target for its function, whichever is more.
     // The debugged function starts at its first request: warming it would wait for the debugger.
     const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0 && fnKey(f) !== this.opts.debug?.fn);
@@ -343,9 +359,11 @@ export class Emulator {
     // Checksums for X-Fc-Code-Checksum, computed in the background before the first request.
     for (const f of allFunctions(tpl)) void codeInfo(f.codeUri);
     if (o.watch) {
-      const code = await startCodeReload(this.store, this.executor.pools, note, (fn) => this.typescript.ensure(fn));
+      const code = await startCodeReload(this.store, this.executor.pools, note, (fn) => this.typescript.ensure(fn), (fn) => this.steps.isRunning(fn));
+      const { startBuildWatch } = await import('./build-watch.js');
+      const builds = await startBuildWatch(this.store, this.steps, code.reload);
       await this.store.watch(note);
-      this.closers.push(() => this.store.close(), () => code.close());
+      this.closers.push(() => this.store.close(), () => code.close(), () => builds.close());
     }
     asyncQueue.start();
     return this.baseUrl;

@@ -464,11 +464,12 @@ export class PoolSet {
 
   /** The pool of a function, if it has served anything yet. */
   existing(service: string, fn: string): FunctionPool | undefined {
-    return this.pools.get(`${service}/${fn}`);
+    // Keyed as fnKey names functions: FC 3.0's (no service) by their name alone.
+    return this.pools.get(fnKey({ service, name: fn }));
   }
 
   async remove(service: string, fn: string): Promise<void> {
-    const key = `${service}/${fn}`;
+    const key = fnKey({ service, name: fn });
     const pool = this.pools.get(key);
     this.pools.delete(key);
     await pool?.close();

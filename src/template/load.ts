@@ -191,7 +191,9 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
     for (const [f, fn] of entries((svc as { functions?: unknown })?.functions)) {
       check(['services', s, 'functions', f], 'function', f);
       const codeUri = (fn as { codeUri?: unknown })?.codeUri;
-      if (typeof codeUri === 'string' && codeUri && !existsSync(path.resolve(dir, codeUri))) {
+      // Code that build steps make (dist/) need not be there before they run.
+      const built = ((fn as { build?: { steps?: unknown[] } })?.build?.steps?.length ?? 0) > 0;
+      if (typeof codeUri === 'string' && codeUri && !built && !existsSync(path.resolve(dir, codeUri))) {
         errors.push(at(['services', s, 'functions', f, 'codeUri'], `function '${fnKey({ service: s, name: f })}': codeUri '${codeUri}' does not exist (resolved to ${path.resolve(dir, codeUri)})`));
       }
       for (const [t] of entries((fn as { triggers?: unknown })?.triggers)) {
@@ -235,6 +237,9 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
           }),
           ...(f.ossMountConfig?.mountPoints ?? []).map((m) => ({ dir: m.mountDir, hostDir: path.join(dir, '.fc-local', 'oss', m.bucketName, (m.bucketPath ?? '').replace(/^\/+/, '')), readOnly: m.readOnly ?? false })),
         ],
+        ...(f.build?.steps.length
+          ? { build: { steps: f.build.steps.map((st) => ({ run: st.run, cwd: path.resolve(dir, st.path ?? '.'), from: st.from ?? 'build.steps' })) } }
+          : {}),
         provisioned: f.provisionConfig?.target ?? 0,
         ...(f.concurrencyConfig?.reservedConcurrency !== undefined ? { reservedConcurrency: f.concurrencyConfig.reservedConcurrency } : {}),
         ...(f.mcp ? { mcp: f.mcp } : {}),

@@ -167,6 +167,8 @@ const fn = z
     nasConfig: z
       .object({ mountPoints: z.array(z.object({ serverAddr: z.string().optional(), nasDir: z.string().optional(), fcDir: z.string().optional(), mountDir: z.string().optional() })).default([]) })
       .optional(),
+    // fc-local's own: build steps (s.yaml `actions` and MCP templates' `build` arrive here).
+    build: z.object({ steps: z.array(z.object({ run: z.string().min(1), path: z.string().optional(), from: z.string().optional() })).default([]) }).optional(),
     ossMountConfig: z
       .object({ mountPoints: z.array(z.object({ bucketName: z.string(), bucketPath: z.string().optional(), mountDir: z.string(), readOnly: z.boolean().optional() })).default([]) })
       .optional(),

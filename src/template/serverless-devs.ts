@@ -149,6 +149,13 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
     return fn;
   };
 
+  // `run` hooks that apply to local runs: the file's own (every function) and each resource's.
+  const globalSteps = localActions(doc.actions, ['actions'], warnings);
+  const stepsOf = (block: Record<string, unknown>, where: YamlPath) => {
+    const steps = [...globalSteps, ...localActions(block.actions, where, warnings)];
+    return steps.length ? { steps } : undefined;
+  };
+
   if (edition === 3) {
     for (const name of Object.keys(blocks)) {
       const block = blocks[name] as Record<string, unknown>;
@@ -168,7 +175,12 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
         const fcPath: YamlPath = ['services', '', 'functions', fnName];
         mapped(fcPath, orig);
         const mcp = mcpFunction(props, orig, errors, warnings);
-        if (mcp) ((out.services[''] ??= { functions: {} }).functions as Record<string, unknown>)[fnName] = mcp;
+        if (mcp) {
+          // The template's build steps and the resource's local actions, in that order.
+          const steps = [...((mcp.build as { steps: unknown[] } | undefined)?.steps ?? []), ...(stepsOf(block, ['resources', name, 'actions'])?.steps ?? [])];
+          if (steps.length) mcp.build = { steps };
+          ((out.services[''] ??= { functions: {} }).functions as Record<string, unknown>)[fnName] = mcp;
+        }
         continue;
       }
       if (component !== 'fc3' && !component.endsWith('/fc3')) {
@@ -191,6 +203,8 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
       }
       const aic = isObject(props.asyncInvokeConfig) ? props.asyncInvokeConfig : undefined;
       if (aic) fn.asyncConfiguration = asyncOf(aic);
+      const build = stepsOf(block, ['resources', name, 'actions']);
+      if (build) fn.build = build;
       fn.triggers = triggersOf(props.triggers, [...orig, 'triggers'], [...fcPath, 'triggers'], 3);
       const cd = isObject(props.customDomain) ? props.customDomain : undefined;
       if (cd) {
@@ -231,6 +245,8 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
         mapped(fcPath, [...orig, 'function']);
         const fn = functionOf(fnProps, FC2_FUNCTION_KEYS, [...orig, 'function'], fcPath, ['name']);
         if (serviceNas) fn.nasConfig = { mountPoints: Array.isArray(serviceNas.mountPoints) ? serviceNas.mountPoints : [] };
+        const build = stepsOf(block, ['services', name, 'actions']);
+        if (build) fn.build = build;
         fn.triggers = triggersOf(props.triggers, [...orig, 'triggers'], [...fcPath, 'triggers'], 1);
         (svc.functions as Record<string, unknown>)[fnName] = fn;
       }
@@ -339,9 +355,14 @@ function mcpFunction(props: Record<string, unknown>, orig: YamlPath, errors: Pro
   for (const k of Object.keys(props)) {
     if (!known.includes(k) && !MCP_NO_LOCAL_MEANING.has(k)) errors.push({ path: [...orig, k], atKey: true, message: `unknown key '${k}'${suggestion(k, known)}` });
   }
-  if (isObject(props.build)) {
-    warnings.push({ path: [...orig, 'build'], message: 'warning: fc-local does not run build steps yet: run them yourself (e.g. npm install && npm run build in rootDir) before start' });
-  }
+  // build: { default: { steps: [{ run, path }] } } (or build.steps): run before the server starts, in rootDir unless a path says otherwise.
+  const buildBlock = isObject(props.build) ? (isObject(props.build.default) ? props.build.default : props.build) : undefined;
+  const rootDir = String(props.rootDir ?? props.code ?? './code');
+  const buildSteps = (Array.isArray(buildBlock?.steps) ? buildBlock.steps : []).flatMap((st, i) => {
+    if (isObject(st) && typeof st.run === 'string') return [{ run: st.run, path: typeof st.path === 'string' ? st.path : rootDir, from: 'build.steps' }];
+    warnings.push({ path: [...orig, 'build', ...(isObject(props.build) && isObject(props.build.default) ? ['default'] : []), 'steps', i], message: 'warning: a build step is { run: <command>, path: <dir> }; this one is left out' });
+    return [];
+  });
   const port = typeof props.port === 'number' ? props.port : 9000;
   const env = isObject(props.environmentVariables) ? { ...props.environmentVariables } : {};
   return {
@@ -356,6 +377,32 @@ function mcpFunction(props: Record<string, unknown>, orig: YamlPath, errors: Pro
     ...(Array.isArray(props.layers) ? { layers: props.layers } : {}),
     customRuntimeConfig: transport === 'stdio' ? { port } : { command: ['/bin/sh', '-c', props.startCommand], port },
     mcp: { transport, startCommand: props.startCommand },
+    ...(buildSteps.length ? { build: { steps: buildSteps } } : {}),
     triggers: { mcp: { type: 'http', config: { authType: 'anonymous', methods: ['GET', 'POST', 'DELETE', 'OPTIONS'] } } },
   };
+}
+
+/** The `run` hooks of an `actions` block that apply to local runs: `pre-local`, or a `pre-${regex('...')}` that matches `local`. */
+function localActions(actions: unknown, where: YamlPath, warnings: Problem[]): { run: string; path?: string; from: string }[] {
+  if (!isObject(actions)) return [];
+  const steps: { run: string; path?: string; from: string }[] = [];
+  for (const [key, hooks] of Object.entries(actions)) {
+    const phase = /^pre-(.+)$/.exec(key)?.[1];
+    if (!phase) continue;
+    const pattern = /^\$\{regex\('(.+)'\)\}$/.exec(phase)?.[1];
+    let applies = phase === 'local';
+    if (pattern) {
+      try {
+        applies = new RegExp(`^(?:${pattern})$`).test('local');
+      } catch {
+        applies = false;
+      }
+    }
+    if (!applies) continue;
+    (Array.isArray(hooks) ? hooks : []).forEach((h, i) => {
+      if (isObject(h) && typeof h.run === 'string') steps.push({ run: h.run, ...(typeof h.path === 'string' ? { path: h.path } : {}), from: `actions.${key}` });
+      else warnings.push({ path: [...where, key, i], message: `warning: fc-local runs the run hooks of actions; this ${isObject(h) && h.component ? 'component' : 'plugin'} hook is left out` });
+    });
+  }
+  return steps;
 }
