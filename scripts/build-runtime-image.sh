@@ -4,7 +4,7 @@
 # rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-4)
+# Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-5)
 #   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv, scrapy), tagged
 #           <TAG>-full: fc-local runs a Python function that imports one of them on it (2 GB).
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
@@ -13,9 +13,10 @@ set -euo pipefail
 
 full=0
 if [ "${1:-}" = --full ]; then full=1; shift; fi
-tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-4}}"
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-5}}"
 # FC's built-in modules need ImageMagick and GraphicsMagick (gm, wand), numpy and wand for Python.
-packages="nodejs,python3,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
+# pip: `fc-local build --docker` installs a Python function's requirements.txt with it (pip install -t).
+packages="nodejs,python3,python3-pip,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
 if [ "$full" = 1 ]; then
   tag="$tag-full"
   packages="$packages,python3-scipy,python3-matplotlib,python3-opencv"
@@ -30,11 +31,10 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
 fi
 
 # oss2 and tablestore (FC's Python built-ins too) have no Debian package: they come from the
-# Python package index pip is set up for, where it answers (the image then gets pip to install them).
+# Python package index pip is set up for, where it answers.
 pypi=0
 if python3 -m pip --version >/dev/null 2>&1 && timeout 60 python3 -m pip download --quiet --no-deps -d "$(mktemp -d)" oss2 >/dev/null 2>&1; then
   pypi=1
-  packages="$packages,python3-pip"
 fi
 suite="${FC_LOCAL_SUITE:-}"
 if [ -z "$suite" ] && [ -r /etc/os-release ]; then

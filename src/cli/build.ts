@@ -1,25 +1,29 @@
 import type { Command } from 'commander';
-import path from 'node:path';
 import { allFunctions, fnKey } from '../model.js';
 import { UsageError } from './errors.js';
 
-// `fc-local build [fn...]`: the template's build steps (s.yaml `actions` run hooks, an MCP
-// template's `build` steps, fc.yml `build`) and TypeScript compiles, without serving. Steps whose
-// folders have not changed since their last good run are skipped unless --force.
+// `fc-local build [fn...]`: each function's dependencies for its runtime (in a container of its
+// runtime image with --docker, the default where an engine answers), its build steps and its
+// TypeScript, without serving (src/build/).
 
 export function registerBuild(program: Command): void {
   program
     .command('build [functions...]')
-    .description("run the template's build steps and compile TypeScript handlers (all functions, or those named as service/function or function)")
+    .description("install each function's dependencies for its runtime, run the template's build steps, compile TypeScript (all functions, or those named)")
     .option('-t, --template <file>', 'template file (default: fc.yml, fc.yaml, template.yml, template.yaml, s.yaml)')
-    .option('--force', 'run the steps even when their folders have not changed since their last run')
+    .option('--force', 'run everything, even what has not changed since its last run')
     .option('--build-timeout <seconds>', 'a build step that runs longer fails', '600')
-    .action(async (names: string[], opts: { template?: string; force?: boolean; buildTimeout: string }) => {
-      const [{ openTemplate }, { formatError }, { BuildSteps }, { TypeScriptBuilds, formatDiagnostic }] = await Promise.all([
+    .option('--docker', "install dependencies in a container of each function's runtime image (the default where a Docker engine answers)")
+    .option('--no-docker', 'install dependencies on this machine')
+    .option('--image <image>', 'the image to install dependencies in, for every runtime (else as start picks it: FC_LOCAL_IMAGE, fc-local.json)')
+    .action(async (names: string[], opts: { template?: string; force?: boolean; buildTimeout: string; docker?: boolean; image?: string }) => {
+      const [{ openTemplate }, { formatError }, { buildFunctions }, { readImageConfig }, { default: Docker }, { dockerAnswers }] = await Promise.all([
         import('./common.js'),
         import('../template/source.js'),
-        import('../build/steps.js'),
-        import('../build/typescript.js'),
+        import('../build/index.js'),
+        import('../runtime/docker/images.js'),
+        import('dockerode'),
+        import('../runtime/docker/backend.js'),
       ]);
       const timeout = Number(opts.buildTimeout);
       if (!(timeout > 0)) throw new UsageError(`--build-timeout must be a positive number of seconds (got ${opts.buildTimeout})`);
@@ -33,24 +37,18 @@ export function registerBuild(program: Command): void {
       const all = allFunctions(tpl);
       const unknown = names.filter((n) => !all.some((f) => fnKey(f) === n || f.name === n));
       if (unknown.length) throw new UsageError(`no function ${unknown.join(', ')} in ${file} (it has ${all.map(fnKey).join(', ')})`);
-      const fns = names.length ? all.filter((f) => names.includes(fnKey(f)) || names.includes(f.name)) : all;
-      const state = path.join(path.dirname(tpl.file), '.fc-local', 'build');
-      const steps = new BuildSteps({ stateDir: path.join(state, 'steps'), out: (fn, line) => console.log(`${fnKey(fn)} ${line}`), timeoutMs: timeout * 1000 });
-      const ts = new TypeScriptBuilds(path.join(state, 'ts'), (fn, r) => console.log(`${fnKey(fn)}: compiled ${r.compiled} TypeScript file(s) in ${r.ms} ms`));
-      let failed = 0;
-      for (const fn of fns) {
-        const r = await steps.ensure(fn, opts.force === true);
-        if (r.failure) {
-          failed++;
-          continue;
-        }
-        if (fn.build?.steps.length && !r.ran) console.log(`${fnKey(fn)}: build steps up to date (--force runs them anyway)`);
-        await ts.ensure(fn);
-        for (const d of ts.errorsOf(fn.codeUri)) {
-          console.error(`${fnKey(fn)}: TypeScript ${formatDiagnostic(d)}`);
-          failed++;
-        }
-      }
+      // Containers where an engine answers (or when asked), else this machine.
+      const docker = opts.docker === false ? undefined : new Docker();
+      const answers = docker !== undefined && (await dockerAnswers(docker));
+      if (opts.docker === true && !answers) throw new UsageError('--docker: no Docker engine answers (DOCKER_HOST, or start dockerd); --no-docker installs on this machine');
+      const failed = await buildFunctions(tpl, names.length ? all.filter((f) => names.includes(fnKey(f)) || names.includes(f.name)) : all, {
+        force: opts.force === true,
+        timeoutMs: timeout * 1000,
+        ...(answers ? { docker } : {}),
+        images: { all: opts.image ?? process.env.FC_LOCAL_IMAGE, byRuntime: readImageConfig(tpl.file) },
+        out: (l) => console.log(l),
+        err: (l) => console.error(l),
+      });
       if (failed) process.exitCode = 1;
     });
 }
