@@ -92,6 +92,13 @@ export interface Service {
   functions: FunctionSpec[];
 }
 
+export interface LifecycleHook {
+  /** `file.function` for FC's runtimes; custom runtimes get GET /pre-stop or /pre-freeze whatever it says. */
+  handler: string;
+  /** Seconds. */
+  timeout: number;
+}
+
 export interface BuildStep {
   /** A shell command. */
   run: string;
@@ -130,6 +137,8 @@ export interface FunctionSpec {
   layers: { arn: string; local?: string }[];
   /** NAS and OSS mounts: a folder beside the template stands in for each. */
   mounts: { dir: string; hostDir: string; readOnly: boolean }[];
+  /** FC's instance life cycle hooks besides the initializer: preStop before an instance stops, preFreeze (FC 2.0) after each invocation. */
+  lifecycle?: { preStop?: LifecycleHook; preFreeze?: LifecycleHook };
   /** Commands that build the code before it runs (s.yaml `actions`, an MCP template's `build`, fc.yml `build`). */
   build?: { steps: BuildStep[] };
   /** provisionConfig.target: instances started with the emulator. */

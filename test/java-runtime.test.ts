@@ -43,6 +43,7 @@ async function buildProject(): Promise<string> {
       fn('counter', 'example.Counter::handleRequest', './classes', '        initializer: example.Counter::initialize\n'),
       fn('counter-jar', 'example.Counter::handleRequest', './hello.jar', '        initializer: example.Counter::initialize\n'),
       fn('missing', 'example.Nope::handleRequest', './classes'),
+      fn('life', 'example.Lifecycle::handleRequest', './classes', '        instanceLifecycleConfig:\n          preStop: { handler: "example.Lifecycle::preStop", timeout: 5 }\n          preFreeze: { handler: "example.Lifecycle::preFreeze", timeout: 5 }\n'),
     ].join('')}`,
   );
   return dir;
@@ -94,6 +95,18 @@ describe.runIf(ready)('Java runtime', () => {
           expect(b).toMatchObject({ initialized: 1, invocations: 2 });
         }
       });
+
+      it('runs preFreeze after each invocation and preStop before the instance stops (PreFreezeHandler, PreStopHandler)', async () => {
+        const own = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...backend.args]);
+        try {
+          const r = await fetch(`${own.base}/2016-08-15/services/java-svc/functions/life/invocations`, { method: 'POST', body: '' });
+          expect(await r.text()).toBe('java 1');
+          await own.waitFor(/FC PreFreeze Start RequestId: \S+\n.*\[INFO\] java preFreeze after 1\n.*FC PreFreeze End/);
+        } finally {
+          await own.stop();
+        }
+        expect(own.output()).toMatch(/FC PreStop Start RequestId: \S+\n.*\[INFO\] java preStop after 1\n.*FC PreStop End/);
+      }, scaled(60_000));
 
       it('names a missing class', async () => {
         const r = await invoke('missing');

@@ -537,6 +537,31 @@ function handleInitialize(req, res) {
   });
 }
 
+// preStop (before the instance stops) and preFreeze (after an invocation): handler(context[,
+// callback]), named by fc-local's x-fc-lifecycle-handler, between FC's log lines.
+function handleHook(req, res, what) {
+  readBody(req, function () {
+    var ctx = buildContext(req.headers);
+    currentRequestId = ctx.requestId;
+    marker('FC ' + what + ' Start RequestId: ' + ctx.requestId);
+    var done = function (status, type, body) {
+      marker('FC ' + what + ' End RequestId: ' + ctx.requestId);
+      reply(res, status, type, body);
+    };
+    loadExport(req.headers['x-fc-lifecycle-handler'] || '', function (loadErr, fn) {
+      if (loadErr) return done(404, 'UnhandledInvocationError', JSON.stringify(loadErr));
+      runUser(fn, [ctx], function (err) {
+        if (err !== null && err !== undefined) return done(404, 'HandledInvocationError', JSON.stringify(toErrorJson(err)));
+        done(200, null, '');
+      }, function (thrown) {
+        var e = toErrorJson(thrown);
+        emit('error', [(e.errorType ? e.errorType + ': ' : '') + e.errorMessage]);
+        done(404, 'UnhandledInvocationError', JSON.stringify(e));
+      });
+    });
+  });
+}
+
 function handleInvoke(req, res) {
   readBody(req, function (event) {
     var ctx = buildContext(req.headers);
@@ -652,6 +677,7 @@ function route(req, res) {
   if (req.headers['x-fc-local-http-invoke'] || PROXY_PREFIX.test(req.url)) return handleHttp(req, res);
   if (req.method === 'POST' && req.url === '/invoke') return handleInvoke(req, res);
   if (req.method === 'POST' && req.url === '/initialize') return handleInitialize(req, res);
+  if (req.method === 'GET' && (req.url === '/pre-stop' || req.url === '/pre-freeze')) return handleHook(req, res, req.url === '/pre-stop' ? 'PreStop' : 'PreFreeze');
   if (req.method === 'POST' && req.url === '/_fc-local/restart' && process.env.FC_LOCAL_SUPERVISED) {
     // Hot reload in a warm container: the supervisor starts a fresh agent when this one exits
     // with RESTART_CODE (quicker than a signal through the Docker engine).

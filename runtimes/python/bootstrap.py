@@ -407,6 +407,8 @@ class Agent(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.is_http():
             return self.http_function()
+        if self.path in ('/pre-stop', '/pre-freeze'):
+            return self.lifecycle_hook('PreStop' if self.path == '/pre-stop' else 'PreFreeze')
         # The pid tells a restarted agent from the one before it (hot reload in a warm container).
         self.answer(404, [('Content-Type', 'text/plain'), ('x-fc-local-agent-pid', str(os.getpid()))], b'fc-local python agent: unknown route\n')
 
@@ -438,6 +440,22 @@ class Agent(BaseHTTPRequestHandler):
             except Exception as e:  # noqa: BLE001
                 error_type, payload = 'UnhandledInvocationError', error_json(e)
         self.end('Initialize', ctx)
+        self.fc_answer(error_type, payload)
+
+    def lifecycle_hook(self, what):
+        """preStop (before the instance stops) and preFreeze (after an invocation): handler(context),
+        named by fc-local's x-fc-lifecycle-handler; FC's log lines around it."""
+        self.body()
+        h, ctx = self.begin(what)
+        error_type, payload = None, b''
+        try:
+            load(h.get('x-fc-lifecycle-handler', ''))(ctx)
+        except LoadError as e:
+            error_type, payload = 'UnhandledInvocationError', e.payload
+        except Exception as e:  # noqa: BLE001 - the hook's failure is logged; the stop goes on
+            error_type, payload = 'UnhandledInvocationError', error_json(e)
+            logging.error(u'%s: %s' % (type(e).__name__, _text(e)))
+        self.end(what, ctx)
         self.fc_answer(error_type, payload)
 
     def http_function(self):

@@ -51,5 +51,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     credentials: opts.credentials,
     logConfigOf: (service) => opts.template().services.find((s) => s.name === service)?.logConfig,
   });
+  // preStop before any instance stops: the pools ask the invoker, which speaks to instances.
+  pools.setBeforeStop((inst, fn) => invoker.runHook(inst, fn, 'preStop'));
   return { pools, invoker, close: () => pools.close() };
 }

@@ -1,3 +1,4 @@
+import type { FunctionSpec } from '../model.js';
 import type { InstanceHandle } from './backend.js';
 import { AgentChannel } from './channel.js';
 import { LIMITS } from '../model.js';
@@ -20,6 +21,8 @@ export class Instance {
   lastUsed = Date.now();
   /** Its runtime is being started again in place: it takes no request meanwhile. */
   restarting = false;
+  /** The function as this instance runs it (its hooks are this spec's, whatever the template says now). */
+  spec?: FunctionSpec;
   private active = 0;
   private retiring = false;
   private gone = false;
@@ -93,11 +96,16 @@ export class Instance {
   }
 
   /** Marks it gone; true the first time only, so that it is stopped and reported once. */
-  end(): boolean {
+  end(keepChannel = false): boolean {
     if (this.gone) return false;
     this.gone = true;
-    this.agentChannel?.close();
+    // A stop keeps the channel for the instance's preStop hook, then closes it.
+    if (!keepChannel) this.agentChannel?.close();
     return true;
+  }
+
+  closeChannel(): void {
+    this.agentChannel?.close();
   }
 
   /** fc-local's channel to its agent, when the backend gave it one (channel.ts); else HTTP on the port. */

@@ -250,10 +250,40 @@ export class Invoker {
     logs.push(...log.lines);
     // FC reports peak memory for invocations, not on HTTP-trigger responses: skip the read there.
     const maxMemoryUsedMB = httpMode ? undefined : await lease.instance.handle.maxMemoryMB(reportedKB);
-    lease.release({ discard });
+    // preFreeze after the invocation, before the instance idles: the caller has its answer already.
+    if (!discard && fn.lifecycle?.preFreeze) void this.runHook(lease.instance, fn, 'preFreeze').finally(() => lease.release({ discard }));
+    else lease.release({ discard });
     outcome.maxMemoryUsedMB = maxMemoryUsedMB;
     outcome.instanceId = lease.instance.handle.id;
     return { outcome: finish(outcome), logs: log.done };
+  }
+
+  /**
+   * A life cycle hook on an instance: GET /pre-stop or /pre-freeze (FC's custom-runtime contract;
+   * our agents call the handler named in x-fc-lifecycle-handler), within the hook's timeout.
+   * Failures and timeouts are logged as the function's lines; they never stop what follows.
+   */
+  async runHook(inst: Instance, fn: FunctionSpec, hook: 'preStop' | 'preFreeze'): Promise<void> {
+    const cfg = fn.lifecycle?.[hook];
+    if (!cfg) return;
+    const requestId = randomUUID();
+    const name = hook === 'preStop' ? 'PreStop' : 'PreFreeze';
+    const headers: Record<string, string> = {
+      ...protocolHeaders({ requestId, fn, logConfig: this.ctx.logConfigOf(fn.service), region: this.ctx.region, accountId: this.ctx.accountId, credentials: this.ctx.credentials }),
+      'x-fc-lifecycle-handler': cfg.handler,
+    };
+    // Our agents print FC's lines around the hook; for a custom runtime fc-local does.
+    const custom = runtimeFamily(fn.runtime) === 'custom';
+    if (custom) inst.handle.echo?.(`FC ${name} Start RequestId: ${requestId}`);
+    try {
+      const res = await send(inst, { kind: 'http', method: 'GET', path: hook === 'preStop' ? '/pre-stop' : '/pre-freeze', headers, body: EMPTY_BODY }, this.timeLimitMs(fn, cfg.timeout), false);
+      if (res.status >= 300) inst.handle.echo?.(`FC ${name} failed (RequestId: ${requestId}): ${res.body.toString('utf8').slice(0, 2000)}`);
+    } catch (err) {
+      const e = err as CallError;
+      inst.handle.echo?.(e.kind === 'timeout' ? `FC ${name} timed out after ${cfg.timeout} seconds (RequestId: ${requestId})` : `FC ${name} failed (RequestId: ${requestId}): the instance ended`);
+    } finally {
+      if (custom) inst.handle.echo?.(`FC ${name} End RequestId: ${requestId}`);
+    }
   }
 
   /** A function's time limit in ms; none while a debugger may hold it at a breakpoint. */

@@ -74,6 +74,8 @@ export interface PoolOptions {
   instanceEnv?: () => Record<string, string>;
   /** fc-local's services a container reaches on a socket of its own (see InstanceRequest.services). */
   instanceServices?: () => InstanceService[];
+  /** Runs the function's preStop hook on an instance about to stop (the invoker sets it). */
+  beforeStop?: (inst: Instance, fn: FunctionSpec) => Promise<void>;
   /** The function's compiled code for the instance (see InstanceRequest.compiledDir), built if need be. */
   compiledDir?: (fn: FunctionSpec) => Promise<string | undefined>;
 }
@@ -237,6 +239,8 @@ export class FunctionPool {
         if (after) await after;
         if (inst.state === 'gone') return undefined;
         inst.take();
+        // To the function a restart in place ends this instance: its preStop runs first.
+        await this.opts.beforeStop?.(inst, inst.spec ?? before).catch(() => undefined);
         const watch = this.debugging ? this.announceDebugger(spec) : undefined;
         const unwatch = watch ? inst.handle.onLine(watch) : undefined;
         const ok = await restart(inst.handle, before, spec)
@@ -244,7 +248,10 @@ export class FunctionPool {
           .finally(() => unwatch?.());
         inst.restarting = false;
         if (ok) this.opts.onEvent?.({ type: 'restarted', fn: spec, instance: inst });
-        if (ok) inst.reset();
+        if (ok) {
+          inst.reset();
+          inst.spec = spec;
+        }
         else inst.retire();
         inst.give();
         this.changed();
@@ -370,6 +377,7 @@ export class FunctionPool {
 
   private register(handle: InstanceHandle, spec: FunctionSpec, t0: number): Instance {
     const inst = new Instance(handle, Date.now() - t0);
+    inst.spec = spec;
     // Code changed while this one was starting: it must not serve.
     if (spec !== this.spec) inst.retire();
     this.instanceSet.add(inst);
@@ -411,10 +419,16 @@ export class FunctionPool {
   }
 
   private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
-    if (!inst.end()) return;
+    if (!inst.end(true)) return;
     this.instanceSet.delete(inst);
     this.stopping++;
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
+    try {
+      // preStop, for any stop but of an instance that broke (its runtime is not there to ask).
+      if (why !== 'discarded') await this.opts.beforeStop?.(inst, inst.spec ?? this.spec).catch(() => undefined);
+    } finally {
+      inst.closeChannel();
+    }
     try {
       await inst.handle.stop();
     } finally {
@@ -463,6 +477,11 @@ export class PoolSet {
   }
 
   /** The pool of a function, if it has served anything yet. */
+  /** Sets the preStop runner every pool calls before stopping an instance. */
+  setBeforeStop(run: (inst: Instance, fn: FunctionSpec) => Promise<void>): void {
+    this.opts.beforeStop = run;
+  }
+
   existing(service: string, fn: string): FunctionPool | undefined {
     // Keyed as fnKey names functions: FC 3.0's (no service) by their name alone.
     return this.pools.get(fnKey({ service, name: fn }));

@@ -167,6 +167,7 @@ const KNOWN_KEYS = [
   'path', 'serviceName', 'functionName', 'rewriteConfig', 'equalRules', 'wildcardRules', 'regexRules', 'match', 'replacement',
   'certConfig', 'tlsConfig', 'wafConfig', 'layers', 'provisionConfig', 'target', 'concurrencyConfig', 'reservedConcurrency',
   'nasConfig', 'mountPoints', 'mountDir', 'ossMountConfig', 'bucketName', 'bucketPath', 'readOnly',
+  'instanceLifecycleConfig', 'preStop', 'preFreeze', 'build', 'steps', 'run',
 ];
 
 function suggest(key: string): string {
@@ -195,6 +196,20 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
       const built = ((fn as { build?: { steps?: unknown[] } })?.build?.steps?.length ?? 0) > 0;
       if (typeof codeUri === 'string' && codeUri && !built && !existsSync(path.resolve(dir, codeUri))) {
         errors.push(at(['services', s, 'functions', f, 'codeUri'], `function '${fnKey({ service: s, name: f })}': codeUri '${codeUri}' does not exist (resolved to ${path.resolve(dir, codeUri)})`));
+      }
+      // A hook's module must be there (FC's runtimes name it file.function); custom runtimes take any name.
+      const runtime = String((fn as { runtime?: unknown })?.runtime ?? '');
+      const hooks = (fn as { instanceLifecycleConfig?: Record<string, { handler?: unknown } | undefined> })?.instanceLifecycleConfig;
+      const exts = runtime.startsWith('nodejs') ? ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] : runtime.startsWith('python') ? ['.py'] : [];
+      for (const hook of ['preStop', 'preFreeze']) {
+        const handler = hooks?.[hook]?.handler;
+        if (typeof handler !== 'string' || !exts.length || typeof codeUri !== 'string' || built) continue;
+        const dot = handler.lastIndexOf('.');
+        const base = path.resolve(dir, codeUri, dot > 0 ? handler.slice(0, dot) : handler);
+        if (dot <= 0) errors.push(at(['services', s, 'functions', f, 'instanceLifecycleConfig', hook, 'handler'], `${hook} handler '${handler}' must be {file}.{function}`));
+        else if (existsSync(path.resolve(dir, codeUri)) && !exts.some((e) => existsSync(base + e))) {
+          errors.push(at(['services', s, 'functions', f, 'instanceLifecycleConfig', hook, 'handler'], `${hook} handler '${handler}': no ${path.relative(dir, base)}${exts[0]} in the code`));
+        }
       }
       for (const [t] of entries((fn as { triggers?: unknown })?.triggers)) {
         check(['services', s, 'functions', f, 'triggers', t], 'trigger', t);
@@ -225,6 +240,9 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         timeout: f.timeout,
         memorySize: f.memorySize,
         initializer: f.initializer,
+        ...(f.instanceLifecycleConfig?.preStop || f.instanceLifecycleConfig?.preFreeze
+          ? { lifecycle: { ...(f.instanceLifecycleConfig.preStop ? { preStop: f.instanceLifecycleConfig.preStop } : {}), ...(f.instanceLifecycleConfig.preFreeze ? { preFreeze: f.instanceLifecycleConfig.preFreeze } : {}) } }
+          : {}),
         initializationTimeout: f.initializationTimeout,
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,

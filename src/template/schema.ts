@@ -156,6 +156,13 @@ const fn = z
       )
       .default(128),
     initializer: z.string().min(1).optional(),
+    // FC's hooks around an instance's life: preStop (FC 2.0 and 3.0) and preFreeze (FC 2.0).
+    instanceLifecycleConfig: z
+      .object({
+        preStop: z.object({ handler: z.string().min(1), timeout: int('instanceLifecycleConfig.preStop.timeout', 1, 900).default(3) }).optional(),
+        preFreeze: z.object({ handler: z.string().min(1), timeout: int('instanceLifecycleConfig.preFreeze.timeout', 1, 900).default(3) }).optional(),
+      })
+      .optional(),
     initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
     environmentVariables: z.record(z.string(), envValue).default({}),
     // FC 3.0 allows 200; FC 2.0's 100 is checked per service (see service below).

@@ -49,7 +49,7 @@ const FC2_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', codeUri: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
   caPort: 'caPort', initializer: 'initializer', initializationTimeout: 'initializationTimeout', asyncConfiguration: 'asyncConfiguration',
-  layers: 'layers',
+  layers: 'layers', instanceLifecycleConfig: 'instanceLifecycleConfig',
 };
 
 function suggestion(key: string, known: string[]): string {
@@ -196,6 +196,12 @@ export function serverlessDevsToFc(doc: Record<string, unknown>, file: string, c
       // FC 3.0's custom runtimes need no handler.
       if (fn.handler === undefined && String(fn.runtime ?? '').startsWith('custom')) fn.handler = 'index.handler';
       const init = isObject(props.instanceLifecycleConfig) && isObject(props.instanceLifecycleConfig.initializer) ? props.instanceLifecycleConfig.initializer : undefined;
+      // FC 3.0 has preStop (no preFreeze): the fc.yml shape takes it as it is.
+      const preStop = isObject(props.instanceLifecycleConfig) && isObject(props.instanceLifecycleConfig.preStop) ? props.instanceLifecycleConfig.preStop : undefined;
+      if (preStop) {
+        fn.instanceLifecycleConfig = { preStop };
+        mapped([...fcPath, 'instanceLifecycleConfig', 'preStop'], [...orig, 'instanceLifecycleConfig', 'preStop']);
+      }
       if (init) {
         fn.initializer = init.handler;
         if (init.timeout !== undefined) fn.initializationTimeout = init.timeout;

@@ -4,6 +4,8 @@ import com.aliyun.fc.runtime.Context;
 import com.aliyun.fc.runtime.Credentials;
 import com.aliyun.fc.runtime.FunctionComputeLogger;
 import com.aliyun.fc.runtime.FunctionInitializer;
+import com.aliyun.fc.runtime.PreFreezeHandler;
+import com.aliyun.fc.runtime.PreStopHandler;
 import com.aliyun.fc.runtime.FunctionParam;
 import com.aliyun.fc.runtime.PojoRequestHandler;
 import com.aliyun.fc.runtime.StreamRequestHandler;
@@ -128,6 +130,8 @@ public final class Agent {
                 invoke(ex, body);
             } else if ("POST".equals(ex.getRequestMethod()) && "/initialize".equals(path)) {
                 initialize(ex);
+            } else if ("GET".equals(ex.getRequestMethod()) && ("/pre-stop".equals(path) || "/pre-freeze".equals(path))) {
+                lifecycleHook(ex, "/pre-stop".equals(path));
             } else {
                 reply(ex, 404, null, "fc-local java agent: unknown route\n".getBytes(StandardCharsets.UTF_8));
             }
@@ -186,6 +190,31 @@ public final class Agent {
             errorType = "UnhandledInvocationError";
         }
         marker("FC Initialize End RequestId: " + ctx.getRequestId());
+        reply(ex, errorType == null ? 200 : 404, errorType, result);
+    }
+
+    /** preStop (PreStopHandler) or preFreeze (PreFreezeHandler), named by fc-local's x-fc-lifecycle-handler. */
+    private static void lifecycleHook(HttpExchange ex, boolean stop) throws IOException {
+        LocalContext ctx = new LocalContext(ex);
+        String what = stop ? "PreStop" : "PreFreeze";
+        marker("FC " + what + " Start RequestId: " + ctx.getRequestId());
+        byte[] result = new byte[0];
+        String errorType = null;
+        try {
+            Object target = handlerObject(ctx.header("x-fc-lifecycle-handler"));
+            if (stop && target instanceof PreStopHandler) {
+                ((PreStopHandler) target).preStop(ctx);
+            } else if (!stop && target instanceof PreFreezeHandler) {
+                ((PreFreezeHandler) target).preFreeze(ctx);
+            } else {
+                throw new IllegalArgumentException("Class " + target.getClass().getName() + " does not implement com.aliyun.fc.runtime." + (stop ? "PreStopHandler" : "PreFreezeHandler"));
+            }
+        } catch (Throwable t) {
+            ctx.getLogger().error(t.toString());
+            result = GSON.toJson(errorJson(t)).getBytes(StandardCharsets.UTF_8);
+            errorType = "UnhandledInvocationError";
+        }
+        marker("FC " + what + " End RequestId: " + ctx.getRequestId());
         reply(ex, errorType == null ? 200 : 404, errorType, result);
     }
 

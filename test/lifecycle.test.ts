@@ -1,0 +1,88 @@
+import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BACKENDS } from './helpers/backends.js';
+import { fixture, runCli } from './helpers/cli.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
+
+// FC's instance life cycle hooks: preFreeze after each invocation, preStop before an instance
+// stops for any reason (a reload, idle reaping, Ctrl-C), each within its timeout and between FC's
+// log lines, for FC's runtimes (the handler) and custom runtimes (GET /pre-stop).
+
+function project(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-life-'));
+  cpSync(fixture('lifecycle'), dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+const invoke = (srv: RunningServer, fn: string) =>
+  fetch(`${srv.base}/2016-08-15/services/life/functions/${fn}/invocations`, { method: 'POST', body: '{}' }).then((r) => r.text());
+
+let servers: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  servers = [];
+});
+
+for (const backend of BACKENDS) {
+  describe(`[${backend.name}] instance life cycle`, () => {
+    it('runs preFreeze after each invocation and preStop before a reload, with FC\'s log lines', async () => {
+      const dir = project();
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...backend.args]);
+      servers.push(srv);
+      expect(await invoke(srv, 'node')).toBe('node 1');
+      const first = await srv.waitFor(/FC PreFreeze Start RequestId: (\S+)/);
+      const hookId = /RequestId: (\S+)/.exec(first)![1]!;
+      await srv.waitFor(new RegExp(`node preFreeze after 1 \\(request ${hookId}\\)`));
+      await srv.waitFor(new RegExp(`FC PreFreeze End RequestId: ${hookId}`));
+      expect(await invoke(srv, 'node')).toBe('node 2');
+      await srv.waitFor(/node preFreeze after 2/);
+      // A save ends the instance (in place on Docker): its preStop runs first, with its globals.
+      const mark = srv.output().length;
+      writeFileSync(path.join(dir, 'node', 'extra.js'), 'module.exports = 1;\n');
+      await srv.waitFor(/FC PreStop Start RequestId: \S+/, undefined, mark);
+      await srv.waitFor(/node preStop after 2 in node/, undefined, mark);
+      await srv.waitFor(/FC PreStop End RequestId: \S+/, undefined, mark);
+      await srv.waitFor(/reloaded life\/node/, undefined, mark);
+      expect(await invoke(srv, 'node')).toBe('node 1');
+    }, scaled(90_000));
+
+    it('runs preStop when an idle instance is reaped, enforces its timeout, and asks a custom runtime GET /pre-stop', async () => {
+      const dir = project();
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', '--idle-timeout', '1', ...backend.args]);
+      servers.push(srv);
+      expect(await invoke(srv, 'py')).toBe('py');
+      expect(await invoke(srv, 'custom')).toBe('custom');
+      // Idle for a second, the instances are reaped: each hook first.
+      await srv.waitFor(/py preStop begins/);
+      await srv.waitFor(/FC PreStop timed out after 1 seconds/);
+      const custom = await srv.waitFor(/custom pre-stop (\S+)/);
+      const id = /custom pre-stop (\S+)/.exec(custom)![1]!;
+      await srv.waitFor(new RegExp(`FC PreStop End RequestId: ${id}`));
+      expect(srv.output()).not.toContain('py preStop never ends');
+    }, scaled(90_000));
+
+    it('runs preStop on Ctrl-C before the instances go', async () => {
+      const dir = project();
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...backend.args]);
+      expect(await invoke(srv, 'node')).toBe('node 1');
+      await srv.waitFor(/node preFreeze after 1/);
+      await srv.stop();
+      expect(srv.output()).toMatch(/FC PreStop Start RequestId: \S+[^]*node preStop after 1 in node[^]*FC PreStop End RequestId/);
+    }, scaled(90_000));
+  });
+}
+
+describe('life cycle hooks in the template', () => {
+  it('refuses a hook whose module is not in the code, at its position', async () => {
+    const dir = project();
+    const tpl = path.join(dir, 'fc.yml');
+    writeFileSync(tpl, readFileSync(tpl, 'utf8').replace('index.preStop, timeout: 5', 'nope.preStop, timeout: 5'));
+    const r = await runCli(['validate', '-t', tpl]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/fc\.yml:12:31: preStop handler 'nope\.preStop': no node\/nope\.js in the code/);
+  });
+});
