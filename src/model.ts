@@ -7,13 +7,15 @@ export const RUNTIMES = [
   'python2.7', 'python3', 'python3.9', 'python3.10', 'python3.12',
   'java8', 'java11',
   'custom', 'custom.debian10', 'custom.debian11', 'custom.debian12',
+  // The function's own image, on the Docker backend (a custom runtime from the protocol's side).
+  'custom-container',
 ] as const;
 
 /**
  * FC runtimes fc-local does not run: a template with them loads (a warning each), the other
  * functions serve, and invoking one of these answers FC's error JSON saying so.
  */
-export const NOT_EMULATED_RUNTIMES = ['nodejs4.4', 'php7.2', 'dotnetcore2.1', 'dotnetcore3.1', 'go1', 'custom-container'] as const;
+export const NOT_EMULATED_RUNTIMES = ['nodejs4.4', 'php7.2', 'dotnetcore2.1', 'dotnetcore3.1', 'go1'] as const;
 
 export type EmulatedRuntime = (typeof RUNTIMES)[number];
 export type Runtime = EmulatedRuntime | (typeof NOT_EMULATED_RUNTIMES)[number];
@@ -92,6 +94,27 @@ export interface Service {
   functions: FunctionSpec[];
 }
 
+export interface ContainerSpec {
+  image: string;
+  /** Overrides the image's ENTRYPOINT (FC 3.0's entrypoint). */
+  entrypoint?: string[];
+  /** Overrides the image's CMD: command and args (FC 2.0's command + args, FC 3.0's command). */
+  command?: string[];
+  /** Readiness: the instance takes requests once this answers (FC's healthCheckConfig). */
+  healthCheck?: {
+    httpGetUrl: string;
+    initialDelaySeconds: number;
+    periodSeconds: number;
+    timeoutSeconds: number;
+    failureThreshold: number;
+    successThreshold: number;
+  };
+}
+
+export function isContainer(fn: { runtime: Runtime }): boolean {
+  return fn.runtime === 'custom-container';
+}
+
 export interface LifecycleHook {
   /** `file.function` for FC's runtimes; custom runtimes get GET /pre-stop or /pre-freeze whatever it says. */
   handler: string;
@@ -137,6 +160,8 @@ export interface FunctionSpec {
   layers: { arn: string; local?: string }[];
   /** NAS and OSS mounts: a folder beside the template stands in for each. */
   mounts: { dir: string; hostDir: string; readOnly: boolean }[];
+  /** custom-container: the image and how to start it (FC's customContainerConfig). */
+  container?: ContainerSpec;
   /** FC's instance life cycle hooks besides the initializer: preStop before an instance stops, preFreeze (FC 2.0) after each invocation. */
   lifecycle?: { preStop?: LifecycleHook; preFreeze?: LifecycleHook };
   /** Commands that build the code before it runs (s.yaml `actions`, an MCP template's `build`, fc.yml `build`). */

@@ -51,8 +51,10 @@ describe('rules as FC has them', () => {
   });
 
   it('an FC 2.0 custom-container function needs no handler; other runtimes still do', () => {
-    const r = load('services:\n  s:\n    functions:\n      c: { runtime: custom-container, codeUri: ./code }\n');
+    const r = load('services:\n  s:\n    functions:\n      c: { runtime: custom-container, customContainerConfig: { image: my/app:1 } }\n');
     expect(messages(r)).toEqual([]);
+    // Its image is what it runs: FC requires it.
+    expect(messages(load('services:\n  s:\n    functions:\n      c: { runtime: custom-container, codeUri: ./code }\n'))).toEqual(["function 's/c': a custom-container function needs customContainerConfig.image"]);
     expect(messages(load('services:\n  s:\n    functions:\n      f: { runtime: nodejs18, codeUri: ./code }\n'))).toEqual(["function 's/f': handler is required"]);
   });
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { allFunctions, fc3Name, fnKey, FORMAT_NAMES, functionUrl, localDomainNames, runtimeFamily, type Template } from '../model.js';
+import { allFunctions, fc3Name, fnKey, FORMAT_NAMES, functionUrl, localDomainNames, runtimeFamily, type Template, isContainer } from '../model.js';
 import { triggersOfType } from '../events/dispatcher.js';
 import { bucketOf } from '../events/oss-source.js';
 import type { DebugTarget } from '../runtime/debug.js';
@@ -62,6 +62,9 @@ export function printBanner(out: (l: string) => void, b: BannerFacts): void {
   }
   const notEmulated = allFunctions(b.template).filter((f) => runtimeFamily(f.runtime) === 'not-emulated');
   if (notEmulated.length) out(`  not emulated ${notEmulated.map((f) => `${fnKey(f)} (${f.runtime})`).join(', ')}: invoking them answers an error`);
+  // Custom containers run on the Docker backend only.
+  const containers = b.backend.startsWith('process') ? allFunctions(b.template).filter(isContainer) : [];
+  if (containers.length) out(`  not served   ${containers.map((f) => `${fnKey(f)} (custom-container ${f.container?.image ?? ''})`).join(', ')}: custom containers run on the Docker backend only (--backend docker); invoking them answers an error`);
   if (b.debug) out(`  debug        ${b.debug.fn} starts under its debugger at its first request: attach to 127.0.0.1:${b.debug.port} (no time limits while debugging)`);
   if (b.workbench) out(`  workbench    ${b.workbench} (Prometheus metrics at ${b.base}/_fc-local/metrics)`);
   out(`  reload       ${b.watch ? 'on: saved code and template changes apply without a restart (--no-watch turns it off)' : 'off (--no-watch)'}`);

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import path from 'node:path';
 import { allFunctions, type FunctionSpec, type Template } from '../model.js';
 import type { BuildSteps } from '../build/steps.js';
+import type { ContainerImageBuilds } from '../build/container-images.js';
 import type { TemplateStore } from './template-store.js';
 
 // Build steps on save: the folders the template's build steps work in are watched; a change
@@ -16,6 +17,8 @@ export async function startBuildWatch(
   store: TemplateStore,
   steps: BuildSteps,
   reload: (fns: FunctionSpec[], why: string) => Promise<void>,
+  /** Custom containers' images built from a folder: a save there builds the image again. */
+  images?: ContainerImageBuilds,
   quietMs = 300,
 ): Promise<{ close(): Promise<void> }> {
   let watcher: FSWatcher | undefined;
@@ -37,12 +40,21 @@ export async function startBuildWatch(
         if (r.ran) rebuilt.push(fn);
       }),
     );
+    // A new image replaces the function's containers; a failed build leaves the old ones serving.
+    const inContext = (fn: FunctionSpec) => {
+      const ctx = images?.specOf(fn)?.context;
+      return ctx !== undefined && files.some((f) => f === ctx || f.startsWith(ctx + path.sep));
+    };
+    const imaged = allFunctions(store.current).filter(inContext);
+    const built = await Promise.all(imaged.map((fn) => images!.build(fn)));
+    imaged.forEach((fn, i) => built[i] && !rebuilt.includes(fn) && rebuilt.push(fn));
     const shown = files.map((f) => path.basename(f)).slice(0, 3).join(', ');
     if (rebuilt.length) await reload(rebuilt, `rebuilt after ${shown} changed`);
   };
 
   const setDirs = async (t: Template) => {
-    const next = [...new Set(withSteps(t).flatMap((f) => steps.dirsOf(f)))].sort();
+    const contexts = allFunctions(t).flatMap((f) => images?.specOf(f)?.context ?? []);
+    const next = [...new Set([...withSteps(t).flatMap((f) => steps.dirsOf(f)), ...contexts])].sort();
     if (next.join('\n') === dirs.join('\n')) return;
     await watcher?.close();
     watcher = undefined;

@@ -14,6 +14,8 @@ import { delay } from '../util.js';
 import { TemplateStore } from './template-store.js';
 import { formatDiagnostic, TypeScriptBuilds } from '../build/typescript.js';
 import { BuildSteps } from '../build/steps.js';
+import type { ContainerImageBuilds } from '../build/container-images.js';
+import type { DockerBackend } from '../runtime/docker/backend.js';
 import type { Recorder } from './recorder.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
@@ -89,6 +91,8 @@ export class Emulator {
   private instanceServices: InstanceService[] = [];
   private readonly typescript: TypeScriptBuilds;
   private readonly steps: BuildSteps;
+  /** Custom containers' images built from fc-local.json's `build` (Docker backend). */
+  private images?: ContainerImageBuilds;
 
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
@@ -107,6 +111,9 @@ export class Emulator {
       compiledDir: async (fn) => {
         const built = await this.steps.ensure(fn);
         if (built.failure) throw built.failure;
+        // A custom container whose image failed to build, with no image from before to run.
+        const imageFailure = await this.images?.failureOf(fn);
+        if (imageFailure) throw imageFailure;
         return this.typescript.ensure(fn);
       },
       backend: opts.backend,
@@ -290,6 +297,16 @@ export class Emulator {
 
     // Build steps first (those whose folders changed since their last run): a failure stops only its function.
     await Promise.all(allFunctions(tpl).filter((f) => f.build?.steps.length).map((f) => this.steps.ensure(f)));
+    // Custom containers' images from fc-local.json's `build`, through the engine.
+    if (this.opts.backend.name === 'docker') {
+      const { ContainerImageBuilds, readContainerBuilds } = await import('../build/container-images.js');
+      const specs = readContainerBuilds(tpl.file);
+      if (Object.keys(specs).length) {
+        const images = new ContainerImageBuilds((this.opts.backend as DockerBackend).docker, specs, (fn, line) => note(`${fnKey(fn)} ${line}`));
+        this.images = images;
+        await Promise.all(allFunctions(tpl).filter((f) => images.specOf(f)).map((f) => images.build(f)));
+      }
+    }
     // --warm for every function; provisionConfig.target for its function, whichever is more.
     // The debugged function starts at its first request: warming it would wait for the debugger.
     const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0 && fnKey(f) !== this.opts.debug?.fn);
@@ -361,7 +378,7 @@ export class Emulator {
     if (o.watch) {
       const code = await startCodeReload(this.store, this.executor.pools, note, (fn) => this.typescript.ensure(fn), (fn) => this.steps.isRunning(fn));
       const { startBuildWatch } = await import('./build-watch.js');
-      const builds = await startBuildWatch(this.store, this.steps, code.reload);
+      const builds = await startBuildWatch(this.store, this.steps, code.reload, this.images);
       await this.store.watch(note);
       this.closers.push(() => this.store.close(), () => code.close(), () => builds.close());
     }

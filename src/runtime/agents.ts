@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../util.js';
 import { createRequire } from 'node:module';
-import { fnKey, runtimeFamily, type FunctionSpec } from '../model.js';
+import { fnKey, isContainer, runtimeFamily, type FunctionSpec } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { isZip, unpackedDir } from './code-package.js';
 import type { InstanceRequest } from './backend.js';
@@ -108,6 +108,25 @@ export function agentLaunch(req: InstanceRequest, paths: AgentPaths, port: numbe
   return underDebugger(launch, req.fn, { port: req.debug.port, args: req.debug.args, debuggerDir: paths.debuggerDir }, bindHost);
 }
 
+/** The variables FC gives every instance (the function's own, then FC's), as fc-local sets them. */
+export function instanceVariables(req: InstanceRequest, codeDir: string, port: number, bindHost: string): Record<string, string> {
+  const { fn } = req;
+  return {
+    ...fn.environmentVariables,
+    FC_FUNC_CODE_PATH: codeDir,
+    FC_SERVER_PORT: String(port),
+    FC_SERVER_HOST: bindHost,
+    FC_SERVICE_NAME: fn.service,
+    FC_FUNCTION_NAME: fn.name,
+    FC_FUNCTION_HANDLER: fn.handler,
+    FC_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    FC_REGION: req.region,
+    FC_ACCOUNT_ID: req.accountId,
+    FC_RUNTIME: fn.runtime,
+    ...req.env,
+  };
+}
+
 function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
   const { fn } = req;
   const env: Record<string, string> = {
@@ -169,6 +188,12 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
       };
     }
     case 'custom': {
+      // A custom container is its image's own program: only the Docker backend runs it (see there).
+      if (isContainer(fn)) {
+        throw new UnsupportedRuntimeError(
+          `${fn.service ? `${fn.service}/` : ''}${fn.name} is a custom container (image ${fn.container?.image ?? '?'}): it runs on the Docker backend only: start with --backend docker`,
+        );
+      }
       // A stdio MCP server gets fc-local's bridge in front, which starts the server per session.
       if (fn.mcp?.transport === 'stdio') {
         return { command: paths.node ?? 'node', args: [path.join(paths.agentsDir, 'mcp', 'bridge.js')], env: { ...env, FC_LOCAL_MCP_COMMAND: fn.mcp.startCommand }, printsMarkers: false };

@@ -1,4 +1,4 @@
-import { allFunctions, runtimeFamily, type Template } from '../model.js';
+import { allFunctions, isContainer, runtimeFamily, type Template } from '../model.js';
 import type { Backend } from './backend.js';
 import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
 
@@ -47,7 +47,8 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   }
   const backend = new DockerBackend(docker, { images, log: opts.log });
   const leftovers = await removeLeftovers(docker);
-  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated').map((f) => imageFor(f.runtime, images)))];
+  // A custom container's image is its own: looked for when its instance starts, never pulled.
+  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f)).map((f) => imageFor(f.runtime, images)))];
   try {
     for (const image of needed) await backend.ensureImage(image);
   } catch (err) {

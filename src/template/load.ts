@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as z from 'zod';
-import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
+import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type ContainerSpec, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
 import { loadCredentials } from './profile.js';
 import { isServerlessDevsDocument, serverlessDevsToFc } from './serverless-devs.js';
@@ -236,7 +236,9 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         description: f.description,
         runtime: f.runtime,
         handler: f.handler,
-        codeUri: path.resolve(dir, f.codeUri),
+        // A custom container without code: a folder of fc-local's that stays empty.
+        codeUri: f.codeUri !== undefined ? path.resolve(dir, f.codeUri) : path.join(dir, '.fc-local', 'containers', serviceName || '_', name),
+        ...(f.runtime === 'custom-container' && f.customContainerConfig ? { container: containerOf(f.customContainerConfig) } : {}),
         timeout: f.timeout,
         memorySize: f.memorySize,
         initializer: f.initializer,
@@ -246,7 +248,7 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         initializationTimeout: f.initializationTimeout,
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,
-        caPort: f.customRuntimeConfig?.port ?? f.caPort,
+        caPort: f.customContainerConfig?.port ?? f.customRuntimeConfig?.port ?? f.caPort,
         layers: f.layers.map((arn) => ({ arn, ...(layerMap[arn] ? { local: path.resolve(dir, layerMap[arn]) } : {}) })),
         mounts: [
           ...(f.nasConfig?.mountPoints ?? []).flatMap((m) => {
@@ -276,4 +278,15 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
   }));
   const customDomains = Object.entries(tpl.customDomains).map(([domainName, d]) => ({ domainName, protocol: d.protocol, routes: d.routeConfig.routes }));
   return { file, format, region: tpl.region, accountId: tpl.accountId, services, customDomains };
+}
+
+/** FC's customContainerConfig as the model keeps it: FC 2.0's command + args are one command. */
+function containerOf(c: { image: string; entrypoint?: string[]; command?: string[]; args?: string[]; healthCheckConfig?: NonNullable<ContainerSpec['healthCheck']> }): ContainerSpec {
+  const command = [...(c.command ?? []), ...(c.args ?? [])];
+  return {
+    image: c.image,
+    ...(c.entrypoint?.length ? { entrypoint: c.entrypoint } : {}),
+    ...(command.length ? { command } : {}),
+    ...(c.healthCheckConfig ? { healthCheck: c.healthCheckConfig } : {}),
+  };
 }

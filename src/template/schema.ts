@@ -140,13 +140,48 @@ const functionArn = z
     error: (iss) => `a destination must be a function ARN acs:fc:{region}:{accountId}:services/{service}[.{qualifier}]/functions/{function} (FC 3.0: acs:fc:{region}:{accountId}:functions/{function}) (got ${JSON.stringify(iss.input)}); other destination types are not emulated`,
   });
 
+/** A command as FC 2.0 writes it (a JSON array in a string) or as FC 3.0 does (a list). */
+const commandList = z.union([
+  z.array(z.string()),
+  z.string().transform((s, ctx) => {
+    try {
+      const v: unknown = JSON.parse(s);
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    } catch {
+      // falls through to the issue
+    }
+    ctx.addIssue({ code: 'custom', message: `a command is a list of strings, or FC 2.0's JSON array in a string such as '["node", "server.js"]' (got ${JSON.stringify(s)})` });
+    return z.NEVER;
+  }),
+]);
+
 const fn = z
   .strictObject({
     description: z.string().optional(),
     runtime: z.enum([...RUNTIMES, ...NOT_EMULATED_RUNTIMES], { error: (iss) => `runtime must be one of ${RUNTIMES.join(', ')} (got ${JSON.stringify(iss.input)})` }),
     // Required but for custom containers, whose image is the program (FC 2.0 takes none).
     handler: z.string({ error: 'handler must be a string' }).min(1, 'handler must not be empty').optional(),
-    codeUri: z.string({ error: 'codeUri is required' }).min(1, 'codeUri must not be empty'),
+    // A custom container's code is its image: it needs none.
+    codeUri: z.string({ error: 'codeUri is required' }).min(1, 'codeUri must not be empty').optional(),
+    customContainerConfig: z
+      .looseObject({
+        image: z.string({ error: 'customContainerConfig.image is required: the image to run' }).min(1),
+        entrypoint: commandList.optional(),
+        command: commandList.optional(),
+        args: commandList.optional(),
+        port: int('customContainerConfig.port', 1, 65535).optional(),
+        healthCheckConfig: z
+          .looseObject({
+            httpGetUrl: z.string().min(1),
+            initialDelaySeconds: int('healthCheckConfig.initialDelaySeconds', 0, 120).default(0),
+            periodSeconds: int('healthCheckConfig.periodSeconds', 1, 120).default(3),
+            timeoutSeconds: int('healthCheckConfig.timeoutSeconds', 1, 3).default(1),
+            failureThreshold: int('healthCheckConfig.failureThreshold', 1, 120).default(3),
+            successThreshold: int('healthCheckConfig.successThreshold', 1, 120).default(1),
+          })
+          .optional(),
+      })
+      .optional(),
     timeout: int('timeout', 1, LIMITS.maxTimeout).default(3),
     memorySize: z
       .number({ error: 'memorySize must be a number' })
@@ -208,6 +243,10 @@ const fn = z
     if (http.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['triggers', http[1]![0]], message: 'a function has at most one HTTP trigger' });
     }
+    if (f.runtime === 'custom-container' && !f.customContainerConfig) {
+      ctx.addIssue({ code: 'custom', path: ['runtime'], message: 'a custom-container function needs customContainerConfig.image' });
+    }
+    if (f.codeUri === undefined && f.runtime !== 'custom-container') ctx.addIssue({ code: 'custom', path: ['codeUri'], message: 'codeUri is required' });
     if (f.handler === undefined) {
       if (f.runtime !== 'custom-container') ctx.addIssue({ code: 'custom', path: ['handler'], message: 'handler is required' });
       return;

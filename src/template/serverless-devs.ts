@@ -36,7 +36,7 @@ const NO_LOCAL_MEANING = new Set([
   'region', 'role', 'internetAccess', 'vpcConfig', 'vpcBinding', 'cpu', 'diskSize',
   'gpuConfig', 'gpuMemorySize', 'instanceType', 'customDNS', 'tracingConfig', 'tags', 'resourceGroupId',
   'scalingConfig', 'sessionAffinity', 'sessionAffinityConfig', 'enableLongLiving', 'instanceIsolationMode',
-  'endpoint', 'annotations', 'supplement', 'customContainerConfig', 'logConfig', 'ossBucket', 'ossKey', 'instanceLifecycleConfig',
+  'endpoint', 'annotations', 'supplement', 'logConfig', 'ossBucket', 'ossKey', 'instanceLifecycleConfig',
   'customHealthCheckConfig', 'description',
 ]);
 
@@ -44,12 +44,13 @@ const FC3_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', code: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
   layers: 'layers', provisionConfig: 'provisionConfig', concurrencyConfig: 'concurrencyConfig', nasConfig: 'nasConfig', ossMountConfig: 'ossMountConfig',
+  customContainerConfig: 'customContainerConfig',
 };
 const FC2_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', codeUri: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
   caPort: 'caPort', initializer: 'initializer', initializationTimeout: 'initializationTimeout', asyncConfiguration: 'asyncConfiguration',
-  layers: 'layers', instanceLifecycleConfig: 'instanceLifecycleConfig',
+  layers: 'layers', instanceLifecycleConfig: 'instanceLifecycleConfig', customContainerConfig: 'customContainerConfig',
 };
 
 function suggestion(key: string, known: string[]): string {

@@ -1,16 +1,16 @@
 import Docker from 'dockerode';
 import http from 'node:http';
-import { fnKey, runtimeFamily, type FunctionSpec } from '../../model.js';
+import { fnKey, isContainer, runtimeFamily, type ContainerSpec, type FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
-import { AGENTS_DIR, agentLaunch, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, instanceVariables, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
 import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
-import { type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
+import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, type ImageChoice } from './images.js';
 import { guard } from '../host/guardian.js';
@@ -114,6 +114,7 @@ export class DockerBackend implements Backend {
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const { fn } = req;
+    if (isContainer(fn)) return this.startOwnImage(req);
     // A runtime fc-local cannot launch says so before any image is looked for.
     if (runtimeFamily(fn.runtime) === 'not-emulated') agentLaunch(req, { agentsDir: '', codeDir: '', nodeBuiltinsDir: '' }, 0, '');
     const image = await this.imageOf(fn);
@@ -197,6 +198,80 @@ export class DockerBackend implements Backend {
     const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
     await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
     await instance.useSocketIfReachable();
+    return instance;
+  }
+
+  /**
+   * A custom container: the function's own image with its entrypoint and command, listening on
+   * its caPort (FC's customContainerConfig.port), FC's variables in its environment. The image
+   * must be on this machine (never pulled: it is the user's). It takes requests once its port
+   * answers and, with healthCheckConfig, once its health check passes.
+   */
+  private async startOwnImage(req: InstanceRequest): Promise<InstanceHandle> {
+    const { fn } = req;
+    const c = fn.container!;
+    try {
+      await this.docker.getImage(c.image).inspect();
+    } catch {
+      throw new InstanceStartError(
+        `the image ${c.image} of ${fnKey(fn)} is not on this machine: build it (docker build -t ${c.image} .), or have fc-local build it ("build": {"${fnKey(fn)}": {"context": "<dir>"}} in fc-local.json)`,
+      );
+    }
+    const port = fn.caPort;
+    for (const m of fn.mounts) {
+      if (!existsSync(m.hostDir)) {
+        mkdirSync(m.hostDir, { recursive: true });
+        chmodSync(m.hostDir, 0o777);
+      }
+    }
+    const mb = 1024 * 1024;
+    const container = await this.docker.createContainer({
+      Image: c.image,
+      ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
+      ...(c.command ? { Cmd: c.command } : {}),
+      Env: Object.entries({ TZ: 'UTC', ...instanceVariables(req, '/code', port, '0.0.0.0') }).map(([k, v]) => `${k}=${v}`),
+      ExposedPorts: { [`${port}/tcp`]: {} },
+      Labels: {
+        [LABEL]: '1',
+        [`${LABEL}.session`]: this.session,
+        [`${LABEL}.host`]: os.hostname(),
+        [`${LABEL}.pid`]: String(process.pid),
+        [`${LABEL}.function`]: `${fnKey(fn)}`,
+      },
+      HostConfig: {
+        Binds: fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
+        Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
+        Memory: fn.memorySize * mb,
+        MemorySwap: fn.memorySize * mb,
+        PidsLimit: 1024,
+        // The user's image may run as root and drop to a user of its own; nothing more.
+        CapDrop: ['ALL'],
+        CapAdd: ['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE'],
+        SecurityOpt: ['no-new-privileges'],
+        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        LogConfig: { Type: 'none', Config: {} },
+      },
+    });
+    const instance = new ContainerInstance(container, this, port, c.image, false);
+    this.live.add(instance);
+    void instance.exited.then(() => this.live.delete(instance));
+    // An image's program may take longer to come up than a runtime: the function's timeout, at least a minute.
+    const what = `the image ${c.image} for ${fnKey(fn)} (expected to listen on port ${port}, customContainerConfig.port)`;
+    // With a health check, that is the gate (and the app sees no request of fc-local's before it).
+    if (c.healthCheck) {
+      const off = req.onBootLine ? instance.onLine(req.onBootLine) : undefined;
+      try {
+        await instance.begin();
+        await passesHealthCheck(instance, c.healthCheck, what);
+      } catch (err) {
+        await instance.stop();
+        throw err instanceof InstanceStartError ? err : new InstanceStartError(`${what} failed to start: ${(err as Error).message}`);
+      } finally {
+        off?.();
+      }
+      return instance;
+    }
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: Math.max(fn.timeout, 60) * 1000, what, onLine: req.onBootLine });
     return instance;
   }
 
@@ -486,5 +561,47 @@ export async function dockerAnswers(docker: Docker, timeoutMs = 1500): Promise<b
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * FC's healthCheckConfig as the gate of a new custom container: after initialDelaySeconds, a GET
+ * of httpGetUrl every periodSeconds; successThreshold passes in a row let it take requests,
+ * failureThreshold failures in a row end it with what it printed.
+ */
+async function passesHealthCheck(instance: ContainerInstance, h: NonNullable<ContainerSpec['healthCheck']>, what: string): Promise<void> {
+  const url = `http://127.0.0.1:${instance.port}${h.httpGetUrl.startsWith('/') ? '' : '/'}${h.httpGetUrl}`;
+  const lines: string[] = [];
+  const off = instance.onLine((l) => lines.length < 50 && lines.push(l));
+  try {
+    await delay(h.initialDelaySeconds * 1000);
+    let passed = 0;
+    let failed = 0;
+    let last = '';
+    for (;;) {
+      const gone = instance.endReason();
+      if (gone) throw new InstanceStartError(`${what} ended before its health check passed: ${gone}`, lines.join('\n'));
+      const ok = await fetch(url, { signal: AbortSignal.timeout(h.timeoutSeconds * 1000) }).then(
+        async (r) => {
+          last = `HTTP ${r.status}`;
+          await r.arrayBuffer();
+          return r.status >= 200 && r.status < 300;
+        },
+        (err: Error) => {
+          last = err.name === 'TimeoutError' ? `no answer within ${h.timeoutSeconds}s` : err.message;
+          return false;
+        },
+      );
+      passed = ok ? passed + 1 : 0;
+      failed = ok ? 0 : failed + 1;
+      if (passed >= h.successThreshold) return;
+      if (failed >= h.failureThreshold) {
+        await instance.stop();
+        throw new InstanceStartError(`${what} failed its health check (GET ${h.httpGetUrl}: ${last}) ${failed} times in a row`, lines.join('\n'));
+      }
+      await delay(h.periodSeconds * 1000);
+    }
+  } finally {
+    off();
   }
 }

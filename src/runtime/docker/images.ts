@@ -29,6 +29,8 @@ export const DEFAULT_IMAGES: Record<EmulatedRuntime, string> = {
   'custom.debian10': 'node:18-buster',
   'custom.debian11': 'node:20-bullseye',
   'custom.debian12': 'node:20-bookworm',
+  // Its own image (customContainerConfig.image): never this one.
+  'custom-container': '',
 };
 
 export interface ImageChoice {
