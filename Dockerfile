@@ -4,7 +4,7 @@
 #   docker run --rm -it --network host -v "$PWD:/project" -v /var/run/docker.sock:/var/run/docker.sock \
 #     fc-local/fc-local:dev start
 # --network host: instance ports are published on the host's 127.0.0.1, which fc-local must reach.
-ARG BASE=fc-local/runtime:offline-5
+ARG BASE=fc-local/runtime:offline-6
 FROM ${BASE}
 COPY node /usr/local/bin/node
 COPY package/ /opt/fc-local/

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 import { measureTimeScale, shareTimeScale } from './test/helpers/time-scale.js';
 
 // Limits are scaled by how fast this machine starts node and a container (test/helpers/time-scale.ts).
-const scale = measureTimeScale(process.env.FC_LOCAL_RUNTIME_IMAGE ?? 'fc-local/runtime:offline-5');
+const scale = measureTimeScale(process.env.FC_LOCAL_RUNTIME_IMAGE ?? 'fc-local/runtime:offline-6');
 shareTimeScale(scale);
 console.log(`time scale ${scale.factor}x (node -e 0: ${scale.nodeMs} ms; one container: ${scale.containerMs ?? '-'} ms)`);
 

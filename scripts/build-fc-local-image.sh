@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-fc-local/fc-local:dev}
-base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-5}
+base=${FC_LOCAL_BASE_IMAGE:-fc-local/runtime:offline-6}
 ctx=$(mktemp -d /var/tmp/fc-local-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 # FC_LOCAL_IMAGE_PREBUILT=1: pack dist/ as it is, without the `prepare` build (the tests: a

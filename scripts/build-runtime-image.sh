@@ -4,7 +4,7 @@
 # rootfs from the Debian mirror this machine's apt already uses, then `docker import`.
 # Cached by tag: a second run with the image present returns at once.
 #
-# Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-5)
+# Usage: scripts/build-runtime-image.sh [--full] [TAG]    (default fc-local/runtime:offline-6)
 #   --full  also FC's heavy Python built-ins (scipy, matplotlib, opencv, scrapy), tagged
 #           <TAG>-full: fc-local runs a Python function that imports one of them on it (2 GB).
 # Env:   FC_LOCAL_MIRROR  a Debian mirror URL to use instead of the one in the apt sources
@@ -13,10 +13,11 @@ set -euo pipefail
 
 full=0
 if [ "${1:-}" = --full ]; then full=1; shift; fi
-tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-5}}"
+tag="${1:-${FC_LOCAL_RUNTIME_IMAGE:-fc-local/runtime:offline-6}}"
 # FC's built-in modules need ImageMagick and GraphicsMagick (gm, wand), numpy and wand for Python.
 # pip: `fc-local build --docker` installs a Python function's requirements.txt with it (pip install -t).
-packages="nodejs,python3,python3-pip,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
+# php-cli and PSR-7 (guzzlehttp/psr7) for the php7.2 runtime.
+packages="nodejs,python3,python3-pip,php-cli,php-guzzlehttp-psr7,openjdk-17-jre-headless,ca-certificates,imagemagick,graphicsmagick,python3-numpy,python3-wand"
 if [ "$full" = 1 ]; then
   tag="$tag-full"
   packages="$packages,python3-scipy,python3-matplotlib,python3-opencv"
@@ -83,6 +84,6 @@ rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lis
 tar -C "$work/rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /code' - "$tag" >/dev/null
-docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy, numpy, wand.image" && gm version | head -n1 && convert -version | head -n1 && java -version 2>&1 | head -n1'
+docker run --rm "$tag" sh -c 'node --version && python3 --version && python3 -c "import debugpy, numpy, wand.image" && gm version | head -n1 && convert -version | head -n1 && java -version 2>&1 | head -n1 && php -r "require \"/usr/share/php/GuzzleHttp/Psr7/autoload.php\"; echo PHP_VERSION, \" with guzzlehttp/psr7\\n\";"'
 [ "$full" = 1 ] && docker run --rm --network none "$tag" python3 -c "import scipy, matplotlib, cv2, scrapy; print('full: scipy', scipy.__version__, 'matplotlib', matplotlib.__version__, 'opencv', cv2.__version__, 'scrapy', scrapy.__version__)"
 echo "built $tag"

@@ -6,6 +6,8 @@ export const RUNTIMES = [
   'nodejs6', 'nodejs8', 'nodejs10', 'nodejs12', 'nodejs14', 'nodejs16', 'nodejs18', 'nodejs20',
   'python2.7', 'python3', 'python3.9', 'python3.10', 'python3.12',
   'java8', 'java11',
+  // FC's PHP 7.2 runtime, on the PHP there is (Debian's php-cli, 8.2 here).
+  'php7.2',
   'custom', 'custom.debian10', 'custom.debian11', 'custom.debian12',
   // The function's own image, on the Docker backend (a custom runtime from the protocol's side).
   'custom-container',
@@ -15,18 +17,19 @@ export const RUNTIMES = [
  * FC runtimes fc-local does not run: a template with them loads (a warning each), the other
  * functions serve, and invoking one of these answers FC's error JSON saying so.
  */
-export const NOT_EMULATED_RUNTIMES = ['nodejs4.4', 'php7.2', 'dotnetcore2.1', 'dotnetcore3.1', 'go1'] as const;
+export const NOT_EMULATED_RUNTIMES = ['nodejs4.4', 'dotnetcore2.1', 'dotnetcore3.1', 'go1'] as const;
 
 export type EmulatedRuntime = (typeof RUNTIMES)[number];
 export type Runtime = EmulatedRuntime | (typeof NOT_EMULATED_RUNTIMES)[number];
 
-export type RuntimeFamily = 'nodejs' | 'python' | 'java' | 'custom' | 'not-emulated';
+export type RuntimeFamily = 'nodejs' | 'python' | 'java' | 'php' | 'custom' | 'not-emulated';
 
 export function runtimeFamily(runtime: Runtime): RuntimeFamily {
   if ((NOT_EMULATED_RUNTIMES as readonly string[]).includes(runtime)) return 'not-emulated';
   if (runtime.startsWith('nodejs')) return 'nodejs';
   if (runtime.startsWith('python')) return 'python';
   if (runtime.startsWith('java')) return 'java';
+  if (runtime.startsWith('php')) return 'php';
   return 'custom';
 }
 

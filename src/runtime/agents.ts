@@ -35,6 +35,8 @@ export interface AgentPaths {
   heapCap?: boolean;
   /** Debugger files (debugpy) the instance adds to its path when debugging. */
   debuggerDir?: string;
+  /** The PHP interpreter (php on PATH by default). */
+  php?: string;
   /** Compiled TypeScript of the code dir (see InstanceRequest.compiledDir), as the instance sees it. */
   compiledDir?: string;
 }
@@ -187,6 +189,8 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
         printsMarkers: true,
       };
     }
+    case 'php':
+      return { command: paths.php ?? 'php', args: [path.join(paths.agentsDir, 'php', 'bootstrap.php')], env, printsMarkers: true };
     case 'custom': {
       // A custom container is its image's own program: only the Docker backend runs it (see there).
       if (isContainer(fn)) {

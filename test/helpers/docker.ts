@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 
-export const RUNTIME_IMAGE = process.env.FC_LOCAL_RUNTIME_IMAGE ?? 'fc-local/runtime:offline-5';
+export const RUNTIME_IMAGE = process.env.FC_LOCAL_RUNTIME_IMAGE ?? 'fc-local/runtime:offline-6';
 
 /**
  * Whether the Docker tests can run. Without an engine they are skipped, loudly; in CI

@@ -24,6 +24,8 @@ export const DEFAULT_IMAGES: Record<EmulatedRuntime, string> = {
   'python3.12': 'python:3.12-slim',
   java8: 'eclipse-temurin:8-jre',
   java11: 'eclipse-temurin:11-jre',
+  // PHP's official image; HTTP functions need a PSR-7 implementation in it (the offline image has Debian's).
+  'php7.2': 'php:7.2-cli',
   // FC's custom runtime images carry both node and python; this one does too.
   custom: 'node:20-bookworm',
   'custom.debian10': 'node:18-buster',
