@@ -84,13 +84,22 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('[docker] custom conta
     }
   }, scaled(120_000));
 
-  it('says how to make a missing image, and the other functions serve', async () => {
+  it('says how to make a missing image, what a container that exits printed, and keeps the old image when a build fails', async () => {
     const dir = project();
     const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...docker.args]);
     try {
       const r = await invoke(srv, 'missing');
       expect(JSON.parse(r.body)).toMatchObject({ errorType: 'InstanceStartError', errorMessage: expect.stringContaining(`the image ${tag}-missing:1 of cc/missing is not on this machine: build it (docker build -t ${tag}-missing:1 .)`) });
+      const crash = JSON.parse((await invoke(srv, 'crash')).body) as { errorMessage: string };
+      expect(crash.errorMessage).toContain(`the image ${tag}:1 for cc/crash (expected to listen on port 9000, customContainerConfig.port) failed to start`);
+      expect(crash.errorMessage).toContain('broken on purpose');
       expect((await invoke(srv, 'ev', 'still')).body).toBe('event still in ev v1');
+      // A Dockerfile that fails to build: the log's tail, and the image before it keeps serving.
+      const mark = srv.output().length;
+      writeFileSync(path.join(dir, 'app', 'Dockerfile'), `${readFileSync(path.join(dir, 'app', 'Dockerfile'), 'utf8')}RUN echo failing on purpose && exit 7\n`);
+      await srv.waitFor(/cc\/web image: build failed: [^\n]*returned a non-zero code: 7/, undefined, mark);
+      expect(srv.output().slice(mark)).toContain('failing on purpose');
+      expect((await invoke(srv, 'ev', 'after')).body).toBe('event after in ev v1');
     } finally {
       await srv.stop();
     }
@@ -102,7 +111,7 @@ describe('custom containers on the process backend', () => {
     const dir = project();
     const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', '--backend', 'process']);
     try {
-      expect(srv.output()).toContain(`not served   cc/web (custom-container ${tag}:1), cc/ev (custom-container ${tag}:1), cc/missing (custom-container ${tag}-missing:1): custom containers run on the Docker backend only (--backend docker)`);
+      expect(srv.output()).toContain(`not served   cc/web (custom-container ${tag}:1), cc/ev (custom-container ${tag}:1), cc/missing (custom-container ${tag}-missing:1), cc/crash (custom-container ${tag}:1): custom containers run on the Docker backend only (--backend docker)`);
       const r = await invoke(srv, 'ev');
       expect(JSON.parse(r.body).errorMessage).toContain('it runs on the Docker backend only: start with --backend docker');
     } finally {
