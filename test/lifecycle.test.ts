@@ -86,3 +86,16 @@ describe('life cycle hooks in the template', () => {
     expect(r.stderr).toMatch(/fc\.yml:12:31: preStop handler 'nope\.preStop': no node\/nope\.js in the code/);
   });
 });
+
+describe('the initializer under instanceLifecycleConfig', () => {
+  it('is the function initializer, as FC 3.0 writes it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-life-init-'));
+    cpSync(fixture('lifecycle'), dir, { recursive: true });
+    const tpl = path.join(dir, 'fc.yml');
+    writeFileSync(path.join(dir, 'node', 'index.js'), `${readFileSync(path.join(dir, 'node', 'index.js'), 'utf8')}exports.init = (context, callback) => { console.log('initialized by the hook'); callback(null); };\n`);
+    writeFileSync(tpl, readFileSync(tpl, 'utf8').replace('          preStop: { handler: index.preStop, timeout: 5 }', '          initializer: { handler: index.init, timeout: 5 }\n          preStop: { handler: index.preStop, timeout: 5 }'));
+    const r = await runCli(['invoke', 'life/node', '-t', tpl, '--backend', 'process', '--event', '{}']);
+    expect(r.stdout).toBe('node 1');
+    expect(r.stderr).toMatch(/FC Initialize Start RequestId: \S+\n.*initialized by the hook/);
+  });
+});

@@ -241,11 +241,11 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         ...(f.runtime === 'custom-container' && f.customContainerConfig ? { container: containerOf(f.customContainerConfig) } : {}),
         timeout: f.timeout,
         memorySize: f.memorySize,
-        initializer: f.initializer,
+        initializer: f.initializer ?? f.instanceLifecycleConfig?.initializer?.handler,
         ...(f.instanceLifecycleConfig?.preStop || f.instanceLifecycleConfig?.preFreeze
           ? { lifecycle: { ...(f.instanceLifecycleConfig.preStop ? { preStop: f.instanceLifecycleConfig.preStop } : {}), ...(f.instanceLifecycleConfig.preFreeze ? { preFreeze: f.instanceLifecycleConfig.preFreeze } : {}) } }
           : {}),
-        initializationTimeout: f.initializationTimeout,
+        initializationTimeout: f.instanceLifecycleConfig?.initializer?.timeout ?? f.initializationTimeout,
         environmentVariables: f.environmentVariables,
         instanceConcurrency: f.instanceConcurrency,
         caPort: f.customContainerConfig?.port ?? f.customRuntimeConfig?.port ?? f.caPort,

@@ -196,6 +196,8 @@ const fn = z
       .object({
         preStop: z.object({ handler: z.string().min(1), timeout: int('instanceLifecycleConfig.preStop.timeout', 1, 900).default(3) }).optional(),
         preFreeze: z.object({ handler: z.string().min(1), timeout: int('instanceLifecycleConfig.preFreeze.timeout', 1, 900).default(3) }).optional(),
+        // FC 3.0 puts the initializer here too.
+        initializer: z.object({ handler: z.string().min(1), timeout: int('instanceLifecycleConfig.initializer.timeout', 1, LIMITS.maxTimeout).optional() }).optional(),
       })
       .optional(),
     initializationTimeout: int('initializationTimeout', 1, LIMITS.maxTimeout).default(3),
