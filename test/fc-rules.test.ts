@@ -58,6 +58,31 @@ describe('rules as FC has them', () => {
     expect(messages(load('services:\n  s:\n    functions:\n      f: { runtime: nodejs18, codeUri: ./code }\n'))).toEqual(["function 's/f': handler is required"]);
   });
 
+  it('reads customContainerConfig from s.yaml (fc3 and fc) and CustomContainerConfig from template.yml', () => {
+    const fc3 = load(
+      'edition: 3.0.0\nname: x\nresources:\n  web:\n    component: fc3\n    props:\n      region: cn-hangzhou\n      functionName: web\n      runtime: custom-container\n      customContainerConfig:\n        image: registry.cn-hangzhou.aliyuncs.com/me/web:1\n        entrypoint: [node]\n        command: [server.js]\n        port: 8080\n        healthCheckConfig: { httpGetUrl: /ready, initialDelaySeconds: 1, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 5, successThreshold: 1 }\n',
+      's.yaml',
+    );
+    expect(messages(fc3)).toEqual([]);
+    const web = fc3.template!.services[0]!.functions[0]!;
+    expect(web.caPort).toBe(8080);
+    expect(web.container).toEqual({ image: 'registry.cn-hangzhou.aliyuncs.com/me/web:1', entrypoint: ['node'], command: ['server.js'], healthCheck: { httpGetUrl: '/ready', initialDelaySeconds: 1, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 5, successThreshold: 1 } });
+    const fc2 = load(
+      'edition: 1.0.0\nname: x\nservices:\n  app:\n    component: devsapp/fc\n    props:\n      region: cn-hangzhou\n      service: { name: s }\n      function: { name: c, runtime: custom-container, caPort: 9000, customContainerConfig: { image: me/app:1, command: \'["node"]\', args: \'["index.js"]\' } }\n',
+      's.yaml',
+    );
+    expect(messages(fc2)).toEqual([]);
+    expect(fc2.template!.services[0]!.functions[0]!.container).toEqual({ image: 'me/app:1', command: ['node', 'index.js'] });
+    const ros = load(
+      "ROSTemplateFormatVersion: '2015-09-01'\nTransform: 'Aliyun::Serverless-2018-04-03'\nResources:\n  s:\n    Type: 'Aliyun::Serverless::Service'\n    c:\n      Type: 'Aliyun::Serverless::Function'\n      Properties:\n        Runtime: custom-container\n        CAPort: 8000\n        CustomContainerConfig: { Image: 'me/app:2', Command: '[\"python3\"]', Args: '[\"app.py\"]' }\n",
+      'template.yml',
+    );
+    expect(messages(ros)).toEqual([]);
+    expect(ros.template!.services[0]!.functions[0]!).toMatchObject({ caPort: 8000, container: { image: 'me/app:2', command: ['python3', 'app.py'] } });
+    // FC 2.0's command is a JSON array in a string: anything else says so.
+    expect(messages(load("services:\n  s:\n    functions:\n      c: { runtime: custom-container, customContainerConfig: { image: a, command: 'node x' } }\n")).join('\n')).toMatch(/a command is a list of strings, or FC 2\.0's JSON array in a string/);
+  });
+
   it("takes the fc component's role as a mapping ({name, policies})", () => {
     const r = load(
       'edition: 1.0.0\nname: x\nservices:\n  app:\n    component: devsapp/fc\n    props:\n      region: cn-hangzhou\n      service: { name: s, role: { name: fc-role, policies: [AliyunOSSFullAccess] } }\n      function: { name: f, runtime: nodejs18, codeUri: ./code, handler: index.handler }\n',

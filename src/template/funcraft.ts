@@ -19,7 +19,7 @@ const SERVICE_PROPS = ['Description', 'Role', 'LogConfig', 'InternetAccess', 'Vp
 const FUNCTION_PROPS = [
   'Description', 'Handler', 'Runtime', 'CodeUri', 'Timeout', 'MemorySize', 'Initializer',
   'InitializationTimeout', 'EnvironmentVariables', 'InstanceConcurrency', 'AsyncConfiguration', 'CAPort',
-  'CustomRuntimeConfig', 'InstanceLifecycleConfig',
+  'CustomRuntimeConfig', 'InstanceLifecycleConfig', 'CustomContainerConfig',
 ];
 // Values under these keys are user data: their own keys keep their spelling.
 const OPAQUE = new Set(['EnvironmentVariables', 'FunctionParameter', 'VpcConfig', 'environmentVariables', 'functionParameter', 'vpcConfig']);

@@ -141,19 +141,19 @@ const functionArn = z
   });
 
 /** A command as FC 2.0 writes it (a JSON array in a string) or as FC 3.0 does (a list). */
-const commandList = z.union([
-  z.array(z.string()),
-  z.string().transform((s, ctx) => {
+const commandList = z.unknown().transform((v, ctx): string[] => {
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (typeof v === 'string') {
     try {
-      const v: unknown = JSON.parse(s);
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+      const parsed: unknown = JSON.parse(v);
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
     } catch {
       // falls through to the issue
     }
-    ctx.addIssue({ code: 'custom', message: `a command is a list of strings, or FC 2.0's JSON array in a string such as '["node", "server.js"]' (got ${JSON.stringify(s)})` });
-    return z.NEVER;
-  }),
-]);
+  }
+  ctx.addIssue({ code: 'custom', message: `a command is a list of strings, or FC 2.0's JSON array in a string such as '["node", "server.js"]' (got ${JSON.stringify(v)})` });
+  return z.NEVER;
+});
 
 const fn = z
   .strictObject({
