@@ -240,7 +240,8 @@ export class FunctionPool {
         if (inst.state === 'gone') return undefined;
         inst.take();
         // To the function a restart in place ends this instance: its preStop runs first.
-        await this.opts.beforeStop?.(inst, inst.spec ?? before).catch(() => undefined);
+        const ran = inst.spec ?? before;
+        if (this.opts.beforeStop && ran.lifecycle?.preStop) await this.opts.beforeStop(inst, ran).catch(() => undefined);
         const watch = this.debugging ? this.announceDebugger(spec) : undefined;
         const unwatch = watch ? inst.handle.onLine(watch) : undefined;
         const ok = await restart(inst.handle, before, spec)
@@ -423,12 +424,11 @@ export class FunctionPool {
     this.instanceSet.delete(inst);
     this.stopping++;
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
-    try {
-      // preStop, for any stop but of an instance that broke (its runtime is not there to ask).
-      if (why !== 'discarded') await this.opts.beforeStop?.(inst, inst.spec ?? this.spec).catch(() => undefined);
-    } finally {
-      inst.closeChannel();
-    }
+    // preStop, for any stop but of an instance that broke (its runtime is not there to ask). Without
+    // a hook the stop begins at once.
+    const runs = inst.spec ?? this.spec;
+    if (why !== 'discarded' && this.opts.beforeStop && runs.lifecycle?.preStop) await this.opts.beforeStop(inst, runs).catch(() => undefined);
+    inst.closeChannel();
     try {
       await inst.handle.stop();
     } finally {
