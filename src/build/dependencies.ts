@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -38,9 +37,27 @@ export function installOf(fn: FunctionSpec): DependencyInstall | undefined {
   return undefined;
 }
 
-/** npm 10 (a dependency of fc-local) for images whose node has no npm of its own (Node 18.17 and later). */
-function bundledNpm(): string {
-  return path.dirname(createRequire(import.meta.url).resolve('npm/package.json'));
+/**
+ * This machine's npm (the package folder), lent to images whose node has no npm of their own: it
+ * is plain JavaScript and runs on the image's node (newer npm releases warn about older Node
+ * versions and work).
+ */
+function hostNpm(): string | undefined {
+  const isNpm = (dir: string) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'npm';
+    } catch {
+      return false;
+    }
+  };
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const bin = path.join(dir, 'npm');
+    if (!existsSync(bin)) continue;
+    let d = path.dirname(realpathSync(bin));
+    for (let i = 0; i < 3; i++, d = path.dirname(d)) if (isNpm(d)) return d;
+  }
+  const beside = path.join(path.dirname(path.dirname(process.execPath)), 'lib', 'node_modules', 'npm');
+  return isNpm(beside) ? beside : undefined;
 }
 
 const NPM_IN_CONTAINER = '/var/fc-local/npm';
@@ -119,10 +136,11 @@ export class Dependencies {
 
   private async inContainer(fn: FunctionSpec, plan: DependencyInstall, image: string, docker: Docker, say: (l: string) => void): Promise<string | undefined> {
     const args = plan.command.slice(1).map((a) => `'${a}'`).join(' ');
-    // The image's own npm or pip where it has one; else fc-local's npm with the image's node.
+    // The image's own npm or pip where it has one; else this machine's npm on the image's node.
+    const npm = plan.tool === 'npm' ? hostNpm() : undefined;
     const script =
       plan.tool === 'npm'
-        ? `if command -v npm >/dev/null 2>&1; then exec npm ${args}; else exec node ${NPM_IN_CONTAINER}/bin/npm-cli.js ${args}; fi`
+        ? `if command -v npm >/dev/null 2>&1; then exec npm ${args}; elif [ -f ${NPM_IN_CONTAINER}/bin/npm-cli.js ]; then exec node ${NPM_IN_CONTAINER}/bin/npm-cli.js ${args}; else echo "the image has no npm, and there is none on this machine to lend it: use an image with npm, or install on this machine with --no-docker" >&2; exit 127; fi`
         : `if python3 -m pip --version >/dev/null 2>&1; then exec python3 -m pip ${args} --break-system-packages; else echo "the image has no pip (python3 -m pip): use an image with pip, or install on this machine with --no-docker" >&2; exit 127; fi`;
     const output = new PassThrough();
     let partial = '';
@@ -141,7 +159,7 @@ export class Dependencies {
         ...(uid ? { User: uid } : {}),
         Labels: { 'fc-local': '1', 'fc-local.build': '1', 'fc-local.pid': String(process.pid), 'fc-local.host': os.hostname() },
         HostConfig: {
-          Binds: [`${path.resolve(fn.codeUri)}:/code`, `${bundledNpm()}:${NPM_IN_CONTAINER}:ro`],
+          Binds: [`${path.resolve(fn.codeUri)}:/code`, ...(npm ? [`${npm}:${NPM_IN_CONTAINER}:ro`] : [])],
           Tmpfs: { '/tmp': 'rw,exec,size=1024m,mode=1777' },
         },
       })) as [{ StatusCode: number }, Docker.Container];
