@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +31,19 @@ export function packageRoot(): string {
   }
   root = dir;
   return dir;
+}
+
+/**
+ * `fc-local.json` beside the template (fc-local's own settings: images, build, layers), parsed;
+ * an empty object when there is none. A file that is not JSON throws, naming it.
+ */
+export function readProjectConfig(templateFile: string): { file: string; config: Record<string, unknown> } {
+  const file = path.join(path.dirname(templateFile), 'fc-local.json');
+  if (!existsSync(file)) return { file, config: {} };
+  try {
+    const config: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return { file, config: typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {} };
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
 }

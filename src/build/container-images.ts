@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import ignore from 'ignore';
 import { fnKey, isContainer, type FunctionSpec } from '../model.js';
+import { readProjectConfig } from '../util.js';
 import { BuildFailed } from './steps.js';
 
 // Custom containers built from a Dockerfile: fc-local.json beside the template says which
@@ -20,15 +21,8 @@ export interface ImageBuildSpec {
 
 /** The `build` map of fc-local.json, by function key (service/function, or the name alone). */
 export function readContainerBuilds(templateFile: string): Record<string, ImageBuildSpec> {
-  const file = path.join(path.dirname(templateFile), 'fc-local.json');
-  if (!existsSync(file)) return {};
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
-  }
-  const build = (cfg as { build?: unknown })?.build;
+  const { file, config } = readProjectConfig(templateFile);
+  const build = config.build;
   if (build === undefined) return {};
   if (typeof build !== 'object' || build === null) throw new Error(`${file}: "build" maps functions to {"context": "<dir>", "dockerfile": "<file>"}`);
   const out: Record<string, ImageBuildSpec> = {};

@@ -132,17 +132,7 @@ export function instanceVariables(req: InstanceRequest, codeDir: string, port: n
 function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindHost: string): AgentLaunch {
   const { fn } = req;
   const env: Record<string, string> = {
-    ...fn.environmentVariables,
-    FC_FUNC_CODE_PATH: paths.codeDir,
-    FC_SERVER_PORT: String(port),
-    FC_SERVER_HOST: bindHost,
-    FC_SERVICE_NAME: fn.service,
-    FC_FUNCTION_NAME: fn.name,
-    FC_FUNCTION_HANDLER: fn.handler,
-    FC_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
-    FC_REGION: req.region,
-    FC_ACCOUNT_ID: req.accountId,
-    FC_RUNTIME: fn.runtime,
+    ...instanceVariables(req, paths.codeDir, port, bindHost),
     ...(paths.codeFile ? { FC_LOCAL_CODE_FILE: paths.codeFile } : {}),
     ...req.env,
   };

@@ -112,6 +112,17 @@ export class DockerBackend implements Backend {
 
   private readonly saidVariant = new Set<string>();
 
+  /** Ours, this run's, this host's, this process's: what cleanup and the guardian look for. */
+  private labelsOf(fn: FunctionSpec): Record<string, string> {
+    return {
+      [LABEL]: '1',
+      [`${LABEL}.session`]: this.session,
+      [`${LABEL}.host`]: os.hostname(),
+      [`${LABEL}.pid`]: String(process.pid),
+      [`${LABEL}.function`]: fnKey(fn),
+    };
+  }
+
   async start(req: InstanceRequest): Promise<InstanceHandle> {
     const { fn } = req;
     if (isContainer(fn)) return this.startOwnImage(req);
@@ -157,13 +168,7 @@ export class DockerBackend implements Backend {
       User: USER,
       WorkingDir: '/code',
       ExposedPorts: { [`${port}/tcp`]: {}, ...(req.debug ? { [`${req.debug.port}/tcp`]: {} } : {}) },
-      Labels: {
-        [LABEL]: '1',
-        [`${LABEL}.session`]: this.session,
-        [`${LABEL}.host`]: os.hostname(),
-        [`${LABEL}.pid`]: String(process.pid),
-        [`${LABEL}.function`]: `${fnKey(fn)}`,
-      },
+      Labels: this.labelsOf(fn),
       HostConfig: {
         Binds: [
           `${code.file ?? code.dir}:${codeFile ?? '/code'}:ro`,
@@ -231,13 +236,7 @@ export class DockerBackend implements Backend {
       ...(c.command ? { Cmd: c.command } : {}),
       Env: Object.entries({ TZ: 'UTC', ...instanceVariables(req, '/code', port, '0.0.0.0') }).map(([k, v]) => `${k}=${v}`),
       ExposedPorts: { [`${port}/tcp`]: {} },
-      Labels: {
-        [LABEL]: '1',
-        [`${LABEL}.session`]: this.session,
-        [`${LABEL}.host`]: os.hostname(),
-        [`${LABEL}.pid`]: String(process.pid),
-        [`${LABEL}.function`]: `${fnKey(fn)}`,
-      },
+      Labels: this.labelsOf(fn),
       HostConfig: {
         Binds: fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { EmulatedRuntime, Runtime } from '../../model.js';
+import { readProjectConfig } from '../../util.js';
 import { InstanceStartError } from '../backend.js';
 
 // Which image runs each runtime. Users online get official language images; offline users and
@@ -48,15 +49,8 @@ export function imageFor(runtime: Runtime, choice: ImageChoice): string {
 
 /** Reads `fc-local.json` ({"images": {"nodejs18": "my/node:18"}}) beside the template, if any. */
 export function readImageConfig(templateFile: string): Partial<Record<string, string>> {
-  const file = path.join(path.dirname(templateFile), 'fc-local.json');
-  if (!existsSync(file)) return {};
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
-  }
-  const images = (cfg as { images?: unknown })?.images;
+  const { file, config } = readProjectConfig(templateFile);
+  const images = config.images;
   if (images === undefined) return {};
   if (typeof images !== 'object' || images === null || Object.values(images).some((v) => typeof v !== 'string')) {
     throw new Error(`${file}: "images" must map runtime names to image names`);
