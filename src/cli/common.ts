@@ -56,3 +56,9 @@ export function pickFunction(tpl: Template, target: string | undefined): Functio
   if (hits.length > 1) throw new UsageError(`function ${target} is in several services; say which: ${hits.map((f) => `${fnKey(f)}`).join(', ')}`);
   throw new UsageError(`no function ${target} in the template (functions: ${names()})`);
 }
+
+/** --pull's value, checked. */
+export function pullMode(value: string): 'always' | 'missing' | 'never' {
+  if (value === 'always' || value === 'missing' || value === 'never') return value;
+  throw new UsageError(`--pull must be always, missing or never (got ${value})`);
+}

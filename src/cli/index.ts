@@ -10,6 +10,7 @@ import { registerEvents } from './events.js';
 import { registerInit } from './init.js';
 import { registerDebugConfig } from './debug-config.js';
 import { registerBuild } from './build.js';
+import { registerImage } from './image.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -38,6 +39,7 @@ Examples:
   registerInit(program);
   registerDebugConfig(program);
   registerBuild(program);
+  registerImage(program);
   return program;
 }
 

@@ -11,6 +11,8 @@ interface InvokeOptions extends DebugFlags {
   json?: boolean;
   backend: string;
   image?: string;
+  registry?: string;
+  pull: string;
 }
 
 export function registerInvoke(program: Command): void {
@@ -24,6 +26,8 @@ export function registerInvoke(program: Command): void {
     .option('--event <string>', 'event as a string')
     .option('--backend <kind>', 'auto | docker | process: where the instance runs', 'auto')
     .option('--image <image>', 'Docker backend: the image to run the function in')
+    .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
+    .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
     .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
     .addHelpText(
       'after',
@@ -37,7 +41,7 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
-      const [{ chooseBackend, loadOrExplain, pickFunction }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
+      const [{ chooseBackend, loadOrExplain, pickFunction, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
@@ -46,7 +50,7 @@ Examples:
       const fn = pickFunction(template, target);
       if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
       const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       // The instance boots (in its own process) while the rest of fc-local loads here.

@@ -1,6 +1,8 @@
 import { allFunctions, isContainer, runtimeFamily, type Template } from '../model.js';
 import type { Backend } from './backend.js';
-import { imageFor, readImageConfig, type ImageChoice } from './docker/images.js';
+import path from 'node:path';
+import { readProjectConfig } from '../util.js';
+import { imageFor, isDefaultImage, readImageConfig, type ImageChoice, type PullMode, type PullPolicy } from './docker/images.js';
 
 export type BackendChoice = 'auto' | 'docker' | 'process';
 
@@ -19,6 +21,16 @@ export interface SelectOptions {
   log?: (line: string) => void;
   /** One invocation, then stop (`invoke`): housekeeping waits until the end. */
   oneShot?: boolean;
+  /** --registry: a registry or mirror prefix for the images fc-local pulls. */
+  registry?: string;
+  /** --pull: when to pull (default missing). */
+  pull?: PullMode;
+}
+
+/** fc-local.json's `registry`, if any. */
+function readRegistry(templateFile: string): string | undefined {
+  const r = readProjectConfig(templateFile).config.registry;
+  return typeof r === 'string' && r ? r : undefined;
 }
 
 /**
@@ -45,16 +57,27 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   } catch (err) {
     throw new BackendUnavailableError((err as Error).message);
   }
-  const backend = new DockerBackend(docker, { images, log: opts.log });
+  const registry = opts.registry ?? process.env.FC_DOCKER_REGISTRY ?? readRegistry(opts.template.file);
+  const pull: PullPolicy = {
+    mode: opts.pull ?? 'missing',
+    ...(registry ? { registry } : {}),
+    memoryFile: path.join(path.dirname(opts.template.file), '.fc-local', 'pull-failures.json'),
+  };
+  const backend = new DockerBackend(docker, { images, log: opts.log, pull });
   const leftovers = await removeLeftovers(docker);
   // A custom container's image is its own: looked for when its instance starts, never pulled.
-  const needed = [...new Set(allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f)).map((f) => imageFor(f.runtime, images)))];
+  const wanted = allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f));
+  const needed: string[] = [];
   try {
-    for (const image of needed) await backend.ensureImage(image);
+    for (const f of wanted) {
+      const name = await backend.ensureImage(imageFor(f.runtime, images), isDefaultImage(f.runtime, images));
+      if (!needed.includes(name)) needed.push(name);
+    }
   } catch (err) {
     if (choice === 'docker') throw new BackendUnavailableError((err as Error).message);
     return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
   }
   const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
-  return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${cleaned})` };
+  const from = registry ? `; images from ${registry}` : '';
+  return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${from}${cleaned})` };
 }

@@ -12,7 +12,7 @@ import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
-import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, type ImageChoice } from './images.js';
+import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
 
@@ -36,6 +36,8 @@ const SOCKET_IN_CONTAINER = '/var/fc-local/sock';
 
 export interface DockerBackendOptions {
   images: ImageChoice;
+  /** Where images come from and when to pull them. */
+  pull?: PullPolicy;
   startTimeoutMs?: number;
   /** Progress of image pulls, for the person waiting. */
   log?: (line: string) => void;
@@ -53,7 +55,7 @@ export class DockerBackend implements Backend {
     readonly docker: Docker,
     private readonly opts: DockerBackendOptions,
   ) {
-    this.puller = new ImagePuller(docker, opts.log);
+    this.puller = new ImagePuller(docker, opts.log, opts.pull);
     // If fc-local dies without cleaning up (kill -9), its guardian removes this session's containers.
     // docker-modem keeps the socket as a path or as a function that finds the default one.
     const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
@@ -64,8 +66,8 @@ export class DockerBackend implements Backend {
   }
 
   /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
-  ensureImage(image: string): Promise<void> {
-    return this.puller.ensure(image);
+  ensureImage(image: string, fallback = false): Promise<string> {
+    return this.puller.ensure(image, fallback);
   }
 
   /**
@@ -128,8 +130,8 @@ export class DockerBackend implements Backend {
     if (isContainer(fn)) return this.startOwnImage(req);
     // A runtime fc-local cannot launch says so before any image is looked for.
     if (runtimeFamily(fn.runtime) === 'not-emulated') agentLaunch(req, { agentsDir: '', codeDir: '', nodeBuiltinsDir: '' }, 0, '');
-    const image = await this.imageOf(fn);
-    await this.ensureImage(image);
+    // The name it runs under: behind the registry prefix, or fc-local's offline image in place of a default one that cannot be had.
+    const image = await this.ensureImage(await this.imageOf(fn), isDefaultImage(fn.runtime, this.opts.images));
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
     const code = codeLocation(fn.codeUri);
     const codeFile = code.file ? `/code/${path.basename(code.file)}` : undefined;

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { EmulatedRuntime, Runtime } from '../../model.js';
@@ -47,6 +47,11 @@ export function imageFor(runtime: Runtime, choice: ImageChoice): string {
   return choice.all ?? choice.byRuntime?.[runtime] ?? DEFAULT_IMAGES[runtime as EmulatedRuntime];
 }
 
+/** Whether the runtime's image is fc-local's default (nobody chose it): another may stand in for it. */
+export function isDefaultImage(runtime: Runtime, choice: ImageChoice): boolean {
+  return choice.all === undefined && choice.byRuntime?.[runtime] === undefined;
+}
+
 /** Reads `fc-local.json` ({"images": {"nodejs18": "my/node:18"}}) beside the template, if any. */
 export function readImageConfig(templateFile: string): Partial<Record<string, string>> {
   const { file, config } = readProjectConfig(templateFile);
@@ -58,57 +63,159 @@ export function readImageConfig(templateFile: string): Partial<Record<string, st
   return images as Record<string, string>;
 }
 
-/** Pulls images the engine lacks, once each however many instances ask at once. */
+export type PullMode = 'always' | 'missing' | 'never';
+
+export interface PullPolicy {
+  /** always: pull every image at its first use; missing (default): only absent ones; never: use what is here. */
+  mode: PullMode;
+  /** A registry (or mirror) prefix for every image pulled: `<registry>/<image>` (--registry, FC_DOCKER_REGISTRY, fc-local.json). */
+  registry?: string;
+  /** Where failed pulls are remembered (a file in the project's .fc-local), so that the next run does not wait for them again. */
+  memoryFile?: string;
+  /** The offline images this machine may have, tried when a default image cannot be pulled. */
+  fallbackPrefix?: string;
+}
+
+/** How long a failed pull is remembered. */
+const REMEMBER_MS = 10 * 60_000;
+
+/** Whether an image reference names its registry host (`host.tld/...`, `host:port/...`, `localhost/...`). */
+function hasRegistryHost(image: string): boolean {
+  const first = image.split('/')[0]!;
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+}
+
+/** Pulls images the engine lacks, once each however many instances ask at once; resolves with the name to run. */
 export class ImagePuller {
-  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly pulls = new Map<string, Promise<string>>();
 
   constructor(
     private readonly docker: Docker,
     /** Progress of pulls, for the person waiting. */
     private readonly log?: (line: string) => void,
+    readonly policy: PullPolicy = { mode: 'missing' },
   ) {}
 
-  /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
-  ensure(image: string): Promise<void> {
-    let p = this.pulls.get(image);
+  /** The name an image is pulled and run under: behind the registry prefix when one is set. */
+  nameOf(image: string): string {
+    return this.policy.registry && !hasRegistryHost(image) ? `${this.policy.registry.replace(/\/+$/, '')}/${image}` : image;
+  }
+
+  /**
+   * Makes `image` available and resolves with the name to run it by; `fallback` allows an offline
+   * image of fc-local's in place of a default image that cannot be had. The error says which image
+   * and how to use another.
+   */
+  ensure(image: string, fallback = false): Promise<string> {
+    const key = `${image}\0${fallback}`;
+    let p = this.pulls.get(key);
     if (!p) {
-      p = this.pull(image);
-      this.pulls.set(image, p);
-      p.catch(() => this.pulls.delete(image));
+      p = this.pull(image, fallback);
+      this.pulls.set(key, p);
+      p.catch(() => this.pulls.delete(key));
     }
     return p;
   }
 
-  private async pull(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch {
-      // Not present: pull it.
+  private present(name: string): Promise<boolean> {
+    return this.docker
+      .getImage(name)
+      .inspect()
+      .then(() => true, () => false);
+  }
+
+  private async pull(image: string, fallback: boolean): Promise<string> {
+    const name = this.nameOf(image);
+    const here = await this.present(name);
+    if (here && this.policy.mode !== 'always') return name;
+    let why: string | undefined;
+    const remembered = this.policy.mode === 'always' ? undefined : this.remembered(name);
+    if (remembered) why = `${remembered.why} (remembered from a pull ${Math.round((Date.now() - remembered.at) / 1000)} s ago; --pull always tries again)`;
+    else if (this.policy.mode === 'never') why = '--pull never';
+    else {
+      try {
+        await this.fetch(name);
+        this.remember(name, undefined);
+        return name;
+      } catch (err) {
+        why = (err as Error).message.split('\n')[0]!;
+        this.remember(name, why);
+      }
     }
-    this.log?.(`pulling image ${image} ...`);
+    if (here) {
+      this.log?.(`could not pull image ${name} (${why}): using the copy this machine has`);
+      return name;
+    }
+    const offline = fallback ? await this.offlineImage() : undefined;
+    if (offline) {
+      this.log?.(`image ${name} is not here and could not be pulled (${why}): using ${offline}, fc-local's offline image on this machine`);
+      return offline;
+    }
+    throw new InstanceStartError(
+      `image ${name} is not present and could not be pulled (${why}). ` +
+        'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
+        'a registry or mirror that has it with --registry (FC_DOCKER_REGISTRY); `fc-local image build` builds one without a registry. Or use --backend process.',
+    );
+  }
+
+  private async fetch(name: string): Promise<void> {
+    this.log?.(`pulling image ${name} ...`);
+    const stream = await this.docker.pull(name);
+    let last = 0;
+    await new Promise<void>((resolve, reject) =>
+      this.docker.modem.followProgress(
+        stream,
+        (err) => (err ? reject(err) : resolve()),
+        (ev: { status?: string; id?: string; progress?: string; error?: string }) => {
+          if (ev.error) reject(new Error(ev.error));
+          if (Date.now() - last > 1000) {
+            last = Date.now();
+            this.log?.(`  ${name}: ${ev.id ? `${ev.id} ` : ''}${ev.status ?? ''} ${ev.progress ?? ''}`.trimEnd());
+          }
+        },
+      ),
+    );
+    // A registry that answers garbage may end the stream without an image.
+    if (!(await this.present(name))) throw new Error('the registry answered, but no image came of it');
+    this.log?.(`pulled image ${name}`);
+  }
+
+  /** The newest fc-local offline image here (fc-local/runtime:offline-N), if any. */
+  private async offlineImage(): Promise<string | undefined> {
+    const prefix = this.policy.fallbackPrefix ?? 'fc-local/runtime:offline-';
+    const images = await this.docker.listImages({ filters: { reference: [`${prefix.split(':')[0]}`] } }).catch(() => []);
+    const tags = images
+      .flatMap((i) => i.RepoTags ?? [])
+      .filter((t) => t.startsWith(prefix) && /^\d+$/.test(t.slice(prefix.length)))
+      .sort((a, b) => Number(b.slice(prefix.length)) - Number(a.slice(prefix.length)));
+    return tags[0];
+  }
+
+  private readMemory(): Record<string, { at: number; why: string }> {
+    if (!this.policy.memoryFile) return {};
     try {
-      const stream = await this.docker.pull(image);
-      let last = 0;
-      await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(
-          stream,
-          (err) => (err ? reject(err) : resolve()),
-          (ev: { status?: string; id?: string; progress?: string }) => {
-            if (Date.now() - last > 1000) {
-              last = Date.now();
-              this.log?.(`  ${image}: ${ev.id ? `${ev.id} ` : ''}${ev.status ?? ''} ${ev.progress ?? ''}`.trimEnd());
-            }
-          },
-        ),
-      );
-      this.log?.(`pulled image ${image}`);
-    } catch (err) {
-      throw new InstanceStartError(
-        `image ${image} is not present and could not be pulled (${(err as Error).message.split('\n')[0]}). ` +
-          'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
-          'scripts/build-runtime-image.sh builds one without a registry. Or use --backend process.',
-      );
+      return JSON.parse(readFileSync(this.policy.memoryFile, 'utf8')) as Record<string, { at: number; why: string }>;
+    } catch {
+      return {};
+    }
+  }
+
+  private remembered(name: string): { at: number; why: string } | undefined {
+    const hit = this.readMemory()[name];
+    return hit && Date.now() - hit.at <= REMEMBER_MS ? hit : undefined;
+  }
+
+  private remember(name: string, why: string | undefined): void {
+    if (!this.policy.memoryFile) return;
+    const memory = this.readMemory();
+    if (why === undefined && !(name in memory)) return;
+    if (why === undefined) delete memory[name];
+    else memory[name] = { at: Date.now(), why };
+    try {
+      mkdirSync(path.dirname(this.policy.memoryFile), { recursive: true });
+      writeFileSync(this.policy.memoryFile, JSON.stringify(memory));
+    } catch {
+      // Not remembered: the next run tries again.
     }
   }
 }
