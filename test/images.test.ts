@@ -24,6 +24,7 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
   let prefix: string;
   let dir: string;
   const mirrored = () => `${prefix}/node:18-slim`;
+  const fcMirrored = () => `${prefix}/aliyunfc/runtime-nodejs18:latest`;
 
   const startRegistry = async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'fc-local-registry-'));
@@ -45,6 +46,10 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
     await execa('docker', ['tag', docker!.image!, mirrored()]);
     await execa('docker', ['push', mirrored()]);
     await execa('docker', ['rmi', mirrored()]);
+    // FC's own image name for nodejs18 in the same registry (the offline image again, under FC's name).
+    await execa('docker', ['tag', docker!.image!, fcMirrored()]);
+    await execa('docker', ['push', fcMirrored()]);
+    await execa('docker', ['rmi', fcMirrored()]);
     dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-images-'));
     chmodSync(dir, 0o755);
     mkdirSync(path.join(dir, 'code'));
@@ -53,7 +58,7 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
   }, scaled(120_000));
   afterAll(async () => {
     registry?.kill();
-    await execa('docker', ['rmi', '-f', mirrored()], { reject: false });
+    await execa('docker', ['rmi', '-f', mirrored(), fcMirrored()], { reject: false });
   });
 
   const invoke = (...extra: string[]) => runCli(['invoke', 's/f', '-t', path.join(dir, 'fc.yml'), '--backend', 'docker', '--event', '{}', ...extra], { timeout: scaled(120_000) });
@@ -67,6 +72,11 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
     // Present now: the next run pulls nothing.
     const again = await invoke('--registry', prefix);
     expect(again.stderr).not.toContain('pulling image');
+    // FC's own image family: aliyunfc/runtime-nodejs18, through the same registry prefix.
+    const fc = await invoke('--registry', prefix, '--images', 'fc');
+    expect(fc.exitCode, String(fc.stderr)).toBe(0);
+    expect(fc.stdout).toBe('from v18');
+    expect(fc.stderr).toContain(`pulled image ${fcMirrored()}`);
   }, scaled(120_000));
 
   it('uses the local copy or the offline image when the registry is gone, remembers the failed pull, and --pull never pulls nothing', async () => {

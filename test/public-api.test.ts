@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InvocationError, startEmulator, TemplateError } from '../src/index.js';
 import { processesWith, RUN_VAR } from '../src/runtime/host/proc-scan.js';
 import { fixture, ROOT } from './helpers/cli.js';
+import { BACKENDS } from './helpers/backends.js';
 import { scaled } from './helpers/time-scale.js';
 
 // fc-local as a user's test suite uses it: only the public API (`import ... from 'fc-local'`).
@@ -72,6 +73,18 @@ describe('the public API', () => {
     cpTemplate(project);
     const run = await execa('node', ['--input-type=module', '-e', "import { startEmulator } from 'fc-local'; const e = await startEmulator({ template: 'fc.yml', backend: 'process' }); console.log((await e.invoke('f', 'x')).text()); await e.stop();"], { cwd: project, reject: false });
     expect(run.stdout).toBe('packed: x');
+    // The installed package builds the offline image (present already: at once) and, on Docker with
+    // no image named and none pullable here, serves the example on it.
+    if (BACKENDS.some((b) => b.name === 'docker')) {
+      const bin = path.join(project, 'node_modules/fc-local/bin/fc-local.js');
+      const built = await execa('node', [bin, 'image', 'build'], { cwd: project, reject: false, all: true });
+      expect(built.exitCode, built.all).toBe(0);
+      expect(built.all).toMatch(/runtime image fc-local\/runtime:offline-\d+ already present|built fc-local\/runtime:offline-\d+/);
+      const onDocker = await execa('node', [bin, 'invoke', 'f', '--backend', 'docker', '--event', 'y'], { cwd: project, reject: false });
+      expect(onDocker.stdout, onDocker.stderr).toBe('packed: y');
+      // Where the default image cannot be pulled (no registry here), the offline image stands in.
+      if (!/pulled image /.test(onDocker.stderr)) expect(onDocker.stderr).toMatch(/using fc-local\/runtime:offline-\d+, fc-local's offline image on this machine/);
+    }
   }, scaled(240_000));
 });
 

@@ -62,3 +62,10 @@ export function pullMode(value: string): 'always' | 'missing' | 'never' {
   if (value === 'always' || value === 'missing' || value === 'never') return value;
   throw new UsageError(`--pull must be always, missing or never (got ${value})`);
 }
+
+/** --images' value, checked, as SelectOptions' `images`. */
+export function imageFamily(value: string | undefined): { images?: 'official' | 'fc' } {
+  if (value === undefined) return {};
+  if (value === 'official' || value === 'fc') return { images: value };
+  throw new UsageError(`--images must be official or fc (got ${value})`);
+}

@@ -13,6 +13,7 @@ interface InvokeOptions extends DebugFlags {
   image?: string;
   registry?: string;
   pull: string;
+  images?: string;
 }
 
 export function registerInvoke(program: Command): void {
@@ -28,6 +29,7 @@ export function registerInvoke(program: Command): void {
     .option('--image <image>', 'Docker backend: the image to run the function in')
     .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
     .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
+    .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
     .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
     .addHelpText(
       'after',
@@ -41,7 +43,7 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
-      const [{ chooseBackend, loadOrExplain, pickFunction, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
+      const [{ chooseBackend, imageFamily, loadOrExplain, pickFunction, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
@@ -50,7 +52,7 @@ Examples:
       const fn = pickFunction(template, target);
       if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
       const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       // The instance boots (in its own process) while the rest of fc-local loads here.

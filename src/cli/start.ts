@@ -22,6 +22,7 @@ interface StartOptions extends DebugFlags {
   image?: string;
   registry?: string;
   pull: string;
+  images?: string;
   warm: string;
   watch: boolean;
   ossDir?: string;
@@ -46,6 +47,7 @@ export function registerStart(program: Command): void {
     .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
     .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
     .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
+    .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
     .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
     .option('--oss-port <port>', "the local OSS's own port (path-style requests; default: any free one)", '0')
@@ -79,7 +81,7 @@ Examples:
     )
     .action(async (opts: StartOptions) => {
       const serve = serveOptions(opts);
-      const [{ chooseBackend, loadOrExplain, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }, { printBanner }] = await Promise.all([
+      const [{ chooseBackend, imageFamily, loadOrExplain, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }, { printBanner }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
@@ -89,7 +91,7 @@ Examples:
       const debug = (await import('./debug-target.js')).debugTarget(opts, template);
       const out = lineWriter(process.stdout);
       const note = (l: string) => out(`fc-local ${l}`);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), log: note });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), log: note });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;

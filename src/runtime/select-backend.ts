@@ -2,7 +2,7 @@ import { allFunctions, isContainer, runtimeFamily, type Template } from '../mode
 import type { Backend } from './backend.js';
 import path from 'node:path';
 import { readProjectConfig } from '../util.js';
-import { imageFor, isDefaultImage, readImageConfig, type ImageChoice, type PullMode, type PullPolicy } from './docker/images.js';
+import { imageFor, isDefaultImage, readImageConfig, readImageFamily, type ImageChoice, type ImageFamily, type PullMode, type PullPolicy } from './docker/images.js';
 
 export type BackendChoice = 'auto' | 'docker' | 'process';
 
@@ -25,6 +25,8 @@ export interface SelectOptions {
   registry?: string;
   /** --pull: when to pull (default missing). */
   pull?: PullMode;
+  /** --images: the image family for runtimes nobody named an image for. */
+  images?: ImageFamily;
 }
 
 /** fc-local.json's `registry`, if any. */
@@ -53,7 +55,8 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
 
   let images: ImageChoice;
   try {
-    images = { all: opts.image ?? process.env.FC_LOCAL_IMAGE, byRuntime: readImageConfig(opts.template.file) };
+    const family = opts.images ?? readImageFamily(opts.template.file);
+    images = { all: opts.image ?? process.env.FC_LOCAL_IMAGE, byRuntime: readImageConfig(opts.template.file), ...(family ? { family } : {}) };
   } catch (err) {
     throw new BackendUnavailableError((err as Error).message);
   }

@@ -12,7 +12,7 @@ import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
 import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
-import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, type ImageChoice, type PullPolicy } from './images.js';
+import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
 
@@ -164,6 +164,8 @@ export class DockerBackend implements Backend {
       // Our agents run under the supervisor (hot reload restarts them in place); a custom
       // bootstrap is the container's own first process, as in FC.
       Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
+      // FC's own images start FC's runtime: ours runs instead.
+      ...(isFcImage(image) ? { Entrypoint: [''] } : {}),
       Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...services.env, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
         ([k, v]) => `${k}=${v}`,
       ),

@@ -41,10 +41,34 @@ export interface ImageChoice {
   all?: string;
   /** Per-runtime overrides. */
   byRuntime?: Partial<Record<string, string>>;
+  /** Which images stand for runtimes nobody named one for: official language images (default) or FC's own. */
+  family?: ImageFamily;
+}
+
+export type ImageFamily = 'official' | 'fc';
+
+/**
+ * FC's own runtime images (aliyunfc/runtime-<runtime>, as Funcraft and Serverless Devs run them:
+ * FC's built-in modules and system libraries), at FC_DOCKER_VERSION or latest. fc-local's agents
+ * run inside them as in any image.
+ */
+export function fcImage(runtime: Runtime): string {
+  return `aliyunfc/runtime-${runtime}:${process.env.FC_DOCKER_VERSION ?? 'latest'}`;
+}
+
+/** Whether `image` is one of FC's own runtime images (their entrypoint is FC's, not ours: cleared). */
+export function isFcImage(image: string): boolean {
+  return /(^|\/)aliyunfc\/runtime[-:]/.test(image);
 }
 
 export function imageFor(runtime: Runtime, choice: ImageChoice): string {
-  return choice.all ?? choice.byRuntime?.[runtime] ?? DEFAULT_IMAGES[runtime as EmulatedRuntime];
+  return choice.all ?? choice.byRuntime?.[runtime] ?? (choice.family === 'fc' ? fcImage(runtime) : DEFAULT_IMAGES[runtime as EmulatedRuntime]);
+}
+
+/** fc-local.json's `"images": "fc"` (or "official"), if that is what it says. */
+export function readImageFamily(templateFile: string): ImageFamily | undefined {
+  const images = readProjectConfig(templateFile).config.images;
+  return images === 'fc' || images === 'official' ? images : undefined;
 }
 
 /** Whether the runtime's image is fc-local's default (nobody chose it): another may stand in for it. */
@@ -56,7 +80,8 @@ export function isDefaultImage(runtime: Runtime, choice: ImageChoice): boolean {
 export function readImageConfig(templateFile: string): Partial<Record<string, string>> {
   const { file, config } = readProjectConfig(templateFile);
   const images = config.images;
-  if (images === undefined) return {};
+  // A family's name ("fc", "official") is read by readImageFamily.
+  if (images === undefined || images === 'fc' || images === 'official') return {};
   if (typeof images !== 'object' || images === null || Object.values(images).some((v) => typeof v !== 'string')) {
     throw new Error(`${file}: "images" must map runtime names to image names`);
   }
