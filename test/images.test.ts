@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,33 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
     expect(fc.exitCode, String(fc.stderr)).toBe(0);
     expect(fc.stdout).toBe('from v18');
     expect(fc.stderr).toContain(`pulled image ${fcMirrored()}`);
+  }, scaled(120_000));
+
+  it('names the image and the cause for a registry that answers 404 or garbage, and for an image without the runtime\'s language', async () => {
+    const missing = await invoke('--image', `${prefix}/absent:1`);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toMatch(new RegExp(`image ${prefix.replace(/[.]/g, '\\.')}/absent:1 is not present and could not be pulled \\(.*(not found|unknown)`));
+    // A server that answers anything with garbage, where a registry should be.
+    const garbagePort = await freePort();
+    const garbage = http.createServer((_req, res) => res.end('<<not a registry>>')).listen(garbagePort, '127.0.0.1');
+    try {
+      const r = await invoke('--image', `127.0.0.1:${garbagePort}/some/image:1`);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain(`image 127.0.0.1:${garbagePort}/some/image:1 is not present and could not be pulled (`);
+    } finally {
+      garbage.close();
+    }
+    // An image without node for a nodejs18 function.
+    const noNode = `fc-local-test-no-node-${randomUUID().slice(0, 8)}:1`;
+    const ctx = mkdtempSync(path.join(os.tmpdir(), 'fc-local-no-node-'));
+    writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${docker!.image}\nRUN rm -f /usr/bin/node /usr/bin/nodejs\n`);
+    await execa('docker', ['build', '-q', '-t', noNode, ctx]);
+    try {
+      const r = await invoke('--image', noNode);
+      expect(r.stdout).toContain(`the image ${noNode} has no node for the nodejs18 runtime of s/f (looked for \`node\` on the image's PATH)`);
+    } finally {
+      await execa('docker', ['rmi', '-f', noNode], { reject: false });
+    }
   }, scaled(120_000));
 
   it('uses the local copy or the offline image when the registry is gone, remembers the failed pull, and --pull never pulls nothing', async () => {

@@ -205,7 +205,21 @@ export class DockerBackend implements Backend {
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
     // Under a debugger the instance waits for the developer to attach, however long.
     const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
-    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
+    try {
+      await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
+    } catch (err) {
+      // An image without the runtime's language: say which image, runtime and program.
+      const output = err instanceof InstanceStartError ? (err.output ?? '') : '';
+      const program = path.basename(launch.command);
+      if (launch.printsMarkers && new RegExp(`(^|[\\s:/])${program.replace(/[.]/g, '\\.')}: (not found|No such file)`, 'm').test(output)) {
+        throw new InstanceStartError(
+          `the image ${image} has no ${program} for the ${fn.runtime} runtime of ${fnKey(fn)} (looked for \`${launch.command}\` on the image's PATH): ` +
+            'name an image that has it (--image, fc-local.json "images"), or use fc-local\'s offline image (fc-local image build)',
+          output,
+        );
+      }
+      throw err;
+    }
     await instance.useSocketIfReachable();
     return instance;
   }

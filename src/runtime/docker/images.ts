@@ -154,9 +154,9 @@ export class ImagePuller {
     const here = await this.present(name);
     if (here && this.policy.mode !== 'always') return name;
     let why: string | undefined;
-    const remembered = this.policy.mode === 'always' ? undefined : this.remembered(name);
-    if (remembered) why = `${remembered.why} (remembered from a pull ${Math.round((Date.now() - remembered.at) / 1000)} s ago; --pull always tries again)`;
-    else if (this.policy.mode === 'never') why = '--pull never';
+    const remembered = this.policy.mode === 'missing' ? this.remembered(name) : undefined;
+    if (this.policy.mode === 'never') why = '--pull never';
+    else if (remembered) why = `${remembered.why} (remembered from a pull ${Math.round((Date.now() - remembered.at) / 1000)} s ago; --pull always tries again)`;
     else {
       try {
         await this.fetch(name);
