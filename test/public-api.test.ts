@@ -80,10 +80,25 @@ describe('the public API', () => {
       const built = await execa('node', [bin, 'image', 'build'], { cwd: project, reject: false, all: true });
       expect(built.exitCode, built.all).toBe(0);
       expect(built.all).toMatch(/runtime image fc-local\/runtime:offline-\d+ already present|built fc-local\/runtime:offline-\d+/);
-      const onDocker = await execa('node', [bin, 'invoke', 'f', '--backend', 'docker', '--event', 'y'], { cwd: project, reject: false });
-      expect(onDocker.stdout, onDocker.stderr).toBe('packed: y');
-      // Where the default image cannot be pulled (no registry here), the offline image stands in.
-      if (!/pulled image /.test(onDocker.stderr)) expect(onDocker.stderr).toMatch(/using fc-local\/runtime:offline-\d+, fc-local's offline image on this machine/);
+      const server = execa('node', [bin, 'start', '--backend', 'docker', '--port', '0', '--no-auth', '--no-watch', '--no-workbench'], { cwd: project, reject: false, all: true });
+      try {
+        let out = '';
+        const base = await new Promise<string>((resolve, reject) => {
+          server.all!.on('data', (d: Buffer) => {
+            out += d.toString();
+            const m = /listening on (http:\/\/\S+)/.exec(out);
+            if (m) resolve(m[1]!);
+          });
+          void server.then(() => reject(new Error(`start exited:\n${out}`)));
+        });
+        const r = await fetch(`${base}/2016-08-15/services/s/functions/f/invocations`, { method: 'POST', body: 'y' });
+        expect(await r.text(), out).toBe('packed: y');
+        // Where the default image cannot be pulled (no registry here), the offline image stands in.
+        if (!/pulled image /.test(out)) expect(out).toMatch(/using fc-local\/runtime:offline-\d+, fc-local's offline image on this machine/);
+      } finally {
+        server.kill('SIGINT');
+        await server;
+      }
     }
   }, scaled(240_000));
 });
