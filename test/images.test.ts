@@ -78,6 +78,13 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
     expect(fc.exitCode, String(fc.stderr)).toBe(0);
     expect(fc.stdout).toBe('from v18');
     expect(fc.stderr).toContain(`pulled image ${fcMirrored()}`);
+    // No registry named: the first candidate that answers is chosen (a refused one first), and kept.
+    await execa('docker', ['rmi', '-f', fcMirrored()]);
+    const env = { FC_LOCAL_REGISTRY_CANDIDATES: `127.0.0.1:9/nothing,${prefix}` };
+    const viaProbe = await runCli(['invoke', 's/f', '-t', path.join(dir, 'fc.yml'), '--backend', 'docker', '--images', 'fc', '--event', '{}'], { env, timeout: scaled(120_000) });
+    expect(viaProbe.stdout, String(viaProbe.stderr)).toBe('from v18');
+    expect(viaProbe.stderr).toContain(`pulled image ${fcMirrored()}`);
+    expect(JSON.parse(readFileSync(path.join(dir, '.fc-local', 'registry.json'), 'utf8'))).toMatchObject({ chosen: prefix });
   }, scaled(120_000));
 
   it('names the image and the cause for a registry that answers 404 or garbage, and for an image without the runtime\'s language', async () => {

@@ -27,6 +27,11 @@ export interface InstanceHandle {
   readonly exited: Promise<ExitInfo>;
   /** Every line the instance prints. */
   onLine(listener: LineListener): () => void;
+  /**
+   * How long the instance's output may trail its HTTP answer (a container's comes through the
+   * engine): the quiet wait for a custom runtime's last lines, which have no end marker.
+   */
+  readonly outputLagMs?: number;
   /** Hands listeners a line as if the instance had printed it (markers fc-local writes for it). */
   echo?(line: string): void;
   /**

@@ -428,8 +428,9 @@ class InvocationLog {
       await settled;
     } else if (!httpMode) {
       const answeredAt = performance.now();
-      const until = answeredAt + END_MARKER_GRACE_MS;
-      while (performance.now() < until && performance.now() - Math.max(this.lastLineAt, answeredAt) < QUIET_MS) await delay(QUIET_MS / 2);
+      const quiet = this.inst.handle.outputLagMs ?? QUIET_MS;
+      const until = answeredAt + Math.max(END_MARKER_GRACE_MS, quiet);
+      while (performance.now() < until && performance.now() - Math.max(this.lastLineAt, answeredAt) < quiet) await delay(QUIET_MS / 2);
     }
     if (!this.markers) this.push(this.endLine);
     this.detach();

@@ -60,7 +60,15 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   } catch (err) {
     throw new BackendUnavailableError((err as Error).message);
   }
-  const registry = opts.registry ?? process.env.FC_DOCKER_REGISTRY ?? readRegistry(opts.template.file);
+  let registry = opts.registry ?? process.env.FC_DOCKER_REGISTRY ?? readRegistry(opts.template.file);
+  let registrySaid = registry;
+  // FC's own images with no registry named: the one that answers, as Funcraft and Serverless Devs choose it.
+  if (!registry && images.family === 'fc') {
+    const { probeRegistry } = await import('./docker/registry-probe.js');
+    const probed = await probeRegistry(path.join(path.dirname(opts.template.file), '.fc-local', 'registry.json'));
+    registry = probed.prefix;
+    registrySaid = probed.said;
+  }
   const pull: PullPolicy = {
     mode: opts.pull ?? 'missing',
     ...(registry ? { registry } : {}),
@@ -81,6 +89,6 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
     return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; Docker answers but ${(err as Error).message.split(' (')[0]})` };
   }
   const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
-  const from = registry ? `; images from ${registry}` : '';
+  const from = registrySaid ? `; images from ${registrySaid}` : '';
   return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${from}${cleaned})` };
 }

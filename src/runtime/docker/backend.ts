@@ -388,6 +388,8 @@ function askRestart(port: number): Promise<boolean> {
 
 class ContainerInstance implements InstanceHandle {
   readonly host = '127.0.0.1';
+  /** Its output comes through the engine's attach stream, which can trail the answer under load. */
+  readonly outputLagMs = 100;
   port = 0;
   readonly exited: Promise<ExitInfo>;
   private readonly lines = new LineHub();
