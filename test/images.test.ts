@@ -101,6 +101,16 @@ describe.runIf(docker && registryBin)('[docker] images from a registry', () => {
     } finally {
       garbage.close();
     }
+    // One that wants credentials fc-local does not have.
+    const lockedPort = await freePort();
+    const locked = http.createServer((_req, res) => res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"', 'docker-distribution-api-version': 'registry/2.0' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}')).listen(lockedPort, '127.0.0.1');
+    try {
+      const r = await invoke('--image', `127.0.0.1:${lockedPort}/private/image:1`);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`image 127\\.0\\.0\\.1:${lockedPort}/private/image:1 is not present and could not be pulled \\(.*(unauthorized|auth|401).*docker login 127\\.0\\.0\\.1:${lockedPort} gives the engine them`, 'i'));
+    } finally {
+      locked.close();
+    }
     // An image without node for a nodejs18 function.
     const noNode = `fc-local-test-no-node-${randomUUID().slice(0, 8)}:1`;
     const ctx = mkdtempSync(path.join(os.tmpdir(), 'fc-local-no-node-'));

@@ -176,8 +176,10 @@ export class ImagePuller {
       this.log?.(`image ${name} is not here and could not be pulled (${why}): using ${offline}, fc-local's offline image on this machine`);
       return offline;
     }
+    // A registry that wants credentials: the engine's own login gives them.
+    const login = /auth|unauthori[sz]ed|denied/i.test(why ?? '') && hasRegistryHost(name) ? ` The registry wants credentials: docker login ${name.split('/')[0]} gives the engine them.` : '';
     throw new InstanceStartError(
-      `image ${name} is not present and could not be pulled (${why}). ` +
+      `image ${name} is not present and could not be pulled (${why}).${login} ` +
         'Point fc-local at an image you have with --image NAME, FC_LOCAL_IMAGE=NAME, or {"images": {"<runtime>": "NAME"}} in fc-local.json beside the template; ' +
         'a registry or mirror that has it with --registry (FC_DOCKER_REGISTRY); `fc-local image build` builds one without a registry. Or use --backend process.',
     );
