@@ -60,8 +60,8 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('python2.7 [docker]', 
     if (out.result) {
       expect(JSON.parse(out.result).major).toBe(2); // an image with python2: it runs
     } else {
-      // Under the container's supervisor the shell reports it; run directly, the engine would.
-      expect(out.error.errorMessage).toMatch(/python2\.7 runtime .* failed to start: [^]*python2"?:? (executable file )?not found/);
+      // The image has no python2: fc-local names the image, the runtime and the program it looked for.
+      expect(out.error.errorMessage).toMatch(/the image \S+ has no python2 for the python2\.7 runtime of py27\/event \(looked for `python2` on the image's PATH\)/);
     }
   });
 });
