@@ -213,7 +213,10 @@ describe('debugging from the CLI', () => {
     await cdp.send('Debugger.enable');
     await cdp.send('Debugger.setBreakpointByUrl', { lineNumber: 5, urlRegex: 'node/index\\.js$' });
     await cdp.send('Runtime.runIfWaitingForDebugger');
-    const paused = await cdp.pausedAtBreakpoint();
+    // Within half the test's time, so that a miss says what fc-local printed (a rare miss under load is being chased).
+    const paused = await cdp.pausedAtBreakpoint(scaled(30_000)).catch((err: Error) => {
+      throw new Error(`${err.message}; fc-local printed:\n${stderr}`);
+    });
     const local = await cdp.send<{ result: { value: unknown } }>('Debugger.evaluateOnCallFrame', { callFrameId: paused.callFrames[0]!.callFrameId, expression: 'greeting' });
     expect(local.result.value).toBe('hello cli');
     await cdp.send('Debugger.resume');
