@@ -33,6 +33,9 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** fc-local.json is not what fc-local reads: the message names the file and what is wrong. */
+export class ProjectConfigError extends Error {}
+
 /**
  * `fc-local.json` beside the template (fc-local's own settings: images, build, layers), parsed;
  * an empty object when there is none. A file that is not JSON throws, naming it.
@@ -44,6 +47,6 @@ export function readProjectConfig(templateFile: string): { file: string; config:
     const config: unknown = JSON.parse(readFileSync(file, 'utf8'));
     return { file, config: typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {} };
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
+    throw new ProjectConfigError(`${file}: ${(err as Error).message}`);
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import ignore from 'ignore';
 import { fnKey, isContainer, type FunctionSpec } from '../model.js';
-import { readProjectConfig } from '../util.js';
+import { ProjectConfigError, readProjectConfig } from '../util.js';
 import { BuildFailed } from './steps.js';
 
 // Custom containers built from a Dockerfile: fc-local.json beside the template says which
@@ -24,11 +24,11 @@ export function readContainerBuilds(templateFile: string): Record<string, ImageB
   const { file, config } = readProjectConfig(templateFile);
   const build = config.build;
   if (build === undefined) return {};
-  if (typeof build !== 'object' || build === null) throw new Error(`${file}: "build" maps functions to {"context": "<dir>", "dockerfile": "<file>"}`);
+  if (typeof build !== 'object' || build === null) throw new ProjectConfigError(`${file}: "build" maps functions to {"context": "<dir>", "dockerfile": "<file>"}`);
   const out: Record<string, ImageBuildSpec> = {};
   for (const [fn, spec] of Object.entries(build as Record<string, unknown>)) {
     const s = spec as { context?: unknown; dockerfile?: unknown };
-    if (typeof s?.context !== 'string') throw new Error(`${file}: build.${fn}.context must be the folder to build the image from`);
+    if (typeof s?.context !== 'string') throw new ProjectConfigError(`${file}: build.${fn}.context must be the folder to build the image from`);
     out[fn] = { context: path.resolve(path.dirname(file), s.context), dockerfile: typeof s.dockerfile === 'string' ? s.dockerfile : 'Dockerfile' };
   }
   return out;

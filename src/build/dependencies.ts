@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { runtimeFamily, type FunctionSpec } from '../model.js';
+import { guardSession } from '../runtime/docker/backend.js';
 
 // A function's dependencies installed for the runtime it runs on, as Funcraft's `fun install` and
 // Serverless Devs' `s build` do: `npm ci` (or `npm install` without a lock file) where the code
@@ -76,6 +77,10 @@ export interface InstallOutcome {
 }
 
 export class Dependencies {
+  /** Install containers carry it: fc-local's guardian removes them if fc-local dies mid-install. */
+  private readonly session = randomUUID();
+  private guarded = false;
+
   constructor(
     /** Where stamps are kept (the project's .fc-local/build/deps). */
     private readonly stateDir: string,
@@ -149,6 +154,10 @@ export class Dependencies {
       partial = lines.pop() ?? '';
       for (const l of lines) say(`  ${l}`);
     });
+    if (!this.guarded) {
+      this.guarded = true;
+      guardSession(docker, this.session);
+    }
     const uid = typeof process.getuid === 'function' ? `${process.getuid()}:${process.getgid?.() ?? process.getuid()}` : undefined;
     let container: Docker.Container | undefined;
     try {
@@ -157,7 +166,7 @@ export class Dependencies {
         WorkingDir: '/code',
         Env: ['HOME=/tmp', 'npm_config_update_notifier=false', 'npm_config_progress=false', 'NO_COLOR=1', 'PIP_NO_CACHE_DIR=1', 'LANG=C.UTF-8'],
         ...(uid ? { User: uid } : {}),
-        Labels: { 'fc-local': '1', 'fc-local.build': '1', 'fc-local.pid': String(process.pid), 'fc-local.host': os.hostname() },
+        Labels: { 'fc-local': '1', 'fc-local.build': '1', 'fc-local.session': this.session, 'fc-local.pid': String(process.pid), 'fc-local.host': os.hostname() },
         HostConfig: {
           Binds: [`${path.resolve(fn.codeUri)}:/code`, ...(npm ? [`${npm}:${NPM_IN_CONTAINER}:ro`] : [])],
           Tmpfs: { '/tmp': 'rw,exec,size=1024m,mode=1777' },

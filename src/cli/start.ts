@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { allFunctions, fnKey } from '../model.js';
+import { ProjectConfigError } from '../util.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
 import { lineWriter } from './line-writer.js';
@@ -112,7 +113,7 @@ Examples:
       });
       const base = await emulator.serve(serve).catch(async (err: unknown) => {
         await emulator.stop();
-        throw err instanceof ListenError ? new UsageError(err.message) : err;
+        throw err instanceof ListenError || err instanceof ProjectConfigError ? new UsageError(err.message) : err;
       });
       printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint, backendNotes: await selected.backend.notes?.(allFunctions(template)) });
       if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);

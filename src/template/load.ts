@@ -104,7 +104,8 @@ export function loadTemplateText(file: string, text: string): LoadResult {
   const at = (p: YamlPath, message: string, atKey = false) => source.errorAt(toSource(p), message, atKey);
   const format: Template['format'] = funcraft ? 'funcraft' : sdevs ? 'serverless-devs' : 'fc';
 
-  const errors = [...(sdevs?.errors ?? []).map((e) => source.errorAt(e.path, e.message, e.atKey)), ...checkEntities(raw, path.dirname(file), at)];
+  const entities = checkEntities(raw, path.dirname(file), at);
+  const errors = [...(sdevs?.errors ?? []).map((e) => source.errorAt(e.path, e.message, e.atKey)), ...entities.errors];
   const parsed = templateSchema.safeParse(raw);
   if (!parsed.success) {
     errors.push(...parsed.error.issues.flatMap((issue) => issueErrors(issue, at)));
@@ -112,7 +113,7 @@ export function loadTemplateText(file: string, text: string): LoadResult {
   errors.sort((a, b) => a.line - b.line || a.col - b.col);
   if (errors.length || !parsed.success) return { errors };
   const template = toModel(parsed.data, file, format);
-  const warnings = [...(sdevs?.warnings ?? []).map((w) => source.errorAt(w.path, w.message))];
+  const warnings = [...(sdevs?.warnings ?? []).map((w) => source.errorAt(w.path, w.message)), ...entities.warnings];
   warnings.push(...template.services.flatMap((s) =>
     s.functions
       .filter((f) => runtimeFamily(f.runtime) === 'not-emulated')
@@ -180,8 +181,10 @@ function suggest(key: string): string {
  * FC's name rule for services, functions and triggers (checked on the map keys themselves), and
  * that every codeUri exists. Done on the raw document so they are reported with the schema errors.
  */
-function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
+function checkEntities(raw: unknown, dir: string, at: At): { errors: TemplateError[]; warnings: TemplateError[] } {
   const errors: TemplateError[] = [];
+  // What FC deploys but fails at run time (a hook's missing module): said, not refused.
+  const warnings: TemplateError[] = [];
   const entries = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.entries(v) : []);
   const check = (p: YamlPath, kind: string, name: string) => {
     if (!NAME_RE.test(name)) errors.push(at(p, `${kind} name '${name}' ${NAME_RULE}`, true));
@@ -208,7 +211,7 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
         const base = path.resolve(dir, codeUri, dot > 0 ? handler.slice(0, dot) : handler);
         if (dot <= 0) errors.push(at(['services', s, 'functions', f, 'instanceLifecycleConfig', hook, 'handler'], `${hook} handler '${handler}' must be {file}.{function}`));
         else if (existsSync(path.resolve(dir, codeUri)) && !exts.some((e) => existsSync(base + e))) {
-          errors.push(at(['services', s, 'functions', f, 'instanceLifecycleConfig', hook, 'handler'], `${hook} handler '${handler}': no ${path.relative(dir, base)}${exts[0]} in the code`));
+          warnings.push(at(['services', s, 'functions', f, 'instanceLifecycleConfig', hook, 'handler'], `warning: ${hook} handler '${handler}': no ${path.relative(dir, base)}${exts[0]} in the code (FC deploys it; the hook fails each time it runs)`));
         }
       }
       for (const [t] of entries((fn as { triggers?: unknown })?.triggers)) {
@@ -216,7 +219,7 @@ function checkEntities(raw: unknown, dir: string, at: At): TemplateError[] {
       }
     }
   }
-  return errors;
+  return { errors, warnings };
 }
 
 function toModel(tpl: RawTemplate, file: string, format: Template['format']): Template {

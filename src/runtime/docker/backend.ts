@@ -56,13 +56,7 @@ export class DockerBackend implements Backend {
     private readonly opts: DockerBackendOptions,
   ) {
     this.puller = new ImagePuller(docker, opts.log, opts.pull);
-    // If fc-local dies without cleaning up (kill -9), its guardian removes this session's containers.
-    // docker-modem keeps the socket as a path or as a function that finds the default one.
-    const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
-    void Promise.resolve(typeof socketPath === 'function' ? (socketPath as () => unknown)() : socketPath).then(
-      (p) => typeof p === 'string' && guard(`docker ${this.session} ${p}`),
-      () => undefined,
-    );
+    guardSession(docker, this.session);
   }
 
   /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
@@ -544,6 +538,19 @@ class ContainerInstance implements InstanceHandle {
     if (!this.ended) void this.onExit(null);
     await this.exited;
   }
+}
+
+/**
+ * If fc-local dies without cleaning up (kill -9), its guardian removes the containers labelled
+ * with this session. docker-modem keeps the socket as a path or as a function that finds the
+ * default one.
+ */
+export function guardSession(docker: Docker, session: string): void {
+  const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
+  void Promise.resolve(typeof socketPath === 'function' ? (socketPath as () => unknown)() : socketPath).then(
+    (p) => typeof p === 'string' && guard(`docker ${session} ${p}`),
+    () => undefined,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { EmulatedRuntime, Runtime } from '../../model.js';
-import { readProjectConfig } from '../../util.js';
+import { ProjectConfigError, readProjectConfig } from '../../util.js';
 import { InstanceStartError } from '../backend.js';
 
 // Which image runs each runtime. Users online get official language images; offline users and
@@ -83,7 +83,7 @@ export function readImageConfig(templateFile: string): Partial<Record<string, st
   // A family's name ("fc", "official") is read by readImageFamily.
   if (images === undefined || images === 'fc' || images === 'official') return {};
   if (typeof images !== 'object' || images === null || Object.values(images).some((v) => typeof v !== 'string')) {
-    throw new Error(`${file}: "images" must map runtime names to image names`);
+    throw new ProjectConfigError(`${file}: "images" must map runtime names to image names`);
   }
   return images as Record<string, string>;
 }
