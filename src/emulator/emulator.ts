@@ -108,7 +108,7 @@ export class Emulator {
     });
     this.executor = createExecutor({
       // Before an instance starts: the function's build steps (if its folders changed) and its TypeScript.
-      compiledDir: async (fn) => {
+      prepare: async (fn) => {
         const built = await this.steps.ensure(fn);
         if (built.failure) throw built.failure;
         // A custom container whose image failed to build, with no image from before to run.

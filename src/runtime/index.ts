@@ -20,8 +20,8 @@ export interface ExecutorOptions {
   instanceEnv?: () => Record<string, string>;
   /** fc-local's services containers reach on a socket of their own. */
   instanceServices?: () => InstanceService[];
-  /** See PoolOptions.compiledDir. */
-  compiledDir?: (fn: FunctionSpec) => Promise<string | undefined>;
+  /** See PoolOptions.prepare. */
+  prepare?: (fn: FunctionSpec) => Promise<string | undefined>;
 }
 
 export interface Executor {
@@ -43,7 +43,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     debug: opts.debug,
     instanceEnv: opts.instanceEnv,
     instanceServices: opts.instanceServices,
-    compiledDir: opts.compiledDir,
+    prepare: opts.prepare,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

@@ -76,8 +76,12 @@ export interface PoolOptions {
   instanceServices?: () => InstanceService[];
   /** Runs the function's preStop hook on an instance about to stop (the invoker sets it). */
   beforeStop?: (inst: Instance, fn: FunctionSpec) => Promise<void>;
-  /** The function's compiled code for the instance (see InstanceRequest.compiledDir), built if need be. */
-  compiledDir?: (fn: FunctionSpec) => Promise<string | undefined>;
+  /**
+   * Builds what the function needs before an instance of it starts (build steps, TypeScript);
+   * resolves with its compiled code's folder, if any (InstanceRequest.compiledDir), and throws the
+   * build's failure, which the request then answers.
+   */
+  prepare?: (fn: FunctionSpec) => Promise<string | undefined>;
 }
 
 export class FunctionPool {
@@ -348,7 +352,7 @@ export class FunctionPool {
     if (!debug) this.opts.onEvent?.({ type: 'starting', fn: spec });
     const watch = debug ? this.announceDebugger(spec) : undefined;
     // Code that needs building first (TypeScript): built before the instance starts, once per change.
-    const compiledDir = await this.opts.compiledDir?.(spec);
+    const compiledDir = await this.opts.prepare?.(spec);
     const handle = await this.backend.start({
       fn: spec,
       region: this.opts.region,
