@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
 const TPL = 'fixtures/custom/fc.yml';
 
-for (const backend of BACKENDS) {
-  describe(`custom runtime [${backend.name}]`, () => {
+for (const backend of ENGINES) {
+  describe(`custom runtime [${backend.label}]`, () => {
     let srv: RunningServer;
     const invoke = (fn: string, body = '') =>
       fetch(`${srv.base}/2016-08-15/services/custom-svc/functions/${fn}/invocations`, { method: 'POST', body, headers: { 'X-Fc-Log-Type': 'Tail' } });

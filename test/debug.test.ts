@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JAVA_AGENT_JAR } from '../src/runtime/agents.js';
 import { freePort } from '../src/runtime/instance-io.js';
 import { delay } from '../src/util.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, ENGINES } from './helpers/backends.js';
 import { BIN, fixture, runCli } from './helpers/cli.js';
 import { CdpClient, DapClient } from './helpers/debuggers.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -47,8 +47,8 @@ async function debugServer(dir: string, fn: string, backendArgs: string[], extra
   return { srv, port };
 }
 
-for (const backend of BACKENDS) {
-  describe(`[${backend.name}] debugging`, () => {
+for (const backend of ENGINES) {
+  describe(`[${backend.label}] debugging`, () => {
     it('Node.js: the inspector stops at a breakpoint in the handler, a local is read, and the 3 s timeout does not fire while paused 5 s', async () => {
       const dir = project();
       const { srv, port } = await debugServer(dir, 'dbg/node', backend.args);
@@ -170,7 +170,7 @@ describe.runIf(javaReady)('Java debugging', () => {
   }, scaled(60_000));
 
   for (const backend of BACKENDS) {
-    it(`[${backend.name}] jdb -attach stops at a breakpoint in the handler class`, async () => {
+    it(`[${backend.label}] jdb -attach stops at a breakpoint in the handler class`, async () => {
       const { srv, port } = await debugServer(dir, 'dbg/java', backend.args);
       const result = invoke(srv, 'java', {});
       // Said once JDWP accepts: jdb attaches at once, as an IDE does, with no probe first.

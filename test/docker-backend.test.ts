@@ -1,5 +1,8 @@
 import Docker from 'dockerode';
 import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { dockerReady, RUNTIME_IMAGE } from './helpers/docker.js';
@@ -114,13 +117,32 @@ describe('Docker backend selection', () => {
   it('fails clearly with --backend docker when no engine answers', async () => {
     const r = await runCli(['invoke', 'echo', '-t', TPL, '--backend', 'docker'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/--backend docker: no Docker engine answers at tcp:\/\/127\.0\.0\.1:9/);
+    expect(r.stderr).toMatch(/--backend docker: no container engine answers at tcp:\/\/127\.0\.0\.1:9 \(DOCKER_HOST\)/);
+  });
+
+  it('finds the engine through the current docker context and names it in the banner', async () => {
+    const config = mkdtempSync(path.join(os.tmpdir(), 'fc-docker-config-'));
+    try {
+      const meta = path.join(config, 'contexts', 'meta', createHash('sha256').update('ci').digest('hex'));
+      mkdirSync(meta, { recursive: true });
+      writeFileSync(path.join(meta, 'meta.json'), JSON.stringify({ Name: 'ci', Endpoints: { docker: { Host: 'unix:///var/run/docker.sock' } } }));
+      writeFileSync(path.join(config, 'config.json'), JSON.stringify({ currentContext: 'ci' }));
+      const srv = await startServer(['-t', TPL, '--no-auth', '--backend', 'docker'], { DOCKER_HOST: '', DOCKER_CONFIG: config });
+      try {
+        expect(srv.output()).toMatch(/backend\s+docker \((Docker Engine|Podman) [^ ]+ at unix:\/\/\/var\/run\/docker\.sock \(docker context ci\); image/);
+        expect(await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/echo/invocations`, { method: 'POST', body: 'ctx' })).text()).toBe('ctx');
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      rmSync(config, { recursive: true, force: true });
+    }
   });
 
   it('falls back to the process backend with auto when no engine answers, and says so', async () => {
     const srv = await startServer(['-t', TPL, '--no-auth', '--backend', 'auto'], { DOCKER_HOST: 'tcp://127.0.0.1:9' });
     try {
-      expect(srv.output()).toMatch(/backend\s+process \(child processes on 127\.0\.0\.1; no Docker engine answers at tcp:\/\/127\.0\.0\.1:9\)/);
+      expect(srv.output()).toMatch(/backend\s+process \(child processes on 127\.0\.0\.1; no container engine answers at tcp:\/\/127\.0\.0\.1:9 \(DOCKER_HOST\)\)/);
       expect(await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/echo/invocations`, { method: 'POST', body: 'p' })).text()).toBe('p');
     } finally {
       await srv.stop();

@@ -2,7 +2,7 @@ import FC from '@alicloud/fc2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign, stringToSign } from '../src/gateway/signature.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 
 const TPL = 'fixtures/nodejs/fc.yml';
 const KEY = TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID;
@@ -15,8 +15,8 @@ function signed(method: string, path: string, headers: Record<string, string> = 
   return h;
 }
 
-for (const backend of BACKENDS) {
-describe(`fc-local start [${backend.name}, --no-auth]`, () => {
+for (const backend of ENGINES) {
+describe(`fc-local start [${backend.label}, --no-auth]`, () => {
   let srv: RunningServer;
   const api = (p: string) => `${srv.base}/2016-08-15${p}`;
   const invoke = (fn: string, init: RequestInit = {}) => fetch(api(`/services/node-svc/functions/${fn}/invocations`), { method: 'POST', ...init });
@@ -270,7 +270,7 @@ describe(`fc-local start [${backend.name}, --no-auth]`, () => {
   });
 });
 
-describe(`fc-local start with signatures [${backend.name}]`, () => {
+describe(`fc-local start with signatures [${backend.label}]`, () => {
   let srv: RunningServer;
   let client: FC;
   beforeAll(async () => {

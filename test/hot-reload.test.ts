@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { scaled } from './helpers/time-scale.js';
 
@@ -44,8 +44,8 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = s
   }
 }
 
-for (const backend of BACKENDS) {
-  describe(`hot reload [${backend.name}]`, () => {
+for (const backend of ENGINES) {
+  describe(`hot reload [${backend.label}]`, () => {
     let dir: string;
     let srv: RunningServer;
     const get = async () => {

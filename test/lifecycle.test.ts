@@ -2,7 +2,7 @@ import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 import { fixture, runCli } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { scaled } from './helpers/time-scale.js';
@@ -27,8 +27,8 @@ afterEach(async () => {
   servers = [];
 });
 
-for (const backend of BACKENDS) {
-  describe(`[${backend.name}] instance life cycle`, () => {
+for (const backend of ENGINES) {
+  describe(`[${backend.label}] instance life cycle`, () => {
     it('runs preFreeze after each invocation and preStop before a reload, with FC\'s log lines', async () => {
       const dir = project();
       const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', ...backend.args]);

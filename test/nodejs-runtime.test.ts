@@ -6,7 +6,7 @@ import { createExecutor as createRuntime, type Executor as Runtime } from '../sr
 import { selectBackend } from '../src/runtime/select-backend.js';
 import { findFunction, type Template } from '../src/model.js';
 import { fixture, runCli } from './helpers/cli.js';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 
 const TPL = 'fixtures/nodejs/fc.yml';
 const HOST_CODE = fixture('nodejs');
@@ -34,7 +34,7 @@ interface JsonOut {
   maxMemoryUsedMB?: number;
 }
 
-for (const backend of BACKENDS) {
+for (const backend of ENGINES) {
   const CODE = backend.codeDir(HOST_CODE);
 async function invoke(fn: string, event?: string): Promise<{ out: JsonOut; exitCode: number | undefined }> {
   const args = ['invoke', `node-svc/${fn}`, '-t', TPL, '--json', ...backend.args];
@@ -197,14 +197,14 @@ describe(`Node.js runtime through \`fc-local invoke\` [${backend.name}]`, () => 
   });
 });
 
-describe(`warm instances [${backend.name}]`, () => {
+describe(`warm instances [${backend.label}]`, () => {
   let tpl: Template;
   let rt: Runtime;
   const fn = (name: string) => findFunction(tpl, 'node-svc', name)!;
 
   beforeAll(async () => {
     tpl = loadTemplate(fixture('nodejs/fc.yml')).template!;
-    const { backend: selected } = await selectBackend(backend.name, { template: tpl, image: backend.image });
+    const { backend: selected } = await selectBackend(backend.name, { template: tpl, image: backend.image, engine: backend.engine });
     rt = createRuntime({ backend: selected, credentials: { accessKeyId: '', accessKeySecret: '', securityToken: '', source: 'none' }, template: () => tpl });
   });
   afterAll(() => rt.close());

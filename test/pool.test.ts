@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, ExitInfo, InstanceHandle, InstanceRequest } from '../src/runtime/backend.js';
-import { ConcurrencyGate, FunctionPool, ThrottledError, type PoolEvent } from '../src/runtime/pool.js';
+import { ConcurrencyGate, FunctionPool, QueueTimeoutError, ThrottledError, type PoolEvent, type PoolOptions } from '../src/runtime/pool.js';
+import { StartLimiter } from '../src/runtime/start-limiter.js';
 import { DEFAULT_ASYNC_CONFIG, type FunctionSpec } from '../src/model.js';
 
 // A backend whose instances are plain objects: the pool's bookkeeping without processes.
 class FakeBackend implements Backend {
   readonly name = 'process' as const;
+  maxInstances?: () => number | undefined;
   started: FakeInstance[] = [];
   failNext = false;
+  /** How long a start takes (ms); `startsAtOnce` counts the starts running together. */
+  startMs = 1;
+  running = 0;
+  mostAtOnce = 0;
   async start(_req: InstanceRequest): Promise<InstanceHandle> {
-    await new Promise((r) => setTimeout(r, 1));
+    this.running++;
+    this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
+    await new Promise((r) => setTimeout(r, this.startMs)).finally(() => this.running--);
     if (this.failNext) {
       this.failNext = false;
       throw new Error('boom');
@@ -48,11 +56,11 @@ const spec = (over: Partial<FunctionSpec> = {}): FunctionSpec => ({
   initializationTimeout: 3, environmentVariables: {}, instanceConcurrency: 1, asyncConfig: DEFAULT_ASYNC_CONFIG, caPort: 9000, layers: [], mounts: [], provisioned: 0, triggers: [], ...over,
 });
 
-function setup(limit = 10, idleTimeoutMs = 60_000, over: Partial<FunctionSpec> = {}) {
+function setup(limit = 10, idleTimeoutMs = 60_000, over: Partial<FunctionSpec> = {}, opts: Partial<PoolOptions> = {}) {
   const backend = new FakeBackend();
   const gate = new ConcurrencyGate(limit);
   const events: PoolEvent[] = [];
-  const pool = new FunctionPool(spec(over), backend, gate, { region: 'r', accountId: 'a', idleTimeoutMs, onEvent: (e) => events.push(e) });
+  const pool = new FunctionPool(spec(over), backend, gate, { region: 'r', accountId: 'a', idleTimeoutMs, onEvent: (e) => events.push(e), ...opts });
   return { backend, gate, pool, events };
 }
 
@@ -184,6 +192,146 @@ describe('FunctionPool', () => {
     await expect(pool.acquire()).rejects.toThrow(/no longer served/);
   });
 });
+
+describe('FunctionPool under a burst', () => {
+  // A slow engine: each start takes START ms. Limits below are counted in starts, never in time.
+  const START = 40;
+
+  it('bounds starts and serves the whole burst from the first instances ready', async () => {
+    const limiter = new StartLimiter({ initial: 2, max: 2 });
+    const { pool, backend } = setup(100, 60_000, {}, { startLimiter: limiter });
+    backend.startMs = START;
+    const order: number[] = [];
+    // 20 requests at once, each holding its instance for a moment.
+    const served = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const l = await pool.acquire();
+        order.push(i);
+        await tick();
+        l.release();
+        return l;
+      }),
+    );
+    expect(served).toHaveLength(20);
+    expect(backend.mostAtOnce).toBeLessThanOrEqual(2);
+    // Requests are served first come first served, whichever instance frees first.
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    // Far fewer instances than requests: the queue went to the first ones ready.
+    expect(backend.started.length).toBeLessThan(20);
+    expect(served.filter((l) => l.cold)).toHaveLength(backend.started.length);
+  });
+
+  it('gives a waiting request the instance that frees first, not the one started for it', async () => {
+    const { pool, backend } = setup();
+    const first = await pool.acquire();
+    backend.startMs = 10_000; // the start made for the next request never finishes in this test
+    const next = pool.acquire();
+    await tick();
+    expect(backend.running).toBe(1);
+    first.release();
+    const lease = await next;
+    expect(lease.instance).toBe(first.instance);
+    expect(lease.cold).toBe(false);
+    lease.release();
+  });
+
+  it('never hands a waiting request the instance released with discard', async () => {
+    const { pool, backend } = setup();
+    const broken = await pool.acquire();
+    backend.startMs = 20;
+    const next = pool.acquire();
+    await tick();
+    broken.release({ discard: true });
+    const lease = await next;
+    expect(lease.instance).not.toBe(broken.instance);
+    expect(lease.instance.state).toBe('busy');
+    lease.release();
+  });
+
+  it('drops a start that is no longer needed by its turn', async () => {
+    const limiter = new StartLimiter({ initial: 1, max: 1 });
+    const { pool, backend } = setup(100, 60_000, {}, { startLimiter: limiter });
+    const first = await pool.acquire(); // one instance, busy
+    backend.startMs = START;
+    const waiting = [pool.acquire(), pool.acquire()]; // two starts launched, one at a time
+    await tick();
+    first.release(); // serves the first waiter; the second still waits for the start running
+    const leases = await Promise.all(waiting);
+    leases.forEach((l) => l.release());
+    await tick();
+    // The first instance and the one start that ran; the second start found nobody waiting.
+    expect(backend.started.length).toBeLessThanOrEqual(2);
+  });
+
+  it('answers a request queued past the function timeout when no instance can start', async () => {
+    const { pool } = setup(10, 60_000, { timeout: 0.05, reservedConcurrency: 1 });
+    const held = await pool.acquire();
+    // reservedConcurrency 1 with instanceConcurrency 1: the second request is over the limit at once (429).
+    await expect(pool.acquire()).rejects.toBeInstanceOf(ThrottledError);
+    held.release();
+    const { pool: capped, backend } = setup(10, 60_000, { timeout: 0.05 });
+    backend.maxInstances = () => 1;
+    const busy = await capped.acquire();
+    const t0 = Date.now();
+    const err = await capped.acquire().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueTimeoutError);
+    expect((err as Error).message).toContain('Function timed out after 0.05 seconds waiting for an instance');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    busy.release();
+    // The slot came back: the next request is served.
+    (await capped.acquire()).release();
+  });
+
+  it('fails only the request that waited first when a start fails', async () => {
+    const { pool, backend } = setup();
+    backend.failNext = true;
+    const results = await Promise.allSettled([pool.acquire(), pool.acquire()]);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[0]!.status).toBe('rejected');
+    for (const r of results) if (r.status === 'fulfilled') r.value.release();
+  });
+
+  it('keeps a standby instance once the function has scaled out', async () => {
+    const { pool, backend } = setup(10, 60_000, {}, { standby: 1 });
+    const a = await pool.acquire();
+    await until(() => pool.size === 2);
+    const b = await pool.acquire();
+    expect(b.cold).toBe(true);
+    expect(b.instance).not.toBe(a.instance);
+    // Both busy: another standby comes up.
+    await until(() => pool.size === 3);
+    expect(backend.started).toHaveLength(3);
+    a.release();
+    b.release();
+  });
+});
+
+describe('StartLimiter', () => {
+  it('grows while starts stay fast, halves when they slow down', async () => {
+    const l = new StartLimiter({ initial: 2, max: 8 });
+    (await l.turn())({ ms: 100, ok: true });
+    expect(l.current).toBe(3);
+    (await l.turn())({ ms: 150, ok: true });
+    expect(l.current).toBe(4);
+    (await l.turn())({ ms: 500, ok: true });
+    expect(l.current).toBe(2);
+    (await l.turn())({ ms: 300, ok: false }); // a failure teaches nothing
+    expect(l.current).toBe(2);
+    const a = await l.turn();
+    await l.turn();
+    let third = false;
+    void l.turn().then(() => (third = true));
+    await tick();
+    expect(third).toBe(false);
+    a();
+    await tick();
+    expect(third).toBe(true);
+  });
+});
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await tick();
+}
 
 describe('ConcurrencyGate', () => {
   it('counts in-flight executions', () => {

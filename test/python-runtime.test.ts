@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli } from './helpers/cli.js';
-import { BACKENDS } from './helpers/backends.js';
+import { ENGINES } from './helpers/backends.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
 const TPL = 'fixtures/python/fc.yml';
@@ -17,7 +17,7 @@ interface JsonOut {
   logs: string;
 }
 
-for (const backend of BACKENDS) {
+for (const backend of ENGINES) {
   const CODE = backend.codeDir(fixture('python'));
   const invoke = async (fn: string, event?: string) => {
     const args = ['invoke', `py-svc/${fn}`, '-t', TPL, '--json', ...backend.args];

@@ -75,7 +75,8 @@ if (TS_OUT) {
 // happens to have installed. The function's own node_modules (and layers) win, as on FC. The
 // versions are those of FC's nodejs18/20 runtimes; nodejs6/8/10 get the ali-oss 4.x the guide's
 // examples use (with its Wrapper).
-var BUILTINS = (process.env.FC_LOCAL_NODE_BUILTINS || 'raw-body,body,co,gm,ali-oss,ali-mns,tablestore,aliyun-sdk,@alicloud/fc2,@alicloud/pop-core').split(',');
+// The names come from fc-local (NODE_BUILTIN_MODULES in src/runtime/agents.ts).
+var BUILTINS = (process.env.FC_LOCAL_NODE_BUILTINS || '').split(',').filter(Boolean);
 var LEGACY_RUNTIME = /^nodejs(4\.4|6|8|10)$/.test(process.env.FC_RUNTIME || '');
 var BUILTIN_DIRS = LEGACY_RUNTIME ? { 'ali-oss': 'ali-oss-4' } : {};
 // FC ships these too, as native modules fc-local cannot provide: a clear error instead.
@@ -474,8 +475,10 @@ function reply(res, status, type, body, unlogged) {
     headers['x-fc-error-type'] = type;
     headers['content-type'] = 'application/json';
   }
+  var out = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  headers['content-length'] = String(out.length);
   res.writeHead(status === 200 ? 200 : 404, headers);
-  res.end(body);
+  res.end(out);
 }
 
 // A throw out of user code leaves the instance in an unknown state: FC ends the process and
@@ -651,6 +654,8 @@ function handleHttp(req, res) {
       var out = encodeResult(body);
       if (unprinted(start)) headers['x-fc-local-logged'] = '0';
       else finish();
+      // A whole body says its length: over HTTP (no channel) it is then read whole, not streamed, as on the channel.
+      headers['content-length'] = String(out.length);
       res.writeHead(status, headers);
       res.end(out);
     },

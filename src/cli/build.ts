@@ -17,12 +17,12 @@ export function registerBuild(program: Command): void {
     .option('--no-docker', 'install dependencies on this machine')
     .option('--image <image>', 'the image to install dependencies in, for every runtime (else as start picks it: FC_LOCAL_IMAGE, fc-local.json)')
     .action(async (names: string[], opts: { template?: string; force?: boolean; buildTimeout: string; docker?: boolean; image?: string }) => {
-      const [{ openTemplate }, { formatError }, { buildFunctions }, { readImageConfig }, { default: Docker }, { dockerAnswers }] = await Promise.all([
+      const [{ openTemplate }, { formatError }, { buildFunctions }, { readImageConfig }, { engineClient }, { dockerAnswers }] = await Promise.all([
         import('./common.js'),
         import('../template/source.js'),
         import('../build/index.js'),
         import('../runtime/docker/images.js'),
-        import('dockerode'),
+        import('../runtime/docker/engine.js'),
         import('../runtime/docker/backend.js'),
       ]);
       const timeout = Number(opts.buildTimeout);
@@ -38,7 +38,12 @@ export function registerBuild(program: Command): void {
       const unknown = names.filter((n) => !all.some((f) => fnKey(f) === n || f.name === n));
       if (unknown.length) throw new UsageError(`no function ${unknown.join(', ')} in ${file} (it has ${all.map(fnKey).join(', ')})`);
       // Containers where an engine answers (or when asked), else this machine.
-      const docker = opts.docker === false ? undefined : new Docker();
+      let docker: ReturnType<typeof engineClient> | undefined;
+      try {
+        docker = opts.docker === false ? undefined : engineClient();
+      } catch (err) {
+        if (opts.docker === true) throw new UsageError(`--docker: ${(err as Error).message}`);
+      }
       const answers = docker !== undefined && (await dockerAnswers(docker));
       if (opts.docker === true && !answers) throw new UsageError('--docker: no Docker engine answers (DOCKER_HOST, or start dockerd); --no-docker installs on this machine');
       const failed = await buildFunctions(tpl, names.length ? all.filter((f) => names.includes(fnKey(f)) || names.includes(f.name)) : all, {

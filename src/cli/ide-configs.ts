@@ -20,8 +20,12 @@ export interface IdeRequest {
 
 /** Whether a Docker engine answers, as `start --backend auto` would find one. */
 export async function engineAnswers(): Promise<boolean> {
-  const [{ default: Docker }, { dockerAnswers }] = await Promise.all([import('dockerode'), import('../runtime/docker/backend.js')]);
-  return dockerAnswers(new Docker(), 1000);
+  const [{ engineClient }, { dockerAnswers }] = await Promise.all([import('../runtime/docker/engine.js'), import('../runtime/docker/backend.js')]);
+  try {
+    return await dockerAnswers(engineClient(), 1000);
+  } catch {
+    return false; // an engine address that cannot be used
+  }
 }
 
 const configName = (fn: FunctionSpec) => `fc-local: ${fnKey(fn)}`;

@@ -5,6 +5,8 @@ import { EXIT, UsageError } from './errors.js';
 import { addDebugOptions, type DebugFlags } from './debug.js';
 
 interface InvokeOptions extends DebugFlags {
+  remote?: boolean;
+  engine?: string;
   template?: string;
   eventFile?: string;
   event?: string;
@@ -28,6 +30,8 @@ export function registerInvoke(program: Command): void {
     .option('--backend <kind>', 'auto | docker | process: where the instance runs', 'auto')
     .option('--image <image>', 'Docker backend: the image to run the function in')
     .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
+    .option('--engine <address>', 'Docker backend: the container engine, as docker -H takes it (unix://, tcp://, ssh://); default: DOCKER_HOST, the docker context, then the usual sockets')
+    .option('--remote', 'Docker backend: the engine cannot see this machine\'s files (a VM or another machine): copy code into it rather than mount it (implied by a tcp:// or ssh:// engine)')
     .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
     .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
     .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
@@ -52,7 +56,7 @@ Examples:
       const fn = pickFunction(template, target);
       if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
       const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), remote: opts.remote === true, engine: opts.engine, oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       // The instance boots (in its own process) while the rest of fc-local loads here.

@@ -9,12 +9,15 @@ import { addDebugOptions, type DebugFlags } from './debug.js';
 import type { PoolEvent } from '../runtime/pool.js';
 
 interface StartOptions extends DebugFlags {
+  remote?: boolean;
+  engine?: string;
   template?: string;
   port: string;
   host: string;
   backend: string;
   auth: boolean;
   concurrency: string;
+  standby: string;
   idleTimeout: string;
   buildTimeout: string;
   asyncBackoff: string;
@@ -47,9 +50,12 @@ export function registerStart(program: Command): void {
     .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
     .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
     .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
+    .option('--engine <address>', 'Docker backend: the container engine, as docker -H takes it (unix://, tcp://, ssh://); default: DOCKER_HOST, the docker context, then the usual sockets')
+    .option('--remote', 'Docker backend: the engine cannot see this machine\'s files (a VM or another machine): copy code into it rather than mount it (implied by a tcp:// or ssh:// engine)')
     .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
     .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
     .option('--warm <n>', 'start n instances of every function before serving', '0')
+    .option('--standby <n>', 'keep n idle instances of a function beyond its traffic once it has scaled out, so that the next scale-out is warm', '0')
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
     .option('--oss-port <port>', "the local OSS's own port (path-style requests; default: any free one)", '0')
     .option('--oss <where>', 'local: functions reach the local OSS by OSS\'s host names; remote: the real OSS', 'local')
@@ -92,7 +98,7 @@ Examples:
       const debug = (await import('./debug-target.js')).debugTarget(opts, template);
       const out = lineWriter(process.stdout);
       const note = (l: string) => out(`fc-local ${l}`);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), log: note });
+      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), remote: opts.remote === true, engine: opts.engine, log: note });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
@@ -106,6 +112,7 @@ Examples:
         note,
         concurrency: Number(opts.concurrency),
         idleTimeoutMs: Number(opts.idleTimeout) * 1000,
+        standby: Number(opts.standby),
         buildTimeoutMs: Number(opts.buildTimeout) * 1000,
         onFunctionLine: (fn, line) => printed.line(fnKey(fn), line),
         onPoolEvent: (e) => notePoolEvent(e, note),
@@ -160,6 +167,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const backoff = num('async-backoff', opts.asyncBackoff, (n) => n >= 0, 'a number of milliseconds');
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
+  num('standby', opts.standby, (n) => whole(n) && n >= 0, 'a whole number');
   return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
 }
 

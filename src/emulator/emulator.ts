@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   /** A build step that runs longer fails (default 10 minutes). */
   buildTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Idle instances each function keeps beyond its traffic once it has scaled out (--standby). */
+  standby?: number;
   /** One function under a debugger (--debug-port). */
   debug?: DebugTarget;
 }
@@ -121,6 +123,7 @@ export class Emulator {
       template: () => this.store.current,
       concurrencyLimit: opts.concurrency,
       idleTimeoutMs: opts.idleTimeoutMs,
+      standby: opts.standby,
       onEvent: (e) => {
         if (opts.debug && fnKey(e.fn) === opts.debug.fn) this.noteDebugger(e);
         if (e.type !== 'starting') this.recorder?.instancesChanged();

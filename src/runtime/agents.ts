@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../util.js';
 import { createRequire } from 'node:module';
@@ -18,6 +18,51 @@ export const NODE_BUILTINS_DIR = path.resolve(
   path.dirname(createRequire(import.meta.url).resolve('raw-body/package.json')),
   '..',
 );
+
+/** The modules FC's Node.js runtime has built in, as the Node agent resolves them from NODE_BUILTINS_DIR. */
+export const NODE_BUILTIN_MODULES = ['raw-body', 'body', 'co', 'gm', 'ali-oss', 'ali-mns', 'tablestore', 'aliyun-sdk', '@alicloud/fc2', '@alicloud/pop-core'];
+/** Where legacy runtimes (nodejs6/8/10) find a built-in of another version (the agent's BUILTIN_DIRS). */
+const LEGACY_BUILTIN_DIRS = ['ali-oss-4'];
+
+/**
+ * The packages of NODE_BUILTINS_DIR the built-ins need (they and their dependencies, by name):
+ * what an engine that cannot see this machine gets a copy of, with their versions (the copy's key).
+ */
+export function nodeBuiltinPackages(): { names: string[]; key: string } {
+  if (builtinClosure) return builtinClosure;
+  const seen = new Map<string, string>();
+  const depsOf = (dir: string): { version?: string; deps: string[] } | undefined => {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+      return { version: pkg.version, deps: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})] };
+    } catch {
+      return undefined; // an optional dependency not installed
+    }
+  };
+  // A package's own node_modules comes with it; what those need from the top level counts too.
+  const nested = (dir: string): string[] => {
+    const under = path.join(dir, 'node_modules');
+    if (!existsSync(under)) return [];
+    return readdirSync(under).flatMap((n) => (n.startsWith('@') ? readdirSync(path.join(under, n)).map((m) => path.join(under, n, m)) : [path.join(under, n)]));
+  };
+  const add = (name: string) => {
+    if (seen.has(name)) return;
+    const dir = path.join(NODE_BUILTINS_DIR, name);
+    const own = depsOf(dir);
+    if (!own) return;
+    seen.set(name, own.version ?? '');
+    const queue = [dir];
+    for (let d = queue.shift(); d; d = queue.shift()) {
+      for (const dep of depsOf(d)?.deps ?? []) add(dep);
+      queue.push(...nested(d));
+    }
+  };
+  [...NODE_BUILTIN_MODULES, ...LEGACY_BUILTIN_DIRS].forEach(add);
+  const names = [...seen.keys()].sort();
+  builtinClosure = { names, key: names.map((n) => `${n}@${seen.get(n)}`).join(',') };
+  return builtinClosure;
+}
+let builtinClosure: { names: string[]; key: string } | undefined;
 
 export interface AgentPaths {
   agentsDir: string;
@@ -141,7 +186,7 @@ function baseLaunch(req: InstanceRequest, paths: AgentPaths, port: number, bindH
       return {
         command: paths.node ?? 'node',
         args: [...(paths.heapCap ? [`--max-old-space-size=${fn.memorySize}`] : []), path.join(paths.agentsDir, 'nodejs', 'bootstrap.js')],
-        env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir, ...(paths.compiledDir ? { FC_LOCAL_TS_OUT: paths.compiledDir } : {}) },
+        env: { ...env, FC_LOCAL_NODE_BUILTINS_PATH: paths.nodeBuiltinsDir, FC_LOCAL_NODE_BUILTINS: NODE_BUILTIN_MODULES.join(','), ...(paths.compiledDir ? { FC_LOCAL_TS_OUT: paths.compiledDir } : {}) },
         printsMarkers: true,
         speaksChannel: true,
       };

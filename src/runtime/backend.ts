@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { FunctionSpec } from '../model.js';
+import type { StartLimits } from './start-limiter.js';
 
 // What the pool needs from a backend: start an instance of a function that serves FC's
 // custom-runtime protocol on 127.0.0.1:port, and stop it. Backends know nothing of routing.
@@ -77,6 +78,8 @@ export interface Backend {
    * runtime that listens on a fixed port shares the host's ports on the process backend).
    */
   maxInstances?(fn: FunctionSpec): number | undefined;
+  /** How many instances may start at once at first and at most (start-limiter.ts); unbounded when absent. */
+  readonly startLimits?: StartLimits;
   /**
    * Lets the backend ask the pools to stop one of their instances (when it is idle, or once its
    * request is done): two functions whose servers share a fixed port take turns on the host.

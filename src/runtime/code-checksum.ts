@@ -48,6 +48,11 @@ async function compute(codeUri: string): Promise<CodeInfo> {
   return { checksum: hash.digest().readBigUInt64BE(0).toString(), size: acc.size };
 }
 
+/** The checksum of a folder or file as it is now (not cached): what a copy of it is keyed by. */
+export function fingerprint(where: string): Promise<CodeInfo> {
+  return compute(where);
+}
+
 export function codeInfo(codeUri: string): Promise<CodeInfo> {
   let hit = cache.get(codeUri);
   if (!hit) {

@@ -22,6 +22,8 @@ export interface ExecutorOptions {
   instanceServices?: () => InstanceService[];
   /** See PoolOptions.prepare. */
   prepare?: (fn: FunctionSpec) => Promise<string | undefined>;
+  /** See PoolOptions.standby. */
+  standby?: number;
 }
 
 export interface Executor {
@@ -44,6 +46,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     instanceEnv: opts.instanceEnv,
     instanceServices: opts.instanceServices,
     prepare: opts.prepare,
+    standby: opts.standby,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

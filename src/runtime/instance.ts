@@ -18,6 +18,10 @@ export type InstanceState = 'idle' | 'busy' | 'retiring' | 'gone';
 
 export class Instance {
   served = 0;
+  /** Requests given to it since it (re)started: the first one is its cold start. */
+  leases = 0;
+  /** Started ahead of traffic (--warm, provisioned): its first request does not count as a cold start. */
+  warmed = false;
   lastUsed = Date.now();
   /** Its runtime is being started again in place: it takes no request meanwhile. */
   restarting = false;
@@ -79,6 +83,7 @@ export class Instance {
 
   take(): void {
     this.active++;
+    this.leases++;
   }
 
   /** A request is done with it; true when it must stop now (it was retiring and is now idle). */
@@ -124,6 +129,7 @@ export class Instance {
   reset(): void {
     this.init = undefined;
     this.served = 0;
+    this.leases = 0;
     this.lastUsed = Date.now();
   }
 

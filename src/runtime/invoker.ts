@@ -5,7 +5,7 @@ import { delay } from '../util.js';
 import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
-import { ThrottledError, type Instance, type Lease, type PoolSet } from './pool.js';
+import { QueueTimeoutError, ThrottledError, type Instance, type Lease, type PoolSet } from './pool.js';
 import { CRASH_MESSAGE, functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
 import { CallError, type RawResponse, type RequestKind } from './channel.js';
 
@@ -194,6 +194,11 @@ export class Invoker {
           if (output) logs.push(...output.trim().split('\n'));
           const outcome = finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message + output, 'InstanceStartError'), coldStart: true });
           return { outcome, logs: Promise.resolve(logs) };
+        }
+        // Queued past the function's timeout: FC's timeout answer, never a connection left hanging.
+        if (err instanceof QueueTimeoutError) {
+          logs.push(`fc-local: ${err.message} (RequestId: ${requestId})`);
+          return { outcome: finish({ errorType: 'UnhandledInvocationError', body: errorJson(err.message), coldStart: false }), logs: Promise.resolve(logs) };
         }
         throw err; // ThrottledError and the like: not a function error, the caller maps them.
       }
@@ -468,6 +473,9 @@ const EMPTY_BODY = Buffer.alloc(0);
  * to the 6 MB limit.
  */
 function streams(res: http.IncomingMessage): boolean {
+  // An agent's error answer is read whole (it may come chunked), so that it is mapped as FC maps it.
+  const fcStatus = res.headers['x-fc-status'];
+  if (fcStatus !== undefined && fcStatus !== '200') return false;
   return res.headers['content-length'] === undefined || String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
 }
 

@@ -3,6 +3,7 @@ import { fnKey } from '../model.js';
 import type { Backend, InstanceHandle, InstanceService, LogStream } from './backend.js';
 import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
+import { StartLimiter } from './start-limiter.js';
 
 export { Instance } from './instance.js';
 
@@ -44,6 +45,23 @@ export class ConcurrencyGate {
   }
 }
 
+/** A request waited for an instance longer than its function's timeout (every instance busy, none could start). */
+export class QueueTimeoutError extends Error {
+  constructor(
+    readonly timeoutSeconds: number,
+    readonly waitedMs: number,
+  ) {
+    super(`Function timed out after ${timeoutSeconds} seconds waiting for an instance (every instance was busy and no other could be started)`);
+  }
+}
+
+interface Waiter {
+  resolve(lease: Lease): void;
+  reject(err: unknown): void;
+  since: number;
+  timer?: NodeJS.Timeout;
+}
+
 export interface Lease {
   readonly instance: Instance;
   /** Whether this lease started the instance (a cold start). */
@@ -82,12 +100,21 @@ export interface PoolOptions {
    * build's failure, which the request then answers.
    */
   prepare?: (fn: FunctionSpec) => Promise<string | undefined>;
+  /** Idle instances each function keeps beyond its traffic once it has scaled out (--standby), so the next scale-out is warm. */
+  standby?: number;
+  /** Bounds the starts of all pools on one backend (the PoolSet makes it from the backend's startLimits). */
+  startLimiter?: StartLimiter;
 }
 
 export class FunctionPool {
   private readonly instanceSet = new Set<Instance>();
   /** Instances started ahead of traffic (reload, --warm); a request claims one rather than start its own. */
-  private readonly warming: { ready: Promise<Instance | undefined>; claimed: boolean; inPlace?: boolean }[] = [];
+  private readonly warming: { ready: Promise<Instance | undefined>; inPlace?: boolean }[] = [];
+  /** Requests waiting for an instance, first come first served. */
+  private readonly waiters: Waiter[] = [];
+  /** Starts launched for waiting requests and not yet begun or dropped. */
+  private launches = 0;
+  private planning = false;
   private closed = false;
   /** Instances being started or stopped: they hold resources (a port) as much as live ones. */
   private starting = 0;
@@ -132,7 +159,10 @@ export class FunctionPool {
     return n;
   }
 
-  /** Throws ThrottledError at the concurrency limit, or the backend's error if a start fails. */
+  /**
+   * Throws ThrottledError at the concurrency limit, QueueTimeoutError past the function's timeout
+   * in the queue, or the backend's error if a start made for it fails.
+   */
   async acquire(): Promise<Lease> {
     if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
     // concurrencyConfig.reservedConcurrency caps the function's instances (0 turns it off), as
@@ -144,36 +174,125 @@ export class FunctionPool {
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
     this.leased++;
     try {
-      for (;;) {
-        if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
+      // Nobody queued ahead and an instance free: no queue at all on the warm path.
+      if (!this.waiters.length) {
         const idle = this.pickIdle();
-        if (idle) return this.lease(idle, false);
-        // Runtimes restarting in place (hot reload): take whichever is back first, or an instance
-        // already back as soon as it finishes its request.
-        const restarting = this.warming.filter((w) => w.inPlace);
-        if (restarting.length) {
-          await Promise.race([...restarting.map((w) => w.ready), this.nextChange()]);
-          continue;
+        if (idle) {
+          const lease = this.lease(idle);
+          if (this.opts.standby) this.plan();
+          return lease;
         }
-        const warming = this.warming.find((w) => !w.claimed);
-        if (!warming) {
-          // At the backend's limit for this function: wait for an instance to free up (FIFO).
-          if (this.atCapacity()) {
-            await this.nextChange();
-            continue;
-          }
-          return this.lease(await this.startInstance(), true);
-        }
-        warming.claimed = true;
-        const inst = await warming.ready;
-        // Taken meanwhile, retired, or failed to start: look again.
-        if (inst?.canTake(this.spec.instanceConcurrency)) return this.lease(inst, true);
       }
+      return await new Promise<Lease>((resolve, reject) => {
+        const waiter: Waiter = { resolve, reject, since: Date.now() };
+        this.waiters.push(waiter);
+        this.armQueueTimer(waiter);
+        this.plan();
+      });
     } catch (err) {
       this.gate.leave();
       this.leased--;
       throw err;
     }
+  }
+
+  /**
+   * Hands free instances to waiting requests in order, then starts as many instances as the
+   * requests still waiting need beyond those already coming (starts in flight, restarts, warming).
+   * A request takes the first instance that becomes free or ready, not the one started for it.
+   */
+  private plan(): void {
+    if (this.planning) return;
+    this.planning = true;
+    try {
+      while (this.waiters.length) {
+        const inst = this.pickIdle();
+        if (!inst) break;
+        const w = this.waiters.shift()!;
+        clearTimeout(w.timer);
+        w.resolve(this.lease(inst));
+      }
+      if (this.closed) return;
+      for (;;) {
+        const slots = this.spec.instanceConcurrency;
+        const coming = (this.launches + this.warming.length) * slots;
+        // A standby: one started instance more than the traffic needs, once it has scaled out.
+        const standby = this.opts.standby && this.instanceSet.size > 0 && !this.debugging ? this.standbyShort() : 0;
+        if (this.waiters.length + standby * slots <= coming || this.atCapacity()) break;
+        this.launch();
+      }
+    } finally {
+      this.planning = false;
+    }
+  }
+
+  /** How many idle instances the standby setting still wants. */
+  private standbyShort(): number {
+    let idle = 0;
+    for (const inst of this.instanceSet) if (inst.canTake(this.spec.instanceConcurrency) && inst.busySlots === 0) idle++;
+    return Math.max(0, (this.opts.standby ?? 0) - idle);
+  }
+
+  /** Starts one instance in the background; it joins the pool and goes to whoever waits first. */
+  private launch(): void {
+    this.launches++;
+    this.starting++;
+    void (async () => {
+      let done: ((outcome?: { ms: number; ok: boolean }) => void) | undefined;
+      try {
+        // Bounded with the other starts on this backend (not a debugged one: it waits for a person).
+        if (!this.debugging) done = await this.opts.startLimiter?.turn();
+        // By its turn, the instances started before it may have served the queue: then it is dropped.
+        if (this.closed || !this.stillWanted()) return;
+        const t0 = Date.now();
+        try {
+          await this.startOne();
+          done?.({ ms: Date.now() - t0, ok: true });
+        } catch (err) {
+          done?.({ ms: Date.now() - t0, ok: false });
+          // The start failed for whoever waits first: FC answers the request that needed it.
+          const w = this.waiters.shift();
+          if (w) {
+            clearTimeout(w.timer);
+            w.reject(err);
+          }
+        }
+      } finally {
+        done?.();
+        this.launches--;
+        this.starting--;
+        this.changed();
+      }
+    })();
+  }
+
+  /** Whether a launched start (this one among `launches`) is still needed by the queue or the standby. */
+  private stillWanted(): boolean {
+    const slots = this.spec.instanceConcurrency;
+    const standby = this.opts.standby && this.instanceSet.size > 0 ? this.standbyShort() : 0;
+    // The others coming: launches but this one, and instances warming or restarting.
+    const others = (this.launches - 1 + this.warming.length) * slots;
+    let free = 0;
+    for (const inst of this.instanceSet) if (inst.canTake(slots)) free += slots - inst.busySlots;
+    return this.waiters.length + standby * slots > others + free;
+  }
+
+  /**
+   * A request may wait in the queue as long as the function's timeout while no instance can be
+   * started for it (at a limit), then gets FC's timeout answer; while a start is coming for it,
+   * that start's own limit bounds the wait.
+   */
+  private armQueueTimer(w: Waiter): void {
+    const limitMs = this.debugging ? Infinity : this.spec.timeout * 1000;
+    if (!Number.isFinite(limitMs)) return;
+    w.timer = setTimeout(() => {
+      const i = this.waiters.indexOf(w);
+      if (i < 0) return;
+      if (!this.atCapacity()) return this.armQueueTimer(w);
+      this.waiters.splice(i, 1);
+      w.reject(new QueueTimeoutError(this.spec.timeout, Date.now() - w.since));
+    }, limitMs);
+    w.timer.unref?.();
   }
 
   /** Starts instances ahead of traffic until `n` current (not stale) ones are up. */
@@ -182,7 +301,8 @@ export class FunctionPool {
     for (const i of this.instanceSet) if (i.state === 'idle' || i.state === 'busy') fresh++;
     const missing = Math.max(0, n - fresh - this.warming.length);
     const started = Array.from({ length: missing }, () => {
-      const entry = { ready: this.startInstance().catch(() => undefined), claimed: false };
+      // Started ahead of traffic: its first request is not a cold start.
+      const entry = { ready: this.startInstance().then((inst) => ((inst.warmed = true), inst)).catch(() => undefined) };
       this.warming.push(entry);
       void entry.ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
       return entry.ready;
@@ -265,7 +385,7 @@ export class FunctionPool {
         return this.startInstance().catch(() => undefined);
       })();
       if (i === 0) lead = ready;
-      const entry = { ready, claimed: true, inPlace: true };
+      const entry = { ready, inPlace: true };
       this.warming.push(entry);
       void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
       return ready;
@@ -285,6 +405,10 @@ export class FunctionPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error(`function ${fnKey(this.spec)} is no longer served`));
+    }
     this.changed();
     await Promise.all([...this.instanceSet].map((i) => this.stop(i, 'closed')));
   }
@@ -312,6 +436,7 @@ export class FunctionPool {
 
   private changed(): void {
     this.changeWaiters.splice(0).forEach((w) => w());
+    if (this.waiters.length || this.opts.standby) this.plan();
   }
 
   private async startInstance(): Promise<Instance> {
@@ -340,7 +465,7 @@ export class FunctionPool {
         this.starting--;
         this.changed();
       });
-    const entry = { ready, claimed: false };
+    const entry = { ready };
     this.warming.push(entry);
     void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
   }
@@ -404,7 +529,9 @@ export class FunctionPool {
     return inst;
   }
 
-  private lease(inst: Instance, cold: boolean): Lease {
+  private lease(inst: Instance): Lease {
+    // Cold: the instance's first request (its initializer runs), whoever started it.
+    const cold = inst.leases === 0 && !inst.warmed;
     inst.take();
     let released = false;
     return {
@@ -416,9 +543,10 @@ export class FunctionPool {
         const retiredAndIdle = inst.give();
         this.gate.leave();
         this.leased--;
-        this.changed();
+        // Gone before anyone waiting is handed an instance (stop marks it at once).
         if (opts?.discard) void this.stop(inst, 'discarded');
         else if (retiredAndIdle) void this.stop(inst, 'stale');
+        this.changed();
       },
     };
   }
@@ -453,6 +581,7 @@ export class PoolSet {
     private readonly opts: PoolOptions & { concurrencyLimit: number },
   ) {
     this.gate = new ConcurrencyGate(opts.concurrencyLimit);
+    if (backend.startLimits && !opts.startLimiter) opts.startLimiter = new StartLimiter(backend.startLimits);
     backend.setReclaimer?.(async (handle) => {
       for (const p of this.pools.values()) if (await p.reclaim(handle)) return;
     });

@@ -27,6 +27,10 @@ export interface SelectOptions {
   pull?: PullMode;
   /** --images: the image family for runtimes nobody named an image for. */
   images?: ImageFamily;
+  /** --remote: the engine cannot see this machine's files even over a socket (copy code in). */
+  remote?: boolean;
+  /** --engine: the engine's address (as docker -H takes it), before DOCKER_HOST and contexts. */
+  engine?: string;
 }
 
 /** fc-local.json's `registry`, if any. */
@@ -45,12 +49,24 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   if (choice === 'process') return { backend: await processBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
 
   // The Docker client is loaded only when Docker may be used.
-  const [{ default: Docker }, { DockerBackend, dockerAnswers, removeLeftovers }] = await Promise.all([import('dockerode'), import('./docker/backend.js')]);
-  const docker = new Docker();
-  const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
-  if (!(await dockerAnswers(docker))) {
-    if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: no Docker engine answers at ${where} (start dockerd, or set DOCKER_HOST)`);
-    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; no Docker engine answers at ${where})` };
+  const [{ DockerBackend, dockerAnswers, removeLeftovers, engineApiProblem }, { findEngine, engineAt, engineClient }] = await Promise.all([import('./docker/backend.js'), import('./docker/engine.js')]);
+  let engine;
+  try {
+    engine = opts.engine ? engineAt(opts.engine, '--engine') : findEngine();
+  } catch (err) {
+    if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: ${(err as Error).message}`);
+    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; ${(err as Error).message})` };
+  }
+  const docker = engineClient(engine);
+  const where = `${engine.host} (${engine.how})`;
+  if (!(await dockerAnswers(docker, engine.remote ? 5000 : 1500))) {
+    if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: no container engine answers at ${where} (start dockerd, Docker Desktop, Colima or \`podman system service\`, or set DOCKER_HOST)`);
+    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; no container engine answers at ${where})` };
+  }
+  const tooOld = await engineApiProblem(docker, where);
+  if (tooOld) {
+    if (choice === 'docker') throw new BackendUnavailableError(`--backend docker: ${tooOld}`);
+    return { backend: await processBackend(), description: `process (child processes on 127.0.0.1; ${tooOld})` };
   }
 
   let images: ImageChoice;
@@ -74,7 +90,9 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
     ...(registry ? { registry } : {}),
     memoryFile: path.join(path.dirname(opts.template.file), '.fc-local', 'pull-failures.json'),
   };
-  const backend = new DockerBackend(docker, { images, log: opts.log, pull });
+  const remote = opts.remote === true || engine.remote;
+  const product = await engineProduct(docker);
+  const backend = new DockerBackend(docker, { images, log: opts.log, pull, remote, podman: product.podman });
   const leftovers = await removeLeftovers(docker);
   // A custom container's image is its own: looked for when its instance starts, never pulled.
   const wanted = allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f));
@@ -90,5 +108,17 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   }
   const cleaned = leftovers ? `; removed ${leftovers} container(s) left by an earlier run` : '';
   const from = registrySaid ? `; images from ${registrySaid}` : '';
-  return { backend, description: `docker (engine at ${where}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${from}${cleaned})` };
+  const copied = remote ? '; code copied to the engine, not mounted' : '';
+  return { backend, description: `docker (${product.name} at ${where}${copied}; image${needed.length === 1 ? '' : 's'} ${needed.join(', ') || 'none needed'}${from}${cleaned})` };
+}
+
+/** "Docker Engine 24.0.7", "Podman 4.3.1": what answers, for the banner. */
+async function engineProduct(docker: import('dockerode')): Promise<{ name: string; podman: boolean }> {
+  try {
+    const v = (await docker.version()) as { Version?: string; Components?: { Name?: string }[] };
+    const podman = v.Components?.some((c) => /podman/i.test(c.Name ?? '')) === true;
+    return { name: `${podman ? 'Podman' : 'Docker Engine'} ${v.Version ?? ''}`.trim(), podman };
+  } catch {
+    return { name: 'engine', podman: false };
+  }
 }

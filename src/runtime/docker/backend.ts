@@ -3,11 +3,11 @@ import http from 'node:http';
 import { fnKey, isContainer, runtimeFamily, type ContainerSpec, type FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
-import { AGENTS_DIR, agentLaunch, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, instanceVariables, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
+import { AGENTS_DIR, agentLaunch, nodeBuiltinPackages, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, instanceVariables, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
 import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
@@ -15,6 +15,7 @@ import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
+import { RemoteCopies, removeLeftoverVolumes } from './remote-copies.js';
 
 // Each instance is a container: code read-only at /code, the agent read-only, a tmpfs /tmp and
 // nothing else writable, a non-root user, FC's limits (memory, pids and nofile 1024), and its
@@ -41,15 +42,37 @@ export interface DockerBackendOptions {
   startTimeoutMs?: number;
   /** Progress of image pulls, for the person waiting. */
   log?: (line: string) => void;
+  /** The engine cannot see this machine's files (tcp://, ssh://, --remote): folders are copied into volumes. */
+  remote?: boolean;
+  /** The engine is Podman (its Docker-compatible API). */
+  podman?: boolean;
+}
+
+/** A folder of this machine the container sees at `target`. */
+interface HostMount {
+  host: string;
+  target: string;
+  readOnly: boolean;
+  /** Said while a copy to a remote engine takes long. */
+  what: string;
+  /** Only these entries of the folder are needed (copied to a remote engine), keyed by `key`. */
+  part?: { entries: string[]; key: string };
+  /** fc-local's own files: a remote engine keeps their copy for later runs. */
+  cache?: boolean;
 }
 
 export class DockerBackend implements Backend {
   readonly name = 'docker' as const;
   readonly session = randomUUID();
+  /** Containers started at once: a few, adapting to how fast the engine starts them (start-limiter.ts). */
+  readonly startLimits = { initial: 2, max: 8 };
   private readonly live = new Set<ContainerInstance>();
   private readonly puller: ImagePuller;
   /** Instances' socket folders, bind-mounted: the container's user needs no access to the root. */
   private readonly sockets = new SocketDirs(0o700);
+
+  /** Copies of folders for an engine that cannot see them (undefined: bind mounts). */
+  private readonly copies?: RemoteCopies;
 
   constructor(
     readonly docker: Docker,
@@ -57,6 +80,30 @@ export class DockerBackend implements Backend {
   ) {
     this.puller = new ImagePuller(docker, opts.log, opts.pull);
     guardSession(docker, this.session);
+    if (opts.remote) this.copies = new RemoteCopies(docker, { [LABEL]: '1', [`${LABEL}.session`]: this.session, [`${LABEL}.host`]: os.hostname(), [`${LABEL}.pid`]: String(process.pid) }, opts.log);
+  }
+
+  /** Whether folders are copied to the engine rather than mounted. */
+  get remote(): boolean {
+    return this.copies !== undefined;
+  }
+
+  /**
+   * Bind mounts where the engine sees this machine's files; elsewhere read-only volumes holding
+   * copies (a writable mount's writes stay on the engine: said once per function).
+   */
+  private async mountsOf(image: string, mounts: HostMount[]): Promise<{ Binds?: string[]; Mounts?: Docker.MountConfig }> {
+    const copies = this.copies;
+    if (!copies) return { Binds: mounts.map((m) => `${m.host}:${m.target}${m.readOnly ? ':ro' : ''}`) };
+    const volumes = await Promise.all(
+      mounts.map(async (m) => {
+        // A single file (a jar) goes inside the folder it was bound into.
+        const file = statSync(m.host).isFile();
+        const source = await copies.volumeFor(m, image);
+        return { Type: 'volume' as const, Source: source, Target: file ? path.posix.dirname(m.target) : m.target, ReadOnly: m.readOnly };
+      }),
+    );
+    return { Mounts: volumes };
   }
 
   /** Pulls `image` if the engine lacks it; the error says which image and how to use another. */
@@ -146,7 +193,7 @@ export class DockerBackend implements Backend {
     // gateway reaches them without the engine's port proxy (where the engine shares this
     // machine's file system; otherwise it uses the published port). The Node agent speaks
     // fc-local's channel there, the others HTTP.
-    const socketDir = supervised(fn) ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
+    const socketDir = supervised(fn) && !this.copies ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
     const socketVar = launch.speaksChannel ? CHANNEL_VAR : 'FC_LOCAL_SOCKET';
     // fc-local's services (the local OSS) on sockets beside the agent's: a container's loopback is its own.
     const services = socketDir ? await serveInFolder(socketDir, req.services ?? []) : { env: {}, close: () => undefined };
@@ -168,22 +215,29 @@ export class DockerBackend implements Backend {
       ExposedPorts: { [`${port}/tcp`]: {}, ...(req.debug ? { [`${req.debug.port}/tcp`]: {} } : {}) },
       Labels: this.labelsOf(fn),
       HostConfig: {
-        Binds: [
-          `${code.file ?? code.dir}:${codeFile ?? '/code'}:ro`,
-          `${AGENTS_DIR}:${AGENTS_IN_CONTAINER}:ro`,
-          `${NODE_BUILTINS_DIR}:${BUILTINS_IN_CONTAINER}:ro`,
-          ...layers.map((l, i) => `${l}:${layersIn[i]}:ro`),
-          ...fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
-          ...(req.debug?.debuggerPath ? [`${req.debug.debuggerPath}:${DEBUGGER_IN_CONTAINER}:ro`] : []),
-          ...(req.compiledDir ? [`${req.compiledDir}:${COMPILED_IN_CONTAINER}:ro`] : []),
-          ...(socketDir ? [`${socketDir}:${SOCKET_IN_CONTAINER}`] : []),
-        ],
+        ...(await this.mountsOf(image, [
+          { host: code.file ?? code.dir, target: codeFile ?? '/code', readOnly: true, what: `the code of ${fnKey(fn)}` },
+          { host: AGENTS_DIR, target: AGENTS_IN_CONTAINER, readOnly: true, what: "fc-local's agents", cache: true },
+          // FC's built-in modules: where they are copied, only for Node.js and only they (not all of fc-local's packages).
+          ...(!this.copies ? [{ host: NODE_BUILTINS_DIR, target: BUILTINS_IN_CONTAINER, readOnly: true, what: "FC's built-in modules" }] : []),
+          ...(this.copies && runtimeFamily(fn.runtime) === 'nodejs'
+            ? [{ host: NODE_BUILTINS_DIR, target: BUILTINS_IN_CONTAINER, readOnly: true, what: "FC's built-in Node.js modules", part: { entries: nodeBuiltinPackages().names, key: nodeBuiltinPackages().key }, cache: true }]
+            : []),
+          ...layers.map((l, i) => ({ host: l, target: layersIn[i]!, readOnly: true, what: `layer ${path.basename(l)}` })),
+          ...fn.mounts.map((m) => ({ host: m.hostDir, target: m.dir, readOnly: m.readOnly === true, what: `the mount ${m.dir}` })),
+          ...(req.debug?.debuggerPath ? [{ host: req.debug.debuggerPath, target: DEBUGGER_IN_CONTAINER, readOnly: true, what: 'the debugger' }] : []),
+          ...(req.compiledDir ? [{ host: req.compiledDir, target: COMPILED_IN_CONTAINER, readOnly: true, what: `the compiled TypeScript of ${fnKey(fn)}` }] : []),
+          ...(socketDir ? [{ host: socketDir, target: SOCKET_IN_CONTAINER, readOnly: false, what: 'the socket folder' }] : []),
+        ])),
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
         Memory: fn.memorySize * mb,
         MemorySwap: fn.memorySize * mb,
         PidsLimit: 1024,
-        Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
+        // FC's nofile. Not on Podman: a request naming any ulimit makes rootful Podman raise nproc to
+        // its maximum, which fails where root may not raise limits; its containers.conf
+        // default_ulimits apply instead (README: Podman).
+        ...(this.opts.podman ? {} : { Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }] }),
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }], ...debugPort },
@@ -250,7 +304,7 @@ export class DockerBackend implements Backend {
       ExposedPorts: { [`${port}/tcp`]: {} },
       Labels: this.labelsOf(fn),
       HostConfig: {
-        Binds: fn.mounts.map((m) => `${m.hostDir}:${m.dir}${m.readOnly ? ':ro' : ''}`),
+        ...(await this.mountsOf(c.image, fn.mounts.map((m) => ({ host: m.hostDir, target: m.dir, readOnly: m.readOnly === true, what: `the mount ${m.dir}` })))),
         Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
         Memory: fn.memorySize * mb,
         MemorySwap: fn.memorySize * mb,
@@ -288,6 +342,8 @@ export class DockerBackend implements Backend {
 
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
   async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
+    // On a remote engine new code is a new copy, which a new container mounts.
+    if (this.copies) return false;
     if (!supervised(after) || containerKey(before) !== containerKey(after)) return false;
     const inst = handle as ContainerInstance;
     // A rewritten .zip unpacks to another folder than the one the container has mounted.
@@ -298,6 +354,7 @@ export class DockerBackend implements Backend {
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
     this.sockets.close();
+    await this.copies?.close();
   }
 }
 
@@ -546,8 +603,13 @@ class ContainerInstance implements InstanceHandle {
  * default one.
  */
 export function guardSession(docker: Docker, session: string): void {
-  const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
-  void Promise.resolve(typeof socketPath === 'function' ? (socketPath as () => unknown)() : socketPath).then(
+  const modem = docker.modem as { socketPath?: unknown; protocol?: string; host?: string; port?: number | string };
+  // An engine over plain TCP: the guardian reaches it there too (over TLS or SSH it cannot: such runs clean up on exit only).
+  if (modem.protocol === 'http' && modem.host) {
+    guard(`docker ${session} tcp://${modem.host}:${modem.port ?? 2375}`);
+    return;
+  }
+  void Promise.resolve(typeof modem.socketPath === 'function' ? (modem.socketPath as () => unknown)() : modem.socketPath).then(
     (p) => typeof p === 'string' && guard(`docker ${session} ${p}`),
     () => undefined,
   );
@@ -568,6 +630,8 @@ export async function removeLeftovers(docker: Docker): Promise<number> {
     await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
     removed++;
   }
+  // Copies made for a remote engine by runs that are gone.
+  await removeLeftoverVolumes(docker, isAlive).catch(() => undefined);
   return removed;
 }
 
@@ -578,6 +642,22 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The oldest Engine API fc-local speaks (Docker 1.13, Podman 3 answer 1.25 or later). */
+const MIN_API = [1, 25];
+
+/** Why the engine's API is too old for fc-local, or undefined when it is recent enough. */
+export async function engineApiProblem(docker: Docker, where: string): Promise<string | undefined> {
+  let api: string | undefined;
+  try {
+    api = ((await docker.version()) as { ApiVersion?: string }).ApiVersion;
+  } catch (err) {
+    return `the engine at ${where} answers a ping but not /version: ${(err as Error).message}`;
+  }
+  const [major = 0, minor = 0] = (api ?? '').split('.').map(Number);
+  if (major > MIN_API[0]! || (major === MIN_API[0] && minor >= MIN_API[1]!)) return undefined;
+  return `the engine at ${where} speaks Docker API ${api ?? 'of an unknown version'}; fc-local needs ${MIN_API.join('.')} or later (Docker 1.13+, Podman 3+)`;
 }
 
 /** Whether an engine answers (DOCKER_HOST honoured), within `timeoutMs`. */

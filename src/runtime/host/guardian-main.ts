@@ -47,16 +47,21 @@ async function sweep(): Promise<void> {
   for (const f of folders) rmSync(f, { recursive: true, force: true });
 }
 
-/** The Engine API over its Unix socket: list this session's containers, remove them by force. */
+/** The Engine API over its Unix socket (or plain tcp://host:port): remove this session's containers by force, then its volumes. */
 async function removeContainers(session: string, socketPath: string): Promise<void> {
   const filters = encodeURIComponent(JSON.stringify({ label: [`fc-local.session=${session}`] }));
   const list = JSON.parse(await call(socketPath, 'GET', `/containers/json?all=1&filters=${filters}`)) as { Id: string }[];
   await Promise.all(list.map((c) => call(socketPath, 'DELETE', `/containers/${c.Id}?force=1&v=1`).catch(() => '')));
+  // Then the volumes holding copies for a remote engine (free once their containers are gone).
+  const volumes = (JSON.parse(await call(socketPath, 'GET', `/volumes?filters=${filters}`)) as { Volumes?: { Name: string }[] | null }).Volumes ?? [];
+  await Promise.all(volumes.map((v) => call(socketPath, 'DELETE', `/volumes/${encodeURIComponent(v.Name)}?force=1`).catch(() => '')));
 }
 
 function call(socketPath: string, method: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, timeout: 10_000 }, (res) => {
+    const tcp = /^tcp:\/\/([^:/]+):(\d+)$/.exec(socketPath);
+    const where = tcp ? { host: tcp[1], port: Number(tcp[2]) } : { socketPath };
+    const req = http.request({ ...where, method, path, timeout: 10_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

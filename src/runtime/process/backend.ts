@@ -34,6 +34,8 @@ process.on('exit', () => allInstances.forEach((i) => i.kill()));
 
 export class ProcessBackend implements Backend {
   readonly name = 'process' as const;
+  /** Processes started at once: cheap, but twenty runtimes booting together still share the cores. */
+  readonly startLimits = { initial: 4, max: 16 };
   private readonly live = new Set<ProcessInstance>();
   /** Per command and code dir: run as the unprivileged user, or why not. */
   private readonly users = new Map<string, { uid: number; gid: number } | undefined>();
