@@ -127,7 +127,7 @@ describe('Docker backend selection', () => {
       mkdirSync(meta, { recursive: true });
       writeFileSync(path.join(meta, 'meta.json'), JSON.stringify({ Name: 'ci', Endpoints: { docker: { Host: 'unix:///var/run/docker.sock' } } }));
       writeFileSync(path.join(config, 'config.json'), JSON.stringify({ currentContext: 'ci' }));
-      const srv = await startServer(['-t', TPL, '--no-auth', '--backend', 'docker'], { DOCKER_HOST: '', DOCKER_CONFIG: config });
+      const srv = await startServer(['-t', TPL, '--no-auth', ...DOCKER], { DOCKER_HOST: '', DOCKER_CONFIG: config });
       try {
         expect(srv.output()).toMatch(/backend\s+docker \((Docker Engine|Podman) [^ ]+ at unix:\/\/\/var\/run\/docker\.sock \(docker context ci\); image/);
         expect(await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/echo/invocations`, { method: 'POST', body: 'ctx' })).text()).toBe('ctx');
@@ -147,5 +147,34 @@ describe('Docker backend selection', () => {
     } finally {
       await srv.stop();
     }
+  });
+});
+
+describe.runIf(process.env.FC_LOCAL_TCP_ENGINE)('a remote engine (tcp://, code copied in)', () => {
+  const address = process.env.FC_LOCAL_TCP_ENGINE!;
+  const url = new URL(address);
+  const remote = new Docker({ host: url.hostname, port: Number(url.port), protocol: 'http' });
+
+  it('runs containers without bind mounts, from volumes it removes at the end (its own parts stay cached)', async () => {
+    const srv = await startServer(['-t', TPL, '--no-auth', ...DOCKER], { DOCKER_HOST: address });
+    let session = '';
+    try {
+      expect(srv.output()).toMatch(/backend\s+docker \(Docker Engine [^ ]+ at tcp:\/\/127\.0\.0\.1:\d+ \(DOCKER_HOST\); code copied to the engine, not mounted; image/);
+      expect(await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/echo/invocations`, { method: 'POST', body: 'far' })).text()).toBe('far');
+      const [c] = await remote.listContainers({ filters: { label: ['fc-local.function=node-svc/echo'] } });
+      expect(c).toBeDefined();
+      session = c!.Labels['fc-local.session']!;
+      const info = await remote.getContainer(c!.Id).inspect();
+      expect(info.HostConfig.Binds ?? []).toEqual([]);
+      expect(info.Mounts.length).toBeGreaterThan(0);
+      expect(info.Mounts.every((m) => m.Type === 'volume' && m.RW === false)).toBe(true);
+      expect(info.Mounts.map((m) => m.Destination)).toEqual(expect.arrayContaining(['/code', '/var/fc-local/runtimes', '/var/fc-local/node_modules']));
+    } finally {
+      await srv.stop();
+    }
+    const left = (await remote.listVolumes({ filters: { label: [`fc-local.session=${session}`] } })).Volumes ?? [];
+    expect(left.map((v) => v.Name)).toEqual([]);
+    const cached = (await remote.listVolumes({ filters: { label: ['fc-local.cache=1'] } })).Volumes ?? [];
+    expect(cached.length).toBeGreaterThanOrEqual(2);
   });
 });

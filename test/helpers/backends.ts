@@ -3,7 +3,8 @@ import { dockerReady, RUNTIME_IMAGE } from './docker.js';
 // The backends the shared suites run against: process always, Docker where an engine and the
 // offline image are there (required in CI, see dockerReady). Core suites also run against a
 // second engine over TCP (scripts/start-tcp-engine.sh, FC_LOCAL_TCP_ENGINE), which fc-local
-// treats as remote: code copied in, never mounted.
+// treats as remote: code copied in, never mounted; and on Podman's Docker-compatible API
+// (scripts/start-podman-engine.sh, FC_LOCAL_PODMAN_ENGINE).
 export interface BackendUnderTest {
   name: 'process' | 'docker';
   /** How test titles name it. */
@@ -27,15 +28,25 @@ export const BACKENDS: BackendUnderTest[] = [
 ];
 
 const tcp = process.env.FC_LOCAL_TCP_ENGINE;
-if (!tcp && docker && process.env.FC_LOCAL_REQUIRE_DOCKER === '1') {
-  throw new Error('CI runs the core suites on a TCP engine too: start one with scripts/start-tcp-engine.sh and set FC_LOCAL_TCP_ENGINE');
+const podman = process.env.FC_LOCAL_PODMAN_ENGINE;
+for (const [value, name, script] of [[tcp, 'FC_LOCAL_TCP_ENGINE', 'scripts/start-tcp-engine.sh'], [podman, 'FC_LOCAL_PODMAN_ENGINE', 'scripts/start-podman-engine.sh']] as const) {
+  if (value || !docker) continue;
+  if (process.env.FC_LOCAL_REQUIRE_DOCKER === '1') throw new Error(`CI runs the core suites on this engine too: start it with ${script} and set ${name}`);
+  console.warn(`\n!!! SKIPPING AN ENGINE !!! ${name} is not set (${script})\n`);
 }
-if (!tcp && docker) console.warn('\n!!! SKIPPING THE TCP ENGINE !!! FC_LOCAL_TCP_ENGINE is not set (scripts/start-tcp-engine.sh)\n');
 
-/** BACKENDS and, where one is set up, Docker on a remote (TCP) engine. */
+const onEngine = (label: string, engine: string): BackendUnderTest => ({
+  name: 'docker',
+  label,
+  args: ['--backend', 'docker', '--engine', engine, '--image', RUNTIME_IMAGE],
+  image: RUNTIME_IMAGE,
+  engine,
+  codeDir: () => '/code',
+});
+
+/** BACKENDS and, where they are set up, Docker on a remote (TCP) engine and on Podman. */
 export const ENGINES: BackendUnderTest[] = [
   ...BACKENDS,
-  ...(docker && tcp
-    ? [{ name: 'docker' as const, label: 'docker on a TCP engine', args: ['--backend', 'docker', '--engine', tcp, '--image', RUNTIME_IMAGE], image: RUNTIME_IMAGE, engine: tcp, codeDir: () => '/code' }]
-    : []),
+  ...(docker && tcp ? [onEngine('docker on a TCP engine', tcp)] : []),
+  ...(docker && podman ? [onEngine('podman', podman)] : []),
 ];

@@ -65,7 +65,7 @@ export class DockerBackend implements Backend {
   readonly name = 'docker' as const;
   readonly session = randomUUID();
   /** Containers started at once: a few, adapting to how fast the engine starts them (start-limiter.ts). */
-  readonly startLimits = { initial: 2, max: 8 };
+  readonly startLimits = { initial: 1, max: 8 };
   private readonly live = new Set<ContainerInstance>();
   private readonly puller: ImagePuller;
   /** Instances' socket folders, bind-mounted: the container's user needs no access to the root. */
@@ -560,19 +560,23 @@ class ContainerInstance implements InstanceHandle {
   /** The cgroup file with the container's peak memory, once found (undefined: not looked for yet; null: none). */
   private peakFile?: string | null;
 
-  async maxMemoryMB(): Promise<number | undefined> {
-    // The engine's cgroup files, when it runs on this machine (v1, then v2); stats calls take
-    // a second, too slow for every invocation. The container's peak, not the agent's own: it
-    // counts every process of the instance, as FC does.
+  async maxMemoryMB(reportedKB?: number): Promise<number | undefined> {
+    // The engine's cgroup files, when it runs on this machine (Docker's and Podman's, v1 then
+    // v2); stats calls take a second, too slow for every invocation. The container's peak, not
+    // the agent's own: it counts every process of the instance, as FC does. Elsewhere (an engine
+    // in a VM or on another machine) the agent's own peak is the best there is.
     if (this.peakFile === undefined) {
       this.peakFile =
         [
           `/sys/fs/cgroup/memory/docker/${this.id}/memory.max_usage_in_bytes`,
+          `/sys/fs/cgroup/memory/libpod_parent/libpod-${this.id}/memory.max_usage_in_bytes`,
           `/sys/fs/cgroup/system.slice/docker-${this.id}.scope/memory.peak`,
           `/sys/fs/cgroup/docker/${this.id}/memory.peak`,
+          `/sys/fs/cgroup/machine.slice/libpod-${this.id}.scope/memory.peak`,
+          `/sys/fs/cgroup/libpod_parent/libpod-${this.id}/memory.peak`,
         ].find((f) => existsSync(f)) ?? null;
     }
-    if (!this.peakFile) return undefined;
+    if (!this.peakFile) return reportedKB ? Math.ceil(reportedKB / 1024) : undefined;
     try {
       return Math.ceil(Number(readFileSync(this.peakFile, 'utf8')) / (1024 * 1024));
     } catch {
