@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -176,5 +177,54 @@ describe.runIf(process.env.FC_LOCAL_TCP_ENGINE)('a remote engine (tcp://, code c
     expect(left.map((v) => v.Name)).toEqual([]);
     const cached = (await remote.listVolumes({ filters: { label: ['fc-local.cache=1'] } })).Volumes ?? [];
     expect(cached.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe.runIf(ready)('an engine that goes away mid-run', () => {
+  // The engine as fc-local sees it: a TCP proxy in front of the real one's socket, closed and
+  // opened again by the test. Containers keep running on the real engine meanwhile.
+  it("answers FC's start error while it is away, keeps warm instances serving, and starts again once it is back", async () => {
+    const sockets = new Set<net.Socket>();
+    const open = (port = 0) =>
+      new Promise<net.Server>((resolve) => {
+        const server = net.createServer((client) => {
+          const engine = net.connect('/var/run/docker.sock');
+          sockets.add(client).add(engine);
+          client.pipe(engine).pipe(client);
+          const end = () => (client.destroy(), engine.destroy());
+          client.on('error', end).on('close', end);
+          engine.on('error', end).on('close', end);
+        });
+        server.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    let proxy = await open();
+    const port = (proxy.address() as net.AddressInfo).port;
+    const srv = await startServer(['-t', TPL, '--no-auth', '--backend', 'docker', '--engine', `tcp://127.0.0.1:${port}`, '--image', RUNTIME_IMAGE]);
+    const invoke = async (fn: string) => {
+      const r = await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/${fn}/invocations`, { method: 'POST', body: 'x' });
+      return { status: r.status, type: r.headers.get('x-fc-error-type'), body: await r.text() };
+    };
+    try {
+      expect(await invoke('echo')).toMatchObject({ status: 200, body: 'x' });
+      // Away: connections refused and cut.
+      await new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        sockets.forEach((s) => s.destroy());
+      });
+      const away = await invoke('object');
+      expect(away.type).toBe('UnhandledInvocationError');
+      expect(JSON.parse(away.body).errorMessage).toMatch(new RegExp(`the container engine at tcp://127\\.0\\.0\\.1:${port} \\(--engine\\) does not answer \\(ECONNREFUSED\\): start it again`));
+      // The warm instance still runs on the engine: it keeps serving.
+      expect(await invoke('echo')).toMatchObject({ status: 200, body: 'x' });
+      // Back on the same address: a new instance starts, and the warm one was never replaced.
+      proxy = await open(port);
+      expect(await invoke('object')).toMatchObject({ status: 200 });
+      expect(await invoke('echo')).toMatchObject({ status: 200, body: 'x' });
+      expect(srv.output().match(/node-svc\/echo: instance started/g)).toHaveLength(1);
+    } finally {
+      await srv.stop();
+      proxy.close();
+      sockets.forEach((s) => s.destroy());
+    }
   });
 });

@@ -92,7 +92,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   };
   const remote = opts.remote === true || engine.remote;
   const product = await engineProduct(docker);
-  const backend = new DockerBackend(docker, { images, log: opts.log, pull, remote, podman: product.podman });
+  const backend = new DockerBackend(docker, { images, log: opts.log, pull, remote, podman: product.podman, where });
   const leftovers = await removeLeftovers(docker);
   // A custom container's image is its own: looked for when its instance starts, never pulled.
   const wanted = allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f));

@@ -46,6 +46,8 @@ export interface DockerBackendOptions {
   remote?: boolean;
   /** The engine is Podman (its Docker-compatible API). */
   podman?: boolean;
+  /** The engine's address and how it was found, for messages. */
+  where?: string;
 }
 
 /** A folder of this machine the container sees at `target`. */
@@ -167,6 +169,29 @@ export class DockerBackend implements Backend {
   }
 
   async start(req: InstanceRequest): Promise<InstanceHandle> {
+    try {
+      return await this.startContainer(req);
+    } catch (err) {
+      throw this.asStartError(err, req.fn);
+    }
+  }
+
+  /**
+   * An engine that went away (or refused) mid-run fails the start with FC's start error and says
+   * so; the next request tries the engine again, so serving resumes once it is back.
+   */
+  private asStartError(err: unknown, fn: FunctionSpec): unknown {
+    if (err instanceof InstanceStartError || !(err instanceof Error)) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = this.opts.where ?? 'its address';
+    if (code && ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) {
+      return new InstanceStartError(`the container engine at ${where} does not answer (${code}): start it again; fc-local tries it again at the next request to ${fnKey(fn)}`);
+    }
+    if ((err as { statusCode?: number }).statusCode !== undefined) return new InstanceStartError(`the container engine at ${where} could not start an instance of ${fnKey(fn)}: ${err.message}`);
+    return err;
+  }
+
+  private async startContainer(req: InstanceRequest): Promise<InstanceHandle> {
     const { fn } = req;
     if (isContainer(fn)) return this.startOwnImage(req);
     // A runtime fc-local cannot launch says so before any image is looked for.
@@ -497,10 +522,7 @@ class ContainerInstance implements InstanceHandle {
     this.lines.attach(out, 'stdout');
     this.lines.attach(err, 'stderr');
     await this.container.start();
-    void this.container.wait().then(
-      (r: { StatusCode: number }) => this.onExit(r.StatusCode),
-      () => this.onExit(null),
-    );
+    this.watchExit();
     const info = await this.container.inspect();
     const binding = info.NetworkSettings.Ports?.[`${this.innerPort}/tcp`]?.[0];
     if (!binding) throw new Error('the container has no published port');
@@ -528,6 +550,31 @@ class ContainerInstance implements InstanceHandle {
       await delay(5, true);
     }
     return false;
+  }
+
+  private watchExit(): void {
+    void this.container.wait().then(
+      (r: { StatusCode: number }) => this.onExit(r.StatusCode),
+      () => this.waitAgain(),
+    );
+  }
+
+  /**
+   * The wait broke: the engine's connection, not necessarily the container. Once the engine
+   * answers again, a container still running is watched again (it kept serving meanwhile on its
+   * published port), a stopped or removed one has exited.
+   */
+  private async waitAgain(): Promise<void> {
+    while (!this.ended) {
+      try {
+        const info = await this.container.inspect();
+        if (info.State.Running) return this.watchExit();
+        return this.onExit(info.State.ExitCode);
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return this.onExit(null);
+        await delay(1000);
+      }
+    }
   }
 
   private async onExit(code: number | null): Promise<void> {
