@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { FinishedInvocation, InvocationFilter } from './emulator/invocation-feed.js';
 import path from 'node:path';
 import { allFunctions, fc3Name, findFunction, fnKey, functionUrl, type FunctionSpec, type Template } from './model.js';
 import { formatError, type TemplateError as TemplateProblem } from './template/source.js';
@@ -71,6 +72,19 @@ export interface RunningEmulator extends AsyncDisposable {
   logs: AsyncIterable<LogLine> & { lines: LogLine[] };
   /** Instances and requests in flight per function, now. */
   metrics(): Record<string, { instances: number; busy: number }>;
+  /**
+   * Finished invocations, whatever caused them (HTTP, the API, async and its retries, OSS, timers,
+   * Log, CDN, destinations). `next()` resolves with the first match finished after the one it
+   * returned last (or after the emulator started), even if it finished before the call: `await
+   * put(); await fc.invocations.next({ function: 'resize' })` needs no sleep. Iterating yields
+   * each match as it finishes from then on.
+   */
+  invocations: AsyncIterable<FinishedInvocation> & {
+    next(filter?: InvocationFilter): Promise<FinishedInvocation>;
+    watch(filter?: Omit<InvocationFilter, 'timeout'>): AsyncIterable<FinishedInvocation>;
+  };
+  /** Resolves when nothing runs or waits: no invocation in flight, nothing queued or waiting for a retry (async, destinations). */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -133,6 +147,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     watch: options.watch ?? false,
   });
 
+  // This handle's cursor in the feed of finished invocations: from the start on.
+  const reader = emulator.invocations.reader();
   const tpl = (): Template => emulator.template;
   const lookup = (name: string): FunctionSpec => {
     const i = name.indexOf('/');
@@ -193,6 +209,12 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
         }
       },
     },
+    invocations: {
+      next: (filter) => emulator.invocations.next(reader, filter),
+      watch: (filter) => emulator.invocations.iterate(filter),
+      [Symbol.asyncIterator]: () => emulator.invocations.iterate(),
+    },
+    idle: () => emulator.idle(),
     metrics() {
       const m: Record<string, { instances: number; busy: number }> = {};
       for (const f of allFunctions(tpl())) {

@@ -248,6 +248,18 @@ describe('FunctionPool under a burst', () => {
     lease.release();
   });
 
+  it('starts an instance for a request that counted on an adopted start that failed', async () => {
+    const { pool, backend } = setup();
+    let fail!: (err: Error) => void;
+    pool.adopt(new Promise((_, reject) => (fail = reject)));
+    const lease = pool.acquire();
+    await tick();
+    expect(backend.started).toHaveLength(0); // it waits for the adopted one
+    fail(new Error('no'));
+    (await lease).release();
+    expect(backend.started).toHaveLength(1);
+  });
+
   it('drops a start that is no longer needed by its turn', async () => {
     const limiter = new StartLimiter({ initial: 1, max: 1 });
     const { pool, backend } = setup(100, 60_000, {}, { startLimiter: limiter });

@@ -17,6 +17,7 @@ import { BuildSteps } from '../build/steps.js';
 import type { ContainerImageBuilds } from '../build/container-images.js';
 import type { DockerBackend } from '../runtime/docker/backend.js';
 import type { Recorder } from './recorder.js';
+import { InvocationFeed } from './invocation-feed.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { OssEvent } from '../services/oss/handler.js';
@@ -192,6 +193,39 @@ export class Emulator {
   }
 
   /** Async invocations accepted and not yet finished (0 when not serving). */
+  /** What tests wait on: every finished invocation, with a cursor per reader (invocation-feed.ts). */
+  readonly invocations = new InvocationFeed(() => this.observe());
+
+  /**
+   * Every finished invocation goes to the workbench's recorder and to tests' readers, once either
+   * is there; with neither, the invoker builds no record at all.
+   */
+  private observe(): void {
+    const recorder = this.recorder;
+    const feed = this.invocations.reading ? this.invocations : undefined;
+    this.executor.invoker.observer =
+      recorder || feed
+        ? (r) => {
+            recorder?.record(r);
+            if (feed) void feed.add(r);
+          }
+        : undefined;
+  }
+
+  /**
+   * Resolves when nothing runs or waits: no invocation in flight, nothing queued, waiting for a
+   * retry or running in the async queue (destinations included, as they are queued).
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.executor.invoker.whenIdle();
+      await this.asyncQueue?.idle();
+      // A finished invocation may queue more in the same turn (a destination, a trigger): look again after it.
+      await new Promise((r) => setImmediate(r));
+      if (this.executor.invoker.running === 0 && (this.asyncQueue?.pending ?? 0) === 0) return;
+    }
+  }
+
   get pendingAsync(): number {
     return this.asyncQueue?.pending ?? 0;
   }
@@ -205,7 +239,8 @@ export class Emulator {
     const pools = this.executor.pools;
     const recorder = new Recorder((fn) => pools.existing(fn.service, fn.name)?.busy ?? 0);
     this.recorder = recorder;
-    this.executor.invoker.observer = (r) => recorder.record(r);
+    this.observe();
+
     // A token guards the page and the injection API when the bind is wider than loopback (or when
     // FC_LOCAL_WORKBENCH_TOKEN asks for one anyway).
     this.workbenchToken = process.env.FC_LOCAL_WORKBENCH_TOKEN || (LOOPBACK_HOSTS.has(o.host) ? undefined : randomUUID().replace(/-/g, ''));

@@ -62,7 +62,7 @@ export interface InvokerContext {
 }
 
 /** What started an invocation, as the workbench shows it. */
-export type InvocationSource = 'api' | 'http' | 'timer' | 'oss' | 'log' | 'cdn' | 'async' | 'library' | 'workbench';
+export type InvocationSource = 'api' | 'http' | 'timer' | 'oss' | 'log' | 'cdn' | 'async' | 'destination' | 'library' | 'workbench';
 
 export interface InvocationRecord {
   fn: FunctionSpec;
@@ -75,6 +75,8 @@ export interface InvocationRecord {
   outcome?: Outcome;
   /** The invocation's log once complete (an HTTP trigger answers before its log is in). */
   logs: Promise<string[]>;
+  /** An async invocation's attempt: 1, then 2 for its first retry, ... */
+  attempt?: number;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
@@ -86,21 +88,24 @@ const QUIET_MS = 20;
 export class Invoker {
   /** Told of every invocation once it ends (the workbench's record); must be cheap. */
   observer?: (record: InvocationRecord) => void;
+  /** Invocations running now (waiting for an instance included). */
+  running = 0;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly pools: PoolSet,
     private readonly ctx: InvokerContext,
   ) {}
 
-  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api'): Promise<Outcome> {
-    return this.run(fn, requestId, source, { event }, (inst, headers, timeoutMs) => {
+  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api', attempt?: number): Promise<Outcome> {
+    return this.run(fn, requestId, source, { event }, attempt, (inst, headers, timeoutMs) => {
       headers['content-type'] = 'application/octet-stream'; // this request's own object
       return send(inst, { kind: 'invoke', method: 'POST', path: '/invoke', headers, body: event }, timeoutMs, acks(fn));
     });
   }
 
   invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID(), source: InvocationSource = 'http'): Promise<Outcome> {
-    return this.run(fn, requestId, source, { http: call }, (inst, headers, timeoutMs) => {
+    return this.run(fn, requestId, source, { http: call }, undefined, (inst, headers, timeoutMs) => {
       // Built in place, not by spreading: under load V8 came to allocate the spread objects in
       // the old generation, and the collector's pauses doubled the gateway's p99.
       const http: Record<string, string | string[]> = {};
@@ -133,19 +138,28 @@ export class Invoker {
     requestId: string,
     source: InvocationSource,
     request: InvocationRecord['request'],
+    attempt: number | undefined,
     call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
   ): Promise<Outcome> {
     const at = Date.now();
     const httpMode = 'http' in request;
     const observe = this.observer;
+    this.running++;
     try {
       const out = await this.attempt(fn, requestId, httpMode, call);
-      if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs });
+      if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs, ...(attempt ? { attempt } : {}) });
       return out.outcome;
     } catch (err) {
-      if (observe && err instanceof ThrottledError) tell(observe, { fn, requestId, source, at, request, logs: Promise.resolve([]) });
+      if (observe && err instanceof ThrottledError) tell(observe, { fn, requestId, source, at, request, logs: Promise.resolve([]), ...(attempt ? { attempt } : {}) });
       throw err;
+    } finally {
+      if (--this.running === 0) this.idleWaiters.splice(0).forEach((w) => w());
     }
+  }
+
+  /** Resolves when no invocation runs (at once if none does). */
+  whenIdle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async attempt(

@@ -304,7 +304,7 @@ export class FunctionPool {
       // Started ahead of traffic: its first request is not a cold start.
       const entry = { ready: this.startInstance().then((inst) => ((inst.warmed = true), inst)).catch(() => undefined) };
       this.warming.push(entry);
-      void entry.ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+      void entry.ready.then(() => this.doneWarming(entry));
       return entry.ready;
     });
     const results = await Promise.all(started);
@@ -387,7 +387,7 @@ export class FunctionPool {
       if (i === 0) lead = ready;
       const entry = { ready, inPlace: true };
       this.warming.push(entry);
-      void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+      void ready.then(() => this.doneWarming(entry));
       return ready;
     });
     await Promise.all(restarts);
@@ -429,6 +429,15 @@ export class FunctionPool {
     return limits.length > 0 && this.instanceSet.size + this.starting + this.stopping >= Math.min(...limits);
   }
 
+  /**
+   * An instance warming or restarting is no longer coming: requests that counted on it (one that
+   * failed to start) get a start of their own.
+   */
+  private doneWarming(entry: (typeof this.warming)[number]): void {
+    this.warming.splice(this.warming.indexOf(entry), 1);
+    this.changed();
+  }
+
   /** Resolves at the next release, start or stop of an instance of this pool. */
   private nextChange(): Promise<void> {
     return new Promise((resolve) => this.changeWaiters.push(resolve));
@@ -467,7 +476,7 @@ export class FunctionPool {
       });
     const entry = { ready };
     this.warming.push(entry);
-    void ready.then(() => this.warming.splice(this.warming.indexOf(entry), 1));
+    void ready.then(() => this.doneWarming(entry));
   }
 
   private async startOne(): Promise<Instance> {

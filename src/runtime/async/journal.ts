@@ -26,10 +26,12 @@ export interface AsyncRecord {
   endedAt?: number;
   error?: string;
   destinationStatus?: string;
+  /** The request id of the async invocation whose result record this is (a destination's delivery). */
+  destinationOf?: string;
 }
 
 type Entry =
-  | { t: 'enq'; id: string; rid: string; fn: string; at: number; ev: string }
+  | { t: 'enq'; id: string; rid: string; fn: string; at: number; ev: string; dst?: string }
   | { t: 'try'; id: string; n: number; err?: string }
   | { t: 'end'; id: string; st: AsyncStatus; at: number; err?: string; ds?: string };
 
@@ -86,7 +88,7 @@ export class AsyncJournal {
   }
 
   accepted(r: AsyncRecord): Promise<void> {
-    return this.append({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64') }, true);
+    return this.append({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}) }, true);
   }
 
   attemptFailed(r: AsyncRecord): Promise<void> {
@@ -146,7 +148,7 @@ function writeWhole(file: string, records: AsyncRecord[]): void {
   const fd = openSync(tmp, 'w');
   try {
     for (const r of records) {
-      const lines = [JSON.stringify({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64') })];
+      const lines = [JSON.stringify({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}) })];
       if (r.failedAttempts) lines.push(JSON.stringify({ t: 'try', id: r.id, n: r.failedAttempts, err: r.error }));
       if (isFinal(r.status)) lines.push(JSON.stringify({ t: 'end', id: r.id, st: r.status, at: r.endedAt, err: r.error, ds: r.destinationStatus }));
       writeSync(fd, `${lines.join('\n')}\n`);
@@ -174,7 +176,7 @@ function replay(text: string, into: Map<string, AsyncRecord>): void {
     const r = into.get(e.id);
     if (e.t === 'enq') {
       if (!r) {
-        into.set(e.id, { id: e.id, requestId: e.rid, fn: e.fn, acceptedAt: e.at, event: Buffer.from(e.ev, 'base64'), failedAttempts: 0, status: 'Enqueued' });
+        into.set(e.id, { id: e.id, requestId: e.rid, fn: e.fn, acceptedAt: e.at, event: Buffer.from(e.ev, 'base64'), failedAttempts: 0, status: 'Enqueued', ...(e.dst ? { destinationOf: e.dst } : {}) });
       }
     } else if (r && e.t === 'try') {
       r.failedAttempts = Math.max(r.failedAttempts, e.n);

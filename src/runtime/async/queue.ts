@@ -77,10 +77,10 @@ export class AsyncQueue {
    * Accepts an invocation: resolves once it is on disk (then the caller may answer 202).
    * Throws DuplicateInvocationError for an invocation id already in use.
    */
-  async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string }): Promise<AsyncRecord> {
+  async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string; destinationOf?: string }): Promise<AsyncRecord> {
     const id = ids.invocationId ?? ids.requestId;
     if (this.records.has(id)) throw new DuplicateInvocationError(`an async invocation with id '${id}' already exists`);
-    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued' };
+    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued', ...(ids.destinationOf ? { destinationOf: ids.destinationOf } : {}) };
     this.records.set(id, r);
     try {
       await this.journal.accepted(r);
@@ -157,7 +157,7 @@ export class AsyncQueue {
     let failure: { errorType: string; message: string } | undefined;
     for (;;) {
       try {
-        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, 'async');
+        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, r.destinationOf ? 'destination' : 'async', r.failedAttempts + 1);
         if (outcome.errorType) failure = { errorType: outcome.errorType, message: outcome.body.toString('utf8') };
         break;
       } catch (err) {
@@ -229,7 +229,7 @@ export class AsyncQueue {
       responseContext: { statusCode: 200, functionError: r.status === 'Succeeded' ? '' : (outcome?.errorType ?? '') },
       responsePayload: outcome?.body.toString('utf8') ?? '',
     };
-    await this.enqueue(target, Buffer.from(JSON.stringify(record)), { requestId: randomUUID() });
+    await this.enqueue(target, Buffer.from(JSON.stringify(record)), { requestId: randomUUID(), destinationOf: r.requestId });
     return 'Succeeded';
   }
 
