@@ -50,6 +50,7 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('[docker] custom conta
 
       // A steady 20 requests a second while the image is rebuilt and the containers swapped.
       let failed = 0;
+      const samples: string[] = [];
       let sent = 0;
       let latest = 'v1';
       const inFlight: Promise<void>[] = [];
@@ -59,10 +60,16 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('[docker] custom conta
           fetch(`${srv.base}/2016-08-15/proxy/cc/web/load`)
             .then(async (r) => {
               const text = await r.text();
-              if (r.status !== 200) failed++;
+              if (r.status !== 200) {
+                failed++;
+                if (samples.length < 3) samples.push(`${r.status} ${text.slice(0, 300)}`);
+              }
               else latest = (JSON.parse(text) as { version: string }).version;
             })
-            .catch(() => void failed++),
+            .catch((err: Error) => {
+              failed++;
+              if (samples.length < 3) samples.push(err.message);
+            }),
         );
       }, 50);
       try {
@@ -78,7 +85,7 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('[docker] custom conta
       }
       expect(latest).toBe('v2');
       expect(sent).toBeGreaterThan(10);
-      expect(failed).toBe(0);
+      expect(failed, `failed requests, the first: ${samples.join(' | ')}\n${srv.output().slice(-3000)}`).toBe(0);
     } finally {
       await srv.stop();
     }
