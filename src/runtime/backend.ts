@@ -91,6 +91,8 @@ export interface Backend {
    * true once the restarted runtime answers; false when the instance must be replaced instead.
    */
   restartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean>;
+  /** Whether restartInPlace can restart this instance for this change (false: it must be replaced). */
+  canRestartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): boolean;
   /** Told before the pools stop their instances at shutdown: close() comes next and cleans up for all. */
   closing?(): void;
   /** What the banner should say of these functions on this backend (e.g. which image runs them). */

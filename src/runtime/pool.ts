@@ -336,16 +336,21 @@ export class FunctionPool {
     const current = [...this.instanceSet].filter((i) => i.state === 'idle' || i.state === 'busy');
     const before = this.spec;
     const restart = this.backend.restartInPlace?.bind(this.backend);
-    if (!restart) {
-      this.replaceSpec(spec);
-      await this.warm(current.length);
+    // Those the backend cannot restart in place (a new container is needed, or no such thing as
+    // a restart in place) keep serving until their replacements are up, as FC swaps instances:
+    // requests during the swap neither wait for a start nor pile up to the concurrency limit.
+    const replaced = current.filter((i) => !restart || this.backend.canRestartInPlace?.(i.handle, i.spec ?? before, spec) === false);
+    this.spec = spec;
+    const swap = replaced.length ? this.replaceAfterStart(replaced) : Promise.resolve(true);
+    if (replaced.length === current.length) {
+      if (!(await swap)) throw new Error(`an instance of ${fnKey(spec)} failed to start`);
       return current.length;
     }
+    current.splice(0, current.length, ...current.filter((i) => !replaced.includes(i)));
     // In place where the backend can: every instance restarts its runtime as soon as it is idle
     // (a busy one finishes its request on the old code first). Meanwhile it takes no request, and
     // each restart is offered like a warming instance, so that requests wait for it instead of
-    // starting a container of their own. One that cannot restart is replaced.
-    this.spec = spec;
+    // starting a container of their own. One that cannot restart after all is replaced.
     // A runtime still restarting from an earlier save of the same spec loads the code only at
     // its first request, after this save: it is new enough, and restarting it again would only
     // take CPU from the others.
@@ -368,7 +373,7 @@ export class FunctionPool {
         if (this.opts.beforeStop && ran.lifecycle?.preStop) await this.opts.beforeStop(inst, ran).catch(() => undefined);
         const watch = this.debugging ? this.announceDebugger(spec) : undefined;
         const unwatch = watch ? inst.handle.onLine(watch) : undefined;
-        const ok = await restart(inst.handle, before, spec)
+        const ok = await restart!(inst.handle, before, spec)
           .catch(() => false)
           .finally(() => unwatch?.());
         inst.restarting = false;
@@ -391,7 +396,23 @@ export class FunctionPool {
       return ready;
     });
     await Promise.all(restarts);
-    return current.length;
+    if (!(await swap)) throw new Error(`an instance of ${fnKey(spec)} failed to start`);
+    return current.length + replaced.length;
+  }
+
+  /** Starts one instance per old one (of the current spec), then retires the old ones; false if a start failed. */
+  private async replaceAfterStart(old: Instance[]): Promise<boolean> {
+    const fresh = await Promise.all(
+      old.map(() => {
+        const entry = { ready: this.startInstance().catch(() => undefined) };
+        this.warming.push(entry);
+        void entry.ready.then(() => this.doneWarming(entry));
+        return entry.ready;
+      }),
+    );
+    // Idle ones go now (the swap is done when they are gone); busy ones after their request.
+    await Promise.all(old.map((inst) => (inst.retire() ? this.stop(inst, 'stale') : undefined)));
+    return fresh.every((f) => f !== undefined);
   }
 
   markStale(): void {

@@ -366,14 +366,17 @@ export class DockerBackend implements Backend {
   }
 
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
-  async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
+  canRestartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): boolean {
     // On a remote engine new code is a new copy, which a new container mounts.
-    if (this.copies) return false;
-    if (!supervised(after) || containerKey(before) !== containerKey(after)) return false;
+    if (this.copies || !supervised(after) || containerKey(before) !== containerKey(after)) return false;
     const inst = handle as ContainerInstance;
     // A rewritten .zip unpacks to another folder than the one the container has mounted.
-    if (!this.live.has(inst) || inst.codeSource !== codeSourceOf(after)) return false;
-    return inst.restartAgent();
+    return this.live.has(inst) && inst.codeSource === codeSourceOf(after);
+  }
+
+  async restartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean> {
+    if (!this.canRestartInPlace(handle, before, after)) return false;
+    return (handle as ContainerInstance).restartAgent();
   }
 
   async close(): Promise<void> {
