@@ -288,7 +288,8 @@ export class FunctionPool {
     w.timer = setTimeout(() => {
       const i = this.waiters.indexOf(w);
       if (i < 0) return;
-      if (!this.atCapacity()) return this.armQueueTimer(w);
+      // A start under way bounds the wait itself (its own limit); so does one that may still begin.
+      if (!this.atCapacity() || this.starting > 0) return this.armQueueTimer(w);
       this.waiters.splice(i, 1);
       w.reject(new QueueTimeoutError(this.spec.timeout, Date.now() - w.since));
     }, limitMs);
