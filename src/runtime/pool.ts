@@ -403,6 +403,10 @@ export class FunctionPool {
 
   /** Starts one instance per old one (of the current spec), then retires the old ones; false if a start failed. */
   private async replaceAfterStart(old: Instance[]): Promise<boolean> {
+    // Where instances are capped (the debugger's one and its port, a fixed port, reservedConcurrency)
+    // the old ones must go first, or the new ones could never start.
+    const capped = this.debugging || this.backend.maxInstances?.(this.spec) !== undefined || this.spec.reservedConcurrency !== undefined;
+    if (capped) await Promise.all(old.map((inst) => (inst.retire() ? this.stop(inst, 'stale') : undefined)));
     const fresh = await Promise.all(
       old.map(() => {
         const entry = { ready: this.startInstance().catch(() => undefined) };
