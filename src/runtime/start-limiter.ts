@@ -26,16 +26,6 @@ export class StartLimiter {
     return this.limit;
   }
 
-  /** Starts waiting for a turn. */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
-  /** The fastest start seen, in ms (undefined before the first). */
-  get fastest(): number | undefined {
-    return Number.isFinite(this.fastestMs) ? this.fastestMs : undefined;
-  }
-
   /** Resolves with a release once a start may begin; FIFO. */
   async turn(): Promise<(outcome?: { ms: number; ok: boolean }) => void> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
