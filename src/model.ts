@@ -175,8 +175,38 @@ export interface FunctionSpec {
   reservedConcurrency?: number;
   /** An MCP server (Function AI's fcai-mcp-server): how it speaks, and the command that starts it. */
   mcp?: McpServerSpec;
+  /** FC 3.0's session affinity (sessionAffinity + sessionAffinityConfig): requests of one session go to one instance. */
+  session?: SessionAffinity;
   triggers: Trigger[];
 }
+
+/** FC 3.0's affinity types; `GENERATED_COOKIE` is FC's name for cookie affinity (`COOKIE` is accepted for it). */
+export const SESSION_AFFINITY_TYPES = ['HEADER_FIELD', 'GENERATED_COOKIE', 'MCP_SSE', 'MCP_STREAMABLE_HTTP'] as const;
+export type SessionAffinityType = (typeof SESSION_AFFINITY_TYPES)[number];
+
+/** The cookie FC sets (and reads) for GENERATED_COOKIE affinity. */
+export const SESSION_COOKIE = 'x-fc-cookie-session-id';
+
+export interface SessionAffinity {
+  type: SessionAffinityType;
+  /** HEADER_FIELD: the request (and response) header that carries the session ID. */
+  headerName?: string;
+  /** MCP_SSE: the path of the SSE stream whose `endpoint` event names the session (FC's default /sse). */
+  ssePath?: string;
+  /** Sessions one instance holds at once (sessionConcurrencyPerInstance, at most instanceConcurrency). */
+  perInstance: number;
+  /** A session with no request for this long ends (0: never idles out). */
+  idleTimeoutSeconds: number;
+  /** A session ends this long after it began, whatever its traffic. */
+  ttlSeconds: number;
+  /** An ended session's ID may not start a new session (FC answers an error instead). */
+  disableIdReuse: boolean;
+  /** instanceIsolationMode SESSION_EXCLUSIVE: an instance serves one session and ends with it. */
+  exclusive: boolean;
+}
+
+/** FC's defaults for sessionAffinityConfig. */
+export const SESSION_DEFAULTS = { perInstance: 20, idleTimeoutSeconds: 1800, ttlSeconds: 21_600 } as const;
 
 /**
  * An fcai-mcp-server resource. `stdio` servers get fc-local's bridge in front (runtimes/mcp):

@@ -354,3 +354,90 @@ describe('ConcurrencyGate', () => {
     expect(g.tryEnter()).toBe(true);
   });
 });
+
+describe('FunctionPool sessions (FC 3.0 session affinity)', () => {
+  const affinity = (over: Partial<NonNullable<FunctionSpec['session']>> = {}): Partial<FunctionSpec> => ({
+    instanceConcurrency: 4,
+    session: { type: 'HEADER_FIELD', headerName: 'session-key', perInstance: 2, idleTimeoutSeconds: 1800, ttlSeconds: 21_600, disableIdReuse: false, exclusive: false, ...over },
+  });
+
+  it('keeps a session on its instance, fills an instance up to sessionConcurrencyPerInstance, then starts another', async () => {
+    const { backend, pool } = setup(10, 60_000, affinity());
+    const a = await pool.acquire({ id: 'a', create: true });
+    const b = await pool.acquire({ id: 'b', create: true });
+    expect(b.instance).toBe(a.instance);
+    const c = await pool.acquire({ id: 'c', create: true });
+    expect(c.instance).not.toBe(a.instance);
+    expect(backend.started).toHaveLength(2);
+    [a, b, c].forEach((l) => l.release());
+    // The session's next requests, even two at once, go to its own instance.
+    const again = await Promise.all([pool.acquire({ id: 'c', create: true }), pool.acquire({ id: 'c', create: true })]);
+    expect(again.map((l) => l.instance)).toEqual([c.instance, c.instance]);
+    again.forEach((l) => l.release());
+    expect(pool.sessions!.size).toBe(3);
+  });
+
+  it('a bound session waits for its busy instance instead of starting another', async () => {
+    const { backend, pool } = setup(10, 60_000, affinity({ perInstance: 1 }), {});
+    const held = await Promise.all([1, 2, 3, 4].map(() => pool.acquire({ id: 's', create: true })));
+    expect(new Set(held.map((l) => l.instance)).size).toBe(1);
+    const fifth = pool.acquire({ id: 's', create: true });
+    await tick();
+    expect(backend.started).toHaveLength(1);
+    held[0]!.release();
+    expect((await fifth).instance).toBe(held[0]!.instance);
+  });
+
+  it('does not reap an idle instance that holds a live session; reaps it once the session ends', async () => {
+    const { pool } = setup(10, 1, affinity());
+    const l = await pool.acquire({ id: 'keep', create: true });
+    l.release();
+    await tick();
+    pool.reapIdle(Date.now() + 10_000);
+    expect(pool.size).toBe(1);
+    expect(pool.endSession('keep')).toBe(true);
+    pool.reapIdle(Date.now() + 10_000);
+    await tick();
+    expect(pool.size).toBe(0);
+  });
+
+  it('a session whose instance crashed begins again on another; a fresh claim reserves room until the answer binds it', async () => {
+    const { backend, pool } = setup(10, 60_000, affinity({ perInstance: 1 }));
+    const first = await pool.acquire({ fresh: true });
+    // The reserved room is taken: a second beginning session gets an instance of its own.
+    const second = await pool.acquire({ fresh: true });
+    expect(second.instance).not.toBe(first.instance);
+    expect(first.bindSession('mcp-1')).toBe(true);
+    first.release();
+    second.release();
+    backend.started[0]!.crash();
+    await tick();
+    const after = await pool.acquire({ id: 'mcp-1', create: false });
+    expect(after.instance).not.toBe(first.instance);
+    expect(after.session).toBe('mcp-1');
+    after.release();
+  });
+
+  it('expires a session after its idle timeout; with disableSessionIdReuse its ID is refused afterwards', async () => {
+    const { pool } = setup(10, 60_000, affinity({ idleTimeoutSeconds: 1, disableIdReuse: true }));
+    (await pool.acquire({ id: 'once', create: true })).release();
+    const s = pool.sessions!.get('once')!;
+    s.lastUsedAt -= 2_000;
+    await expect(pool.acquire({ id: 'once', create: true })).rejects.toThrow(/may not be reused/);
+    expect(s.status).toBe('Expired');
+  });
+
+  it('SESSION_EXCLUSIVE: an instance per session, stopped when its session ends', async () => {
+    const { backend, pool, events } = setup(10, 60_000, affinity({ exclusive: true, perInstance: 1 }));
+    const l = await pool.acquire({ id: 'x', create: true });
+    l.release();
+    // A request without a session does not share the session's instance.
+    const plain = await pool.acquire();
+    expect(plain.instance).not.toBe(l.instance);
+    plain.release();
+    pool.endSession('x');
+    await tick();
+    expect(backend.started[0]!.stopped).toBe(true);
+    expect(events.some((e) => e.type === 'stopped' && e.why === 'session')).toBe(true);
+  });
+});

@@ -237,7 +237,10 @@ export class Emulator {
   private async startWorkbench(o: ServeOptions, events: EventSources, browser: OssBrowser): Promise<WorkbenchSource> {
     const [{ Recorder }, { workbenchSource }] = await Promise.all([import('./recorder.js'), import('./workbench-source.js')]);
     const pools = this.executor.pools;
-    const recorder = new Recorder((fn) => pools.existing(fn.service, fn.name)?.busy ?? 0);
+    const recorder = new Recorder(
+      (fn) => pools.existing(fn.service, fn.name)?.busy ?? 0,
+      () => pools.all().flatMap((p) => (p.sessions ? [[fnKey(p.fn), p.sessions.size] as [string, number]] : [])),
+    );
     this.recorder = recorder;
     this.observe();
 

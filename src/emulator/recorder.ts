@@ -155,7 +155,11 @@ export class Recorder {
   private readonly m;
   private readonly children = new Map<string, ReturnType<Recorder['makeChildren']>>();
 
-  constructor(private readonly concurrencyOf: (fn: FunctionSpec) => number) {
+  constructor(
+    private readonly concurrencyOf: (fn: FunctionSpec) => number,
+    /** Active FC 3.0 sessions per function key, read when metrics are scraped. */
+    sessionsOf: () => Iterable<[string, number]> = () => [],
+  ) {
     const labelNames = ['function'] as const;
     const registers = [this.registry];
     this.m = {
@@ -169,6 +173,16 @@ export class Recorder {
       duration: new Histogram({ name: 'fc_duration_milliseconds', help: 'FC Duration of invocations', labelNames, registers, buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] }),
       memory: new Gauge({ name: 'fc_max_memory_usage_megabytes', help: 'FC MemoryUsage: the peak of the last invocation that reported it', labelNames, registers }),
       concurrency: new Gauge({ name: 'fc_concurrent_executions', help: 'FC ConcurrentExecutions at the last invocation', labelNames, registers }),
+      sessions: new Gauge({
+        name: 'fc_active_sessions',
+        help: 'FC 3.0 sessions active now (session affinity)',
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [fn, n] of sessionsOf()) this.labels(fn).set(n);
+        },
+      }),
     };
   }
 

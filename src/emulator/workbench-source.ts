@@ -93,8 +93,9 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
           ],
           instances: [
             ...Array.from({ length: pool?.startingCount ?? 0 }, () => ({ id: '', state: 'starting' })),
-            ...(pool?.instances ?? []).map((i) => ({ id: i.handle.id.slice(0, 12), state: i.restarting ? 'restarting' : i.state === 'retiring' ? 'retiring' : i.state, busy: i.busySlots, served: i.served })),
+            ...(pool?.instances ?? []).map((i) => ({ id: i.handle.id.slice(0, 12), state: i.restarting ? 'restarting' : i.state === 'retiring' ? 'retiring' : i.state, busy: i.busySlots, served: i.served, ...(f.session ? { sessions: i.sessions.size } : {}) })),
           ],
+          ...(f.session ? { sessions: { type: f.session.type, perInstance: f.session.perInstance, active: pool?.sessions?.size ?? 0 } } : {}),
         };
       }),
     invocations: (q) => {

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { allFunctions, fc3Name, findFunction, functionUrl, LIMITS, type CustomDomain, type FunctionSpec, type Template, type Trigger } from '../model.js';
+import { allFunctions, fc3Name, findFunction, functionUrl, LIMITS, type CustomDomain, type FunctionSpec, type SessionAffinity, type Template, type Trigger } from '../model.js';
 import { codeInfo } from '../runtime/code-checksum.js';
 import { NonceCache, verifyAcs3 } from './acs3.js';
 import { page, type Times } from './describe.js';
@@ -8,6 +8,7 @@ import { FcError } from './errors.js';
 import { readBody } from './forward.js';
 import type { GatewayDeps } from './deps.js';
 import { invocationType, runInvocation } from './invocations.js';
+import { sessionRoutes } from './session-api.js';
 
 // The APIs of today's SDKs, signed with ACS3-HMAC-SHA256: FC 3.0's 2023-03-30 (functions by
 // name, no service; FC 2.0 functions appear as `<service>$<function>`, as FC 3.0 shows functions
@@ -65,10 +66,26 @@ function describeFc3Function(tpl: Template, f: FunctionSpec, times: Times, check
     ...(f.initializer ? { instanceLifecycleConfig: { initializer: { handler: f.initializer, timeout: f.initializationTimeout } } } : {}),
     ...(f.customRuntimeConfig ? { customRuntimeConfig: { ...f.customRuntimeConfig, port: f.caPort } } : {}),
     layers: f.layers.map((l) => ({ arn: l.arn })),
+    sessionAffinity: f.session?.type ?? 'NONE',
+    ...(f.session ? { sessionAffinityConfig: JSON.stringify(sessionAffinityConfig(f.session)) } : {}),
+    ...(f.session?.exclusive ? { instanceIsolationMode: 'SESSION_EXCLUSIVE' } : {}),
     state: 'Active',
     lastUpdateStatus: 'Successful',
     createdTime: times.createdTime,
     lastModifiedTime: times.lastModifiedTime,
+  };
+}
+
+/** sessionAffinityConfig as FC answers it: JSON text of the type's own fields. */
+function sessionAffinityConfig(s: SessionAffinity): Record<string, unknown> {
+  if (s.type === 'MCP_SSE') return { sseEndpointPath: s.ssePath, sessionConcurrencyPerInstance: s.perInstance };
+  if (s.type === 'MCP_STREAMABLE_HTTP') return { sessionConcurrencyPerInstance: s.perInstance };
+  return {
+    ...(s.headerName ? { affinityHeaderFieldName: s.headerName } : {}),
+    sessionConcurrencyPerInstance: s.perInstance,
+    sessionIdleTimeoutInSeconds: s.idleTimeoutSeconds,
+    sessionTTLInSeconds: s.ttlSeconds,
+    disableSessionIdReuse: s.disableIdReuse,
   };
 }
 
@@ -113,6 +130,7 @@ export function fc3Router(deps: GatewayDeps, baseUrl: () => string): express.Rou
   };
   const json = (res: Response, body: unknown) => res.set({ 'x-fc-request-id': res.locals.requestId as string, 'Content-Type': 'application/json' }).send(JSON.stringify(body));
 
+  sessionRoutes(deps, r, fnOf, json);
   r.post('/functions/:name/invocations', async (req, res) => {
     await runInvocation(deps, fnOf(req), req, res, res.locals.requestId as string, rawBody(req), 'x-fc-async-task-id');
   });

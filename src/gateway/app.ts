@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { headerBytes, LIMITS, type FunctionSpec, type Service, fnKey } from '../model.js';
 import { ThrottledError } from '../runtime/pool.js';
+import { SessionGoneError } from '../runtime/sessions.js';
 import type { AsyncRecord } from '../runtime/async/journal.js';
 import { NonceCache } from './acs3.js';
 import { acs3Auth, FC2_POP, FC3, fc3Router, sendPopError } from './api-pop.js';
@@ -75,6 +76,7 @@ function handleError(deps: GatewayDeps, err: unknown, req: IncomingMessage, res:
   if (deps.requestFailed) deps.requestFailed(url, err instanceof FcError ? err.status : err instanceof ThrottledError ? 429 : 500);
   if (err instanceof FcError) return send(res, err, requestId);
   if (err instanceof ThrottledError) return send(res, new FcError(429, 'ResourceThrottled', err.message), requestId);
+  if (err instanceof SessionGoneError) return send(res, new FcError(400, 'SessionExpired', err.message), requestId);
   deps.log?.(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
   send(res, new FcError(500, 'InternalServerError', `fc-local internal error: ${(err as Error).message}`), requestId);
 }
@@ -243,7 +245,7 @@ async function httpTrigger(deps: GatewayDeps, req: IncomingMessage, res: ServerR
     verifySignature({ method, path: unescapedPath(url), headers: req.headers, queries: queriesOf(m[4]) }, deps.credentials);
   }
 
-  await forwardHttp(deps.invoker, f, req, res, url, body, requestId);
+  await forwardHttp(deps.invoker, f, req, res, url, body, requestId, (m[3] || '/') + (m[4] !== undefined ? `?${m[4]}` : ''));
 }
 
 /** FC 2.0's StatefulAsyncInvocation. */

@@ -5,6 +5,7 @@ import { NonceCache, verifyAcs3 } from './acs3.js';
 import { verifyJwt } from './jwt.js';
 import { forwardHttp, httpBody, outcomeHeaders } from './forward.js';
 import { FcError } from './errors.js';
+import { sessionHandling } from './sessions.js';
 
 // Custom domains on the same port, chosen by the Host header: `example.com` (curl -H 'Host:
 // example.com'), `example.com.localhost` (browsers and curl resolve *.localhost to loopback),
@@ -109,7 +110,14 @@ export async function functionUrlRequest(
   // Custom runtimes get the request as it came; built-in runtimes get FC 3.0's HTTP event.
   if (runtimeFamily(f.runtime) === 'custom') return forwardHttp(deps.invoker, f, req, res, req.url ?? '/', streamed, requestId);
   const tpl = deps.template();
-  const out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId);
+  // Sessions first: a HEADER_FIELD session's new ID is in the event the function gets.
+  const session = f.session ? sessionHandling(deps.invoker, f, req, res, req.url ?? '/') : undefined;
+  let out;
+  try {
+    out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId, 'http', undefined, session?.request);
+  } finally {
+    session?.done?.();
+  }
   if (out.errorType) {
     res.writeHead(502, { ...(await outcomeHeaders(f, out)), 'Content-Type': 'application/json' });
     res.end(out.body);

@@ -5,6 +5,7 @@ import { Transform } from 'node:stream';
 import { codeInfo } from '../runtime/code-checksum.js';
 import type { Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
 import { FcError } from './errors.js';
+import { sessionHandling } from './sessions.js';
 
 // Shared by the routes that run functions: reading a body within FC's limits, FC's response
 // headers, and handing an HTTP request to an HTTP function.
@@ -77,20 +78,27 @@ export async function outcomeHeaders(fnSpec: FunctionSpec, out: Outcome): Promis
  * Runs an HTTP function on a request (an HTTP trigger's or a custom domain's): `url` is the path
  * and query the function sees. Function failures are 502 with FC's error JSON.
  */
-export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer | undefined, requestId: string): Promise<void> {
+export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: IncomingMessage, res: ServerResponse, url: string, body: Buffer | undefined, requestId: string, fnPath = url): Promise<void> {
   const method = req.method ?? 'GET';
+  const session = f.session ? sessionHandling(invoker, f, req, res, fnPath) : undefined;
   // A streaming answer (custom runtimes) goes out as the function writes it: status and headers
   // at once, then each chunk.
   const stream: StreamSink | undefined =
     method === 'HEAD'
       ? undefined
       : (status, fnHeaders) => {
+          session?.head?.(fnHeaders);
           res.writeHead(status, passedHeaders(fnHeaders, requestId));
           res.flushHeaders();
-          return res;
+          return session?.tap?.(res) ?? res;
         };
   const streamIn = body === undefined ? { bodyStream: limited(req, LIMITS.payloadBytes) } : {};
-  const out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn }, requestId);
+  let out: Outcome;
+  try {
+    out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn, ...(session ? { session: session.request } : {}) }, requestId);
+  } finally {
+    session?.done?.();
+  }
   if (out.streamed || res.headersSent) return;
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   if (out.errorType) {

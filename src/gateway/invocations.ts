@@ -4,6 +4,7 @@ import { DuplicateInvocationError } from '../runtime/async/queue.js';
 import type { GatewayDeps } from './deps.js';
 import { FcError } from './errors.js';
 import { outcomeHeaders, readBody } from './forward.js';
+import { sessionHandling } from './sessions.js';
 
 // Invoking an event function through an API, FC 2.0's or 3.0's: the invocation type, the body
 // within its limit, async acceptance and the sync answer with FC's headers.
@@ -52,7 +53,10 @@ export async function runInvocation(
   }
   const logType = String(req.headers['x-fc-log-type'] ?? 'None').toLowerCase();
   if (logType !== 'tail' && logType !== 'none') throw new FcError(400, 'InvalidArgument', `X-Fc-Log-Type must be None or Tail (got '${String(req.headers['x-fc-log-type'])}')`);
-  const out = await deps.invoker.invokeEvent(f, event, requestId);
+  // FC 3.0 routes InvokeFunction by session too (HEADER_FIELD, cookie): async invocations have none.
+  const affinity = f.session?.type;
+  const session = affinity === 'HEADER_FIELD' || affinity === 'GENERATED_COOKIE' ? sessionHandling(deps.invoker, f, req, res, '/') : undefined;
+  const out = await deps.invoker.invokeEvent(f, event, requestId, 'api', undefined, session?.request);
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   const headers = await outcomeHeaders(f, out); // a fresh object: completed in place
   headers['Content-Type'] = 'application/octet-stream';

@@ -27,6 +27,10 @@ export class Instance {
   restarting = false;
   /** The function as this instance runs it (its hooks are this spec's, whatever the template says now). */
   spec?: FunctionSpec;
+  /** FC 3.0 sessions bound to it (session affinity): it is not reaped while it holds any. */
+  readonly sessions = new Set<string>();
+  /** Requests that may begin a session here (MCP initialize, an SSE stream), holding a session's room until they do or end. */
+  reservedSessions = 0;
   private active = 0;
   private retiring = false;
   private gone = false;

@@ -5,7 +5,8 @@ import { delay } from '../util.js';
 import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
 import { UnsupportedRuntimeError } from './agents.js';
-import { QueueTimeoutError, ThrottledError, type Instance, type Lease, type PoolSet } from './pool.js';
+import { QueueTimeoutError, ThrottledError, type FunctionPool, type Instance, type Lease, type PoolSet } from './pool.js';
+import type { SessionClaim } from './sessions.js';
 import { CRASH_MESSAGE, functionErrorOf, protocolHeaders, type FunctionErrorType } from './protocol.js';
 import { CallError, type RawResponse, type RequestKind } from './channel.js';
 
@@ -52,6 +53,17 @@ export interface HttpCall {
   stream?: StreamSink;
   /** The request body as it arrives, instead of `body` (large or chunked uploads to custom runtimes). */
   bodyStream?: NodeJS.ReadableStream;
+  /** FC 3.0 session affinity: the session the request belongs to or may begin. */
+  session?: SessionRequest;
+}
+
+/** A request's part in FC 3.0's sessions (the gateway reads it off the request and the answer). */
+export interface SessionRequest {
+  claim: SessionClaim;
+  /** The lease as soon as the request has an instance (a streamed answer binds its session through it). */
+  leased?(lease: Lease): void;
+  /** The function's answer, while the instance is still held: binds or ends sessions by it. */
+  answered?(lease: Lease, status: number, headers: http.IncomingHttpHeaders): void;
 }
 
 export interface InvokerContext {
@@ -97,15 +109,15 @@ export class Invoker {
     private readonly ctx: InvokerContext,
   ) {}
 
-  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api', attempt?: number): Promise<Outcome> {
-    return this.run(fn, requestId, source, { event }, attempt, (inst, headers, timeoutMs) => {
+  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api', attempt?: number, session?: SessionRequest): Promise<Outcome> {
+    return this.run(fn, requestId, source, { event }, attempt, session, (inst, headers, timeoutMs) => {
       headers['content-type'] = 'application/octet-stream'; // this request's own object
       return send(inst, { kind: 'invoke', method: 'POST', path: '/invoke', headers, body: event }, timeoutMs, acks(fn));
     });
   }
 
   invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID(), source: InvocationSource = 'http'): Promise<Outcome> {
-    return this.run(fn, requestId, source, { http: call }, undefined, (inst, headers, timeoutMs) => {
+    return this.run(fn, requestId, source, { http: call }, undefined, call.session, (inst, headers, timeoutMs) => {
       // Built in place, not by spreading: under load V8 came to allocate the spread objects in
       // the old generation, and the collector's pauses doubled the gateway's p99.
       const http: Record<string, string | string[]> = {};
@@ -128,8 +140,13 @@ export class Invoker {
    * A warm instance for a raw connection (a WebSocket to a custom runtime): its address, and a
    * release to call when the connection ends. It counts as one request in flight meanwhile.
    */
-  async connect(fn: FunctionSpec): Promise<{ host: string; port: number; release(): void }> {
-    const lease = await this.pools.pool(fn).acquire();
+  /** The pool of a function (its sessions, for the Session API and the gateway). */
+  pool(fn: FunctionSpec): FunctionPool {
+    return this.pools.pool(fn);
+  }
+
+  async connect(fn: FunctionSpec, session?: SessionClaim): Promise<{ host: string; port: number; release(): void }> {
+    const lease = await this.pools.pool(fn).acquire(session);
     return { host: lease.instance.handle.host, port: lease.instance.handle.port, release: () => lease.release() };
   }
 
@@ -139,6 +156,7 @@ export class Invoker {
     source: InvocationSource,
     request: InvocationRecord['request'],
     attempt: number | undefined,
+    session: SessionRequest | undefined,
     call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
   ): Promise<Outcome> {
     const at = Date.now();
@@ -146,7 +164,7 @@ export class Invoker {
     const observe = this.observer;
     this.running++;
     try {
-      const out = await this.attempt(fn, requestId, httpMode, call);
+      const out = await this.attempt(fn, requestId, httpMode, session, call);
       if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs, ...(attempt ? { attempt } : {}) });
       return out.outcome;
     } catch (err) {
@@ -166,6 +184,7 @@ export class Invoker {
     fn: FunctionSpec,
     requestId: string,
     httpMode: boolean,
+    session: SessionRequest | undefined,
     call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
   ): Promise<{ outcome: Outcome; logs: Promise<string[]> }> {
     // FC's duration is the function's own time: start the clock after a cold start.
@@ -201,7 +220,8 @@ export class Invoker {
     // A second attempt only when the first request provably never reached a live instance.
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        lease = await this.pools.pool(fn).acquire();
+        lease = await this.pools.pool(fn).acquire(session?.claim);
+        session?.leased?.(lease);
       } catch (err) {
         if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
           const output = err instanceof InstanceStartError && err.output ? `\n${err.output}` : '';
@@ -227,6 +247,7 @@ export class Invoker {
         } else {
           t0 = performance.now();
           const res = await call(inst, headers, this.timeLimitMs(fn, fn.timeout));
+          session?.answered?.(lease, res.status, res.headers);
           unlogged = res.headers['x-fc-local-logged'] === '0';
           const rss = res.headers['x-fc-local-max-rss-kb'];
           reportedKB = typeof rss === 'string' ? Number(rss) || undefined : undefined;

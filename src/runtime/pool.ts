@@ -4,6 +4,7 @@ import type { Backend, InstanceHandle, InstanceService, LogStream } from './back
 import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
 import { StartLimiter } from './start-limiter.js';
+import { SessionGoneError, SessionTable, type Session, type SessionClaim } from './sessions.js';
 
 export { Instance } from './instance.js';
 
@@ -45,6 +46,13 @@ export class ConcurrencyGate {
   }
 }
 
+/** CreateSession named the ID of a live session. */
+export class SessionExistsError extends Error {
+  constructor(readonly sessionId: string) {
+    super(`Session ${sessionId} already exists`);
+  }
+}
+
 /** A request waited for an instance longer than its function's timeout (every instance busy, none could start). */
 export class QueueTimeoutError extends Error {
   constructor(
@@ -60,12 +68,26 @@ interface Waiter {
   reject(err: unknown): void;
   since: number;
   timer?: NodeJS.Timeout;
+  /** A request of a bound session: this instance only. */
+  target?: Instance;
+  /** A request that begins a session: an instance with room for one more. */
+  room?: boolean;
+  /** The session it begins (bound to the instance it gets). */
+  bindTo?: Session;
 }
 
 export interface Lease {
   readonly instance: Instance;
   /** Whether this lease started the instance (a cold start). */
   readonly cold: boolean;
+  /** The session this request belongs to, once it has one. */
+  readonly session?: string;
+  /**
+   * Binds a session the function's answer named (MCP's Mcp-Session-Id, an SSE endpoint event) to
+   * this instance; it takes the room the request reserved. False when the function has no
+   * session affinity.
+   */
+  bindSession(id: string): boolean;
   /** Gives the slot back; `discard` stops the instance (timed out, broken, or stale). */
   release(opts?: { discard?: boolean }): void;
 }
@@ -76,8 +98,11 @@ export type PoolEvent =
   | { type: 'debugger-listening'; fn: FunctionSpec; debugPort: number }
   | { type: 'started'; fn: FunctionSpec; instance: Instance }
   | { type: 'restarted'; fn: FunctionSpec; instance: Instance }
-  | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: 'idle' | 'discarded' | 'stale' | 'closed' }
+  | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: StopReason }
   | { type: 'exited'; fn: FunctionSpec; instance: Instance; code: number | null; signal: string | null };
+
+/** Why an instance stopped: `session`, its one session ended (instanceIsolationMode SESSION_EXCLUSIVE). */
+export type StopReason = 'idle' | 'discarded' | 'stale' | 'closed' | 'session';
 
 export interface PoolOptions {
   region: string;
@@ -122,13 +147,28 @@ export class FunctionPool {
   /** Requests holding or waiting for an instance of this function (reservedConcurrency counts these). */
   private leased = 0;
   private changeWaiters: (() => void)[] = [];
+  /** FC 3.0 sessions, for a function with session affinity. */
+  private sessionTable?: SessionTable;
 
   constructor(
     private spec: FunctionSpec,
     private readonly backend: Backend,
     private readonly gate: ConcurrencyGate,
     private readonly opts: PoolOptions,
-  ) {}
+  ) {
+    this.configureSessions(spec);
+  }
+
+  /** The function's sessions (none without session affinity). */
+  get sessions(): SessionTable | undefined {
+    return this.sessionTable;
+  }
+
+  private configureSessions(spec: FunctionSpec): void {
+    if (!spec.session) this.sessionTable = undefined;
+    else if (this.sessionTable) this.sessionTable.configure(spec.session);
+    else this.sessionTable = new SessionTable(spec.session);
+  }
 
   get fn(): FunctionSpec {
     return this.spec;
@@ -163,7 +203,7 @@ export class FunctionPool {
    * Throws ThrottledError at the concurrency limit, QueueTimeoutError past the function's timeout
    * in the queue, or the backend's error if a start made for it fails.
    */
-  async acquire(): Promise<Lease> {
+  async acquire(claim?: SessionClaim): Promise<Lease> {
     if (this.closed) throw new Error(`function ${fnKey(this.spec)} is no longer served`);
     // concurrencyConfig.reservedConcurrency caps the function's instances (0 turns it off), as
     // FC counts concurrency: in instances, each taking instanceConcurrency requests. Past that, 429.
@@ -173,18 +213,20 @@ export class FunctionPool {
     }
     if (!this.gate.tryEnter()) throw new ThrottledError(this.gate.limit);
     this.leased++;
+    let wants: ReturnType<typeof this.sessionWants>;
     try {
+      wants = this.sessionWants(claim);
       // Nobody queued ahead and an instance free: no queue at all on the warm path.
       if (!this.waiters.length) {
-        const idle = this.pickIdle();
+        const idle = this.sessionTable ? this.fit(wants ?? {}) : this.pickIdle();
         if (idle) {
-          const lease = this.lease(idle);
+          const lease = this.lease(idle, wants);
           if (this.opts.standby) this.plan();
           return lease;
         }
       }
       return await new Promise<Lease>((resolve, reject) => {
-        const waiter: Waiter = { resolve, reject, since: Date.now() };
+        const waiter: Waiter = { resolve, reject, since: Date.now(), ...wants };
         this.waiters.push(waiter);
         this.armQueueTimer(waiter);
         this.plan();
@@ -192,6 +234,7 @@ export class FunctionPool {
     } catch (err) {
       this.gate.leave();
       this.leased--;
+      if (wants?.bindTo) wants.bindTo.inFlight--;
       throw err;
     }
   }
@@ -205,25 +248,122 @@ export class FunctionPool {
     if (this.planning) return;
     this.planning = true;
     try {
-      while (this.waiters.length) {
-        const inst = this.pickIdle();
-        if (!inst) break;
-        const w = this.waiters.shift()!;
-        clearTimeout(w.timer);
-        w.resolve(this.lease(inst));
+      if (this.sessionTable) this.handOutBySession();
+      else {
+        while (this.waiters.length) {
+          const inst = this.pickIdle();
+          if (!inst) break;
+          const w = this.waiters.shift()!;
+          clearTimeout(w.timer);
+          w.resolve(this.lease(inst));
+        }
       }
       if (this.closed) return;
       for (;;) {
-        const slots = this.spec.instanceConcurrency;
-        const coming = (this.launches + this.warming.length) * slots;
+        const coming = this.launches + this.warming.length;
         // A standby: one started instance more than the traffic needs, once it has scaled out.
         const standby = this.opts.standby && this.instanceSet.size > 0 && !this.debugging ? this.standbyShort() : 0;
-        if (this.waiters.length + standby * slots <= coming || this.atCapacity()) break;
+        if (this.instancesWanted() + standby <= coming || this.atCapacity()) break;
         this.launch();
       }
     } finally {
       this.planning = false;
     }
+  }
+
+  /**
+   * With sessions, each waiting request fits its own instances: a bound session's request its
+   * instance only, a beginning session an instance with room, the rest any. A request that cannot
+   * be served yet does not hold back those behind it that can.
+   */
+  private handOutBySession(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      const inst = this.fit(w);
+      if (!inst) {
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
+      clearTimeout(w.timer);
+      w.resolve(this.lease(inst, w));
+    }
+  }
+
+  /**
+   * Instances the waiting requests need beyond those running: requests without a session by
+   * free slots (a busy instance does not count, as FC scales out), beginning sessions by rooms
+   * for sessions; a bound session's request waits for its own instance.
+   */
+  private instancesWanted(): number {
+    const slots = this.spec.instanceConcurrency;
+    if (!this.sessionTable) return Math.ceil(this.waiters.length / slots);
+    let plain = 0;
+    let beginning = 0;
+    // Requests of one session still to be bound begin it once.
+    const counted = new Set<Session>();
+    for (const w of this.waiters) {
+      if (w.room && w.bindTo) {
+        if (!counted.has(w.bindTo) && !w.bindTo.instance) beginning++;
+        counted.add(w.bindTo);
+      } else if (w.room) beginning++;
+      else if (!w.target) plain++;
+    }
+    const perInstance = this.spec.session?.perInstance ?? slots;
+    let rooms = 0;
+    for (const inst of this.instanceSet) if (inst.state !== 'retiring' && inst.state !== 'gone') rooms += this.roomFor(inst);
+    return Math.ceil(plain / slots) + Math.ceil(Math.max(0, beginning - rooms) / perInstance);
+  }
+
+  /** Sessions an instance may still take. */
+  private roomFor(inst: Instance): number {
+    const per = this.spec.session?.perInstance ?? Infinity;
+    return per - inst.sessions.size - inst.reservedSessions;
+  }
+
+  /** The instance a request can have now, by its session. */
+  private fit(w: Pick<Waiter, 'target' | 'room' | 'bindTo'>): Instance | undefined {
+    const slots = this.spec.instanceConcurrency;
+    // Its session was bound meanwhile (an earlier request of it got an instance): there only.
+    const bound = w.bindTo?.instance;
+    if (!w.target && bound && bound.state !== 'gone' && bound.state !== 'retiring') {
+      w.target = bound;
+      w.room = false;
+    }
+    if (w.target) {
+      if (w.target.state !== 'gone' && w.target.state !== 'retiring') return w.target.canTake(slots) ? w.target : undefined;
+      // Its instance ended (or has old code): the session begins again elsewhere.
+      w.target = undefined;
+      w.room = true;
+    }
+    const exclusive = this.spec.session?.exclusive;
+    let best: Instance | undefined;
+    for (const inst of this.instanceSet) {
+      if (!inst.canTake(slots)) continue;
+      if (w.room && this.roomFor(inst) <= 0) continue;
+      // An instance of an exclusive session serves that session alone.
+      if (!w.room && exclusive && (inst.sessions.size > 0 || inst.reservedSessions > 0)) continue;
+      if (!best || inst.lastUsed > best.lastUsed) best = inst;
+    }
+    return best;
+  }
+
+  /** What a request's session claim means for the instance it may have. */
+  private sessionWants(claim: SessionClaim | undefined): Pick<Waiter, 'target' | 'room' | 'bindTo'> | undefined {
+    const table = this.sessionTable;
+    if (!table || !claim) return undefined;
+    if ('fresh' in claim) return { room: true };
+    const s = table.active(claim.id);
+    if (s) {
+      s.inFlight++;
+      s.lastUsedAt = Date.now();
+      return s.instance && s.instance.state !== 'gone' && s.instance.state !== 'retiring' ? { target: s.instance, bindTo: s } : { room: true, bindTo: s };
+    }
+    if (table.refused(claim.id)) throw new SessionGoneError(claim.id);
+    if (!claim.create) return undefined;
+    const fresh = table.create(claim.id);
+    fresh.inFlight++;
+    return { room: true, bindTo: fresh };
   }
 
   /** How many idle instances the standby setting still wants. */
@@ -268,13 +408,14 @@ export class FunctionPool {
 
   /** Whether a launched start (this one among `launches`) is still needed by the queue or the standby. */
   private stillWanted(): boolean {
-    const slots = this.spec.instanceConcurrency;
     const standby = this.opts.standby && this.instanceSet.size > 0 ? this.standbyShort() : 0;
     // The others coming: launches but this one, and instances warming or restarting.
-    const others = (this.launches - 1 + this.warming.length) * slots;
+    const others = this.launches - 1 + this.warming.length;
+    if (this.sessionTable) return this.instancesWanted() + standby > others;
+    const slots = this.spec.instanceConcurrency;
     let free = 0;
     for (const inst of this.instanceSet) if (inst.canTake(slots)) free += slots - inst.busySlots;
-    return this.waiters.length + standby * slots > others + free;
+    return this.waiters.length + standby * slots > others * slots + free;
   }
 
   /**
@@ -324,6 +465,7 @@ export class FunctionPool {
   /** New code or config: idle instances go now, busy ones when their request ends. */
   replaceSpec(spec: FunctionSpec): void {
     this.spec = spec;
+    this.configureSessions(spec);
     this.markStale();
   }
 
@@ -342,6 +484,7 @@ export class FunctionPool {
     // requests during the swap neither wait for a start nor pile up to the concurrency limit.
     const replaced = current.filter((i) => !restart || this.backend.canRestartInPlace?.(i.handle, i.spec ?? before, spec) === false);
     this.spec = spec;
+    this.configureSessions(spec);
     const swap = replaced.length ? this.replaceAfterStart(replaced) : Promise.resolve(true);
     if (replaced.length === current.length) {
       if (!(await swap)) throw new Error(`an instance of ${fnKey(spec)} failed to start`);
@@ -426,7 +569,44 @@ export class FunctionPool {
 
   reapIdle(now = Date.now()): void {
     if (this.debugging) return; // the developer may look at the code for a long time
-    for (const inst of this.instanceSet) if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
+    // Sessions whose time is up end first: an exclusive session's instance ends with it.
+    const freed = this.sessionTable?.sweep(now) ?? [];
+    if (this.spec.session?.exclusive) for (const inst of freed) this.endExclusive(inst);
+    for (const inst of this.instanceSet) {
+      // An instance holding live sessions stays, however idle, as on FC.
+      if (inst.sessions.size > 0 || inst.reservedSessions > 0) continue;
+      if (inst.idleLongerThan(this.opts.idleTimeoutMs, now)) void this.stop(inst, 'idle');
+    }
+  }
+
+  /** An exclusive session's instance, its session over: it ends (after its requests). */
+  private endExclusive(inst: Instance): void {
+    if (inst.sessions.size === 0 && inst.reservedSessions === 0 && inst.retire()) void this.stop(inst, 'session');
+  }
+
+  /**
+   * CreateSession: a session bound to an instance now (one started for it if none has room).
+   * Throws SessionExistsError for the ID of a live session.
+   */
+  async createSession(opts: { id: string; ttlSeconds?: number; idleTimeoutSeconds?: number; disableIdReuse?: boolean; qualifier?: string }): Promise<Session> {
+    const table = this.sessionTable;
+    if (!table) throw new Error(`${fnKey(this.spec)} has no session affinity`);
+    if (table.active(opts.id)) throw new SessionExistsError(opts.id);
+    const s = table.create(opts.id, { ...opts, explicit: true });
+    const lease = await this.acquire({ id: s.id, create: false });
+    lease.release();
+    return s;
+  }
+
+  /** Ends a session now (DeleteSession, an MCP client's DELETE, an SSE stream's end): its ID may start a new one. */
+  endSession(id: string, how: 'delete' | 'expire' = 'delete'): boolean {
+    const table = this.sessionTable;
+    const s = table?.get(id);
+    if (!table || !s) return false;
+    const inst = how === 'delete' ? table.remove(id) : table.expire(s);
+    if (inst && this.spec.session?.exclusive) this.endExclusive(inst);
+    this.changed();
+    return true;
   }
 
   async close(): Promise<void> {
@@ -553,6 +733,7 @@ export class FunctionPool {
     void handle.exited.then((exit) => {
       if (!inst.end()) return;
       this.instanceSet.delete(inst);
+      this.sessionTable?.unbindAll(inst);
       this.changed();
       this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
     });
@@ -564,17 +745,55 @@ export class FunctionPool {
     return inst;
   }
 
-  private lease(inst: Instance): Lease {
+  private lease(inst: Instance, w?: Pick<Waiter, 'target' | 'room' | 'bindTo'>): Lease {
     // Cold: the instance's first request (its initializer runs), whoever started it.
     const cold = inst.leases === 0 && !inst.warmed;
     inst.take();
     let released = false;
+    const table = this.sessionTable;
+    let session = w?.bindTo;
+    // A beginning session holds a room on its instance until it is bound (now, or by the answer) or the request ends.
+    let reserved = false;
+    if (w?.room) {
+      if (session && table) table.bind(session, inst);
+      else {
+        inst.reservedSessions++;
+        reserved = true;
+      }
+    }
+    const unreserve = () => {
+      if (reserved) {
+        reserved = false;
+        inst.reservedSessions--;
+      }
+    };
     return {
       instance: inst,
       cold,
+      get session() {
+        return session?.id;
+      },
+      bindSession: (id: string) => {
+        if (!table) return false;
+        const s = table.active(id) ?? table.create(id);
+        if (s !== session) {
+          if (session) session.inFlight--;
+          s.inFlight++;
+          session = s;
+        }
+        s.lastUsedAt = Date.now();
+        if (inst.state !== 'gone') table.bind(s, inst);
+        unreserve();
+        return true;
+      },
       release: (opts) => {
         if (released) return;
         released = true;
+        unreserve();
+        if (session) {
+          session.inFlight--;
+          session.lastUsedAt = Date.now();
+        }
         const retiredAndIdle = inst.give();
         this.gate.leave();
         this.leased--;
@@ -586,9 +805,10 @@ export class FunctionPool {
     };
   }
 
-  private async stop(inst: Instance, why: 'idle' | 'discarded' | 'stale' | 'closed'): Promise<void> {
+  private async stop(inst: Instance, why: StopReason): Promise<void> {
     if (!inst.end(true)) return;
     this.instanceSet.delete(inst);
+    this.sessionTable?.unbindAll(inst);
     this.stopping++;
     this.opts.onEvent?.({ type: 'stopped', fn: this.spec, instance: inst, why });
     // preStop, for any stop but of an instance that broke (its runtime is not there to ask). Without

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as z from 'zod';
-import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, type ContainerSpec, type FunctionSpec, type Service, type Template, type Trigger } from '../model.js';
+import { DEFAULT_ASYNC_CONFIG, fnKey, runtimeFamily, SESSION_DEFAULTS, type ContainerSpec, type FunctionSpec, type Service, type SessionAffinity, type Template, type Trigger } from '../model.js';
 import { funcraftPath, funcraftToFc, isFuncraftDocument } from './funcraft.js';
 import { loadCredentials } from './profile.js';
 import { isServerlessDevsDocument, serverlessDevsToFc } from './serverless-devs.js';
@@ -169,6 +169,8 @@ const KNOWN_KEYS = [
   'certConfig', 'tlsConfig', 'wafConfig', 'layers', 'provisionConfig', 'target', 'concurrencyConfig', 'reservedConcurrency',
   'nasConfig', 'mountPoints', 'mountDir', 'ossMountConfig', 'bucketName', 'bucketPath', 'readOnly',
   'instanceLifecycleConfig', 'preStop', 'preFreeze', 'build', 'steps', 'run',
+  'sessionAffinity', 'sessionAffinityConfig', 'affinityHeaderFieldName', 'sseEndpointPath', 'sessionConcurrencyPerInstance',
+  'sessionIdleTimeoutInSeconds', 'sessionTTLInSeconds', 'disableSessionIdReuse', 'instanceIsolationMode',
 ];
 
 function suggest(key: string): string {
@@ -266,6 +268,7 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
         provisioned: f.provisionConfig?.target ?? 0,
         ...(f.concurrencyConfig?.reservedConcurrency !== undefined ? { reservedConcurrency: f.concurrencyConfig.reservedConcurrency } : {}),
         ...(f.mcp ? { mcp: f.mcp } : {}),
+        ...sessionOf(f),
         ...(f.customRuntimeConfig?.command || f.customRuntimeConfig?.args
           ? { customRuntimeConfig: { command: f.customRuntimeConfig.command, args: f.customRuntimeConfig.args } }
           : {}),
@@ -281,6 +284,28 @@ function toModel(tpl: RawTemplate, file: string, format: Template['format']): Te
   }));
   const customDomains = Object.entries(tpl.customDomains).map(([domainName, d]) => ({ domainName, protocol: d.protocol, routes: d.routeConfig.routes }));
   return { file, format, region: tpl.region, accountId: tpl.accountId, services, customDomains };
+}
+
+/** FC 3.0's session affinity with FC's defaults filled in; none for NONE. */
+function sessionOf(f: RawTemplate['services'][string]['functions'][string]): { session?: SessionAffinity } {
+  if (!f.sessionAffinity || f.sessionAffinity === 'NONE') return {};
+  const c = f.sessionAffinityConfig ?? {};
+  const type = f.sessionAffinity;
+  const exclusive = f.instanceIsolationMode?.toUpperCase() === 'SESSION_EXCLUSIVE';
+  // FC: an instance holds no more sessions than it takes requests (built-in runtimes: one).
+  const perInstance = exclusive ? 1 : Math.min(c.sessionConcurrencyPerInstance ?? SESSION_DEFAULTS.perInstance, f.instanceConcurrency);
+  return {
+    session: {
+      type,
+      ...(type === 'HEADER_FIELD' && c.affinityHeaderFieldName ? { headerName: c.affinityHeaderFieldName.toLowerCase() } : {}),
+      ...(type === 'MCP_SSE' ? { ssePath: c.sseEndpointPath ?? '/sse' } : {}),
+      perInstance,
+      idleTimeoutSeconds: c.sessionIdleTimeoutInSeconds ?? SESSION_DEFAULTS.idleTimeoutSeconds,
+      ttlSeconds: c.sessionTTLInSeconds ?? SESSION_DEFAULTS.ttlSeconds,
+      disableIdReuse: c.disableSessionIdReuse ?? false,
+      exclusive,
+    },
+  };
 }
 
 /** FC's customContainerConfig as the model keeps it: FC 2.0's command + args are one command. */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { LIMITS, NOT_EMULATED_RUNTIMES, RUNTIMES, TRIGGER_TYPES } from '../model.js';
+import { LIMITS, NOT_EMULATED_RUNTIMES, RUNTIMES, SESSION_AFFINITY_TYPES, TRIGGER_TYPES } from '../model.js';
 import { parseSchedule } from './cron.js';
 
 // One schema for the fc.yml shape. The Funcraft loader converts its document into this shape
@@ -37,6 +37,35 @@ const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T
 // FC env vars are strings; YAML makes `PORT: 8080` a number, which FC's tools quote for you.
 // s.yaml's ${json(...)} can make a map: it goes in as JSON text.
 const envValue = z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).transform((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
+
+// FC 3.0's session affinity. The 2023-03-30 API carries sessionAffinityConfig as JSON text; s.yaml
+// and fc.yml may give a mapping. Keys FC adds later are let through.
+const sessionAffinity = z.preprocess(
+  (v) => (typeof v === 'string' ? (v.toUpperCase() === 'COOKIE' ? 'GENERATED_COOKIE' : v.toUpperCase()) : v),
+  oneOf('sessionAffinity', ['NONE', ...SESSION_AFFINITY_TYPES] as const),
+);
+const sessionAffinityConfig = z.preprocess(
+  (v, ctx) => {
+    if (typeof v !== 'string') return v;
+    if (!v.trim()) return {};
+    try {
+      return JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `sessionAffinityConfig must be a mapping or JSON text (got ${JSON.stringify(v.slice(0, 60))})` });
+      return z.NEVER;
+    }
+  },
+  z.looseObject({
+    affinityHeaderFieldName: z.string().optional(),
+    sseEndpointPath: z.string().regex(/^\//, { error: 'sseEndpointPath is a path: it starts with /' }).optional(),
+    sessionConcurrencyPerInstance: int('sessionConcurrencyPerInstance', 1, 200).optional(),
+    sessionIdleTimeoutInSeconds: int('sessionIdleTimeoutInSeconds', 0, 21_600).optional(),
+    sessionTTLInSeconds: int('sessionTTLInSeconds', 1, 21_600).optional(),
+    disableSessionIdReuse: z.boolean().optional(),
+  }),
+);
+/** FC's rule for the header of HEADER_FIELD affinity. */
+export const AFFINITY_HEADER_RE = /^[A-Za-z][A-Za-z0-9_-]{4,39}$/;
 
 const httpConfig = z
   .strictObject({
@@ -234,9 +263,21 @@ const fn = z
       .optional(),
     // Function AI's MCP servers (component fcai-mcp-server): the transport and start command.
     mcp: z.strictObject({ transport: oneOf('transport', ['stdio', 'sse', 'streamable-http'] as const), startCommand: z.string().min(1, 'startCommand must not be empty') }).optional(),
+    sessionAffinity: sessionAffinity.optional(),
+    sessionAffinityConfig: sessionAffinityConfig.optional(),
+    // SESSION_EXCLUSIVE: an instance per session; the other modes (SHARE, REQUEST_EXCLUSIVE) have no local difference.
+    instanceIsolationMode: z.string().optional(),
     triggers: z.record(z.string(), trigger).default({}),
   })
   .superRefine((f, ctx) => {
+    const affinity = f.sessionAffinity;
+    if (affinity === 'HEADER_FIELD') {
+      const name = f.sessionAffinityConfig?.affinityHeaderFieldName;
+      if (name === undefined) ctx.addIssue({ code: 'custom', path: ['sessionAffinityConfig'], message: 'HEADER_FIELD affinity needs sessionAffinityConfig.affinityHeaderFieldName: the request header that carries the session ID' });
+      else if (!AFFINITY_HEADER_RE.test(name) || name.toLowerCase().startsWith('x-fc-')) {
+        ctx.addIssue({ code: 'custom', path: ['sessionAffinityConfig', 'affinityHeaderFieldName'], message: `affinityHeaderFieldName must start with a letter, then letters, digits, - or _, 5-40 characters, and not start with x-fc- (got ${JSON.stringify(name)})` });
+      }
+    }
     const triggers = Object.entries(f.triggers);
     if (triggers.length > LIMITS.triggersPerFunction) {
       ctx.addIssue({ code: 'custom', path: ['triggers'], message: `a function has at most ${LIMITS.triggersPerFunction} triggers (found ${triggers.length})` });

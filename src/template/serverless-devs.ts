@@ -35,7 +35,7 @@ export interface Converted {
 const NO_LOCAL_MEANING = new Set([
   'region', 'role', 'internetAccess', 'vpcConfig', 'vpcBinding', 'cpu', 'diskSize',
   'gpuConfig', 'gpuMemorySize', 'instanceType', 'customDNS', 'tracingConfig', 'tags', 'resourceGroupId',
-  'scalingConfig', 'sessionAffinity', 'sessionAffinityConfig', 'enableLongLiving', 'instanceIsolationMode',
+  'scalingConfig', 'enableLongLiving',
   'endpoint', 'annotations', 'supplement', 'logConfig', 'ossBucket', 'ossKey', 'instanceLifecycleConfig',
   'customHealthCheckConfig', 'description',
 ]);
@@ -44,7 +44,8 @@ const FC3_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', code: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',
   environmentVariables: 'environmentVariables', instanceConcurrency: 'instanceConcurrency', customRuntimeConfig: 'customRuntimeConfig',
   layers: 'layers', provisionConfig: 'provisionConfig', concurrencyConfig: 'concurrencyConfig', nasConfig: 'nasConfig', ossMountConfig: 'ossMountConfig',
-  customContainerConfig: 'customContainerConfig',
+  customContainerConfig: 'customContainerConfig', sessionAffinity: 'sessionAffinity', sessionAffinityConfig: 'sessionAffinityConfig',
+  instanceIsolationMode: 'instanceIsolationMode',
 };
 const FC2_FUNCTION_KEYS: Record<string, string> = {
   runtime: 'runtime', handler: 'handler', codeUri: 'codeUri', memorySize: 'memorySize', timeout: 'timeout',

@@ -38,7 +38,8 @@ function Functions({ fns }) {
       <td><b>${f.key}</b></td><td>${f.runtime}</td><td>${f.handler}</td><td>${f.memorySize} MB</td><td>${f.timeout} s</td>
       <td>${f.triggers.map((t) => html`<span class="pill">${t.type} ${t.name}</span>`)}</td>
       <td>${f.urls.map((u) => html`<div class="muted">${u}</div>`)}</td>
-      <td class="instances">${f.instances.length ? f.instances.map((i) => html`<span class=${`pill ${i.state}`}>${i.state}${i.busy ? ` (${i.busy})` : ''}</span>`) : html`<span class="muted">none</span>`}</td>
+      <td class="instances">${f.instances.length ? f.instances.map((i) => html`<span class=${`pill ${i.state}`} title=${i.sessions !== undefined ? `${i.sessions} of ${f.sessions.perInstance} sessions` : ''}>${i.state}${i.busy ? ` (${i.busy})` : ''}${i.sessions ? ` · ${i.sessions} session${i.sessions === 1 ? '' : 's'}` : ''}</span>`) : html`<span class="muted">none</span>`}
+        ${f.sessions ? html`<div class="muted sessions">${f.sessions.type}: ${f.sessions.active} active session${f.sessions.active === 1 ? '' : 's'}</div>` : null}</td>
     </tr>`)}</tbody></table>`;
 }
 
