@@ -441,3 +441,21 @@ describe('FunctionPool sessions (FC 3.0 session affinity)', () => {
     expect(events.some((e) => e.type === 'stopped' && e.why === 'session')).toBe(true);
   });
 });
+
+describe('FunctionPool sessions at their limits', () => {
+  it('answers 429 to a new session when no instance has room and none may start, and keeps nothing of it', async () => {
+    const { backend, pool } = setup(10, 60_000, {
+      instanceConcurrency: 2,
+      reservedConcurrency: 1,
+      session: { type: 'HEADER_FIELD', headerName: 'session-key', perInstance: 1, idleTimeoutSeconds: 1800, ttlSeconds: 21_600, disableIdReuse: false, exclusive: false },
+    });
+    (await pool.acquire({ id: 'first', create: true })).release();
+    await expect(pool.acquire({ id: 'second', create: true })).rejects.toThrow(ThrottledError);
+    await expect(pool.acquire({ fresh: true })).rejects.toThrow(/sessionConcurrencyPerInstance 1/);
+    expect(pool.sessions!.get('second')).toBeUndefined();
+    expect(pool.sessions!.size).toBe(1);
+    expect(backend.started).toHaveLength(1);
+    // The first session's requests still go through.
+    (await pool.acquire({ id: 'first', create: true })).release();
+  });
+});

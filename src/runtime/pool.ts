@@ -216,6 +216,12 @@ export class FunctionPool {
     let wants: ReturnType<typeof this.sessionWants>;
     try {
       wants = this.sessionWants(claim);
+      // A new session with no instance that has room, none coming and none that may start: FC's 429,
+      // as for any concurrency limit (the session made for it is forgotten, below).
+      if (wants?.room && (this.atCapacity() || this.instanceSet.size + this.starting >= this.gate.limit) && !this.roomComing()) {
+        const per = this.spec.session!.perInstance;
+        throw new ThrottledError(this.instanceSet.size * per, `${fnKey(this.spec)}'s sessions (${this.instanceSet.size} instance(s) at most x sessionConcurrencyPerInstance ${per})`);
+      }
       // Nobody queued ahead and an instance free: no queue at all on the warm path.
       if (!this.waiters.length) {
         const idle = this.sessionTable ? this.fit(wants ?? {}) : this.pickIdle();
@@ -234,7 +240,11 @@ export class FunctionPool {
     } catch (err) {
       this.gate.leave();
       this.leased--;
-      if (wants?.bindTo) wants.bindTo.inFlight--;
+      if (wants?.bindTo) {
+        wants.bindTo.inFlight--;
+        // A session this request began, never bound: nothing of it stays.
+        if (wants.created && !wants.bindTo.instance) this.sessionTable?.remove(wants.bindTo.id);
+      }
       throw err;
     }
   }
@@ -348,8 +358,15 @@ export class FunctionPool {
     return best;
   }
 
+  /** Whether an instance has room for one more session, or one is on its way. */
+  private roomComing(): boolean {
+    if (this.starting > 0 || this.launches > 0 || this.warming.length > 0) return true;
+    for (const inst of this.instanceSet) if (inst.state !== 'retiring' && inst.state !== 'gone' && this.roomFor(inst) > 0) return true;
+    return false;
+  }
+
   /** What a request's session claim means for the instance it may have. */
-  private sessionWants(claim: SessionClaim | undefined): Pick<Waiter, 'target' | 'room' | 'bindTo'> | undefined {
+  private sessionWants(claim: SessionClaim | undefined): (Pick<Waiter, 'target' | 'room' | 'bindTo'> & { created?: boolean }) | undefined {
     const table = this.sessionTable;
     if (!table || !claim) return undefined;
     if ('fresh' in claim) return { room: true };
@@ -363,7 +380,7 @@ export class FunctionPool {
     if (!claim.create) return undefined;
     const fresh = table.create(claim.id);
     fresh.inFlight++;
-    return { room: true, bindTo: fresh };
+    return { room: true, bindTo: fresh, created: true };
   }
 
   /** How many idle instances the standby setting still wants. */
