@@ -8,6 +8,9 @@ import { JAVA_AGENT_JAR } from '../src/runtime/agents.js';
 import { ROOT, runCli } from './helpers/cli.js';
 import OSS from 'ali-oss';
 import { startServer, TEST_CREDENTIALS } from './helpers/server.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { localhostFetch } from './helpers/localhost-fetch.js';
 import { scaled } from './helpers/time-scale.js';
 
 // `fc-local init` for every template: the project validates and answers as its template says.
@@ -18,6 +21,8 @@ const hasJdk = (await execa('javac', ['-version'], { reject: false })).exitCode 
 interface Check {
   invoke?: { event: string; expect: string };
   http?: { path: string; host?: string; expect: string };
+  /** An MCP server: its tools, listed by the official SDK's client over Streamable HTTP. */
+  mcp?: { path: string; host: string; tools: string[] };
   /** Upload to the local OSS, then read what the function wrote. */
   ossUpload?: { bucket: string; key: string; body: string; expectKey: string; expect: string };
   java?: boolean;
@@ -74,6 +79,23 @@ describe('fc-local init', () => {
         await oss.put(u.key, Buffer.from(u.body));
         await srv.waitFor(new RegExp(`${u.key} -> ${u.expectKey}`));
         expect((await oss.get(u.expectKey)).content.toString()).toBe(u.expect);
+      } finally {
+        await srv.stop();
+      }
+    } else if (check.mcp) {
+      // Its build step installs the MCP SDK from the registry (npm's cache, in CI) before it starts.
+      const srv = await startServer(['-t', path.join(dir, 'fc.yml'), '--no-auth', '--backend', 'process']);
+      try {
+        const client = new Client({ name: 'fc-local-init-test', version: '1.0.0' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`http://${check.mcp.host.replaceAll('{{name}}', name)}:${srv.port}${check.mcp.path}`), { fetch: localhostFetch }));
+        try {
+          expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([...check.mcp.tools].sort());
+          await client.callTool({ name: 'remember', arguments: { note: 'kept in this session' } });
+          const recalled = await client.callTool({ name: 'recall' });
+          expect((recalled.content as { text: string }[])[0]!.text).toBe('kept in this session');
+        } finally {
+          await client.close();
+        }
       } finally {
         await srv.stop();
       }

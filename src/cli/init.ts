@@ -111,8 +111,10 @@ function copyTemplate(from: string, to: string, o: { name: string; runtime?: str
 
 function nextSteps(t: TemplateManifest, dir: string, name: string): string {
   const cd = dir === '.' ? '' : `cd ${dir} && `;
-  const manifest = JSON.parse(readFileSync(path.join(TEMPLATES_DIR, t.name, 'template.json'), 'utf8')) as { check: { invoke?: { event: string }; http?: { path: string; host?: string }; java?: boolean } };
+  const manifest = JSON.parse(readFileSync(path.join(TEMPLATES_DIR, t.name, 'template.json'), 'utf8')) as { check: { invoke?: { event: string }; http?: { path: string; host?: string }; mcp?: { path: string; host: string }; java?: boolean } };
   const c = manifest.check;
+  if (c.mcp) return `  ${cd}fc-local start
+  then connect an MCP client (Streamable HTTP) to http://${c.mcp.host.replaceAll('{{name}}', name)}:8000${c.mcp.path}`;
   if (c.http) {
     const url = c.http.host ? `http://${c.http.host.replaceAll('{{name}}', name)}:8000${c.http.path}` : `http://127.0.0.1:8000${c.http.path.replaceAll('{{name}}', name)}`;
     return `  ${cd}fc-local start\n  curl ${url}`;
