@@ -60,3 +60,28 @@ describe('session affinity in templates', () => {
     expect(at(sYaml('sessionAffinity: GENERATED_COOKIE\nsessionAffinityConfig:\n  sessionTTLInSeconds: 0'))).toEqual([expect.stringMatching(/^14:\d+ .*sessionTTLInSeconds must be between 1 and 21600/)]);
   });
 });
+
+describe('session affinity warnings', () => {
+  it("names FC's conditions for MCP affinity: DELETE on the trigger, SSE on custom runtimes", () => {
+    const text = `functions:
+  f:
+    runtime: custom.debian10
+    handler: x
+    codeUri: ./code
+    sessionAffinity: MCP_STREAMABLE_HTTP
+    triggers:
+      web: { type: http, config: { authType: anonymous, methods: [GET, POST] } }
+  g:
+    runtime: nodejs18
+    handler: index.handler
+    codeUri: ./code
+    sessionAffinity: MCP_SSE
+`;
+    const r = load(text, 'fc.yml');
+    expect(r.errors).toEqual([]);
+    expect(r.warnings!.map((w) => `${w.line} ${w.message}`)).toEqual([
+      expect.stringMatching(/^6 warning: function 'f': MCP Streamable HTTP affinity needs GET, POST and DELETE/),
+      expect.stringMatching(/^13 warning: function 'g': FC offers MCP SSE affinity on custom runtimes and containers only/),
+    ]);
+  });
+});

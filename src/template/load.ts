@@ -119,6 +119,19 @@ export function loadTemplateText(file: string, text: string): LoadResult {
       .filter((f) => runtimeFamily(f.runtime) === 'not-emulated')
       .map((f) => at(['services', s.name, 'functions', f.name, 'runtime'], `warning: function '${fnKey(f)}' uses ${f.runtime}, which fc-local does not emulate: the other functions serve; invoking this one answers an error`)),
   ));
+  // FC's own conditions for MCP affinity, which it states rather than refuses at deploy.
+  for (const s of template.services) {
+    for (const f of s.functions) {
+      const where = ['services', s.name, 'functions', f.name, 'sessionAffinity'];
+      const http = f.triggers.find((t) => t.type === 'http');
+      if (f.session?.type === 'MCP_STREAMABLE_HTTP' && http?.type === 'http' && !['GET', 'POST', 'DELETE'].every((m) => (http.config.methods as string[]).includes(m))) {
+        warnings.push(at(where, `warning: function '${fnKey(f)}': MCP Streamable HTTP affinity needs GET, POST and DELETE on its HTTP trigger (a client ends its session with DELETE)`));
+      }
+      if (f.session?.type === 'MCP_SSE' && runtimeFamily(f.runtime) !== 'custom') {
+        warnings.push(at(where, `warning: function '${fnKey(f)}': FC offers MCP SSE affinity on custom runtimes and containers only, not on ${f.runtime}`));
+      }
+    }
+  }
   return { template, errors: [], warnings };
 }
 
