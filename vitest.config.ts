@@ -8,7 +8,7 @@ console.log(`time scale ${scale.factor}x (node -e 0: ${scale.nodeMs} ms; one con
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'docs/examples/**/*.test.ts'],
     testTimeout: Math.round(30_000 * scale.factor),
     hookTimeout: Math.round(60_000 * scale.factor),
     // Integration tests spawn real processes and containers; keep parallelism within 2 cores.

@@ -5,7 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { build } from 'esbuild';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,29 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
     expect(new Date(active.createdTime!).getTime()).toBeGreaterThan(t0 - 1000);
   });
 
+  it('a saved change to the code: the session keeps its ID and its affinity, on an instance with the new code', async () => {
+    const id = `reload-${backend.name}`;
+    const before = await get('by-header', { 'session-key': id });
+    expect(before.body.count).toBe(1);
+    const mark = `saved-${Date.now()}`;
+    const file = path.join(dir, 'code', 'index.js');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/const MARK = .*;/, `const MARK = '${mark}';`));
+    // Hot reload applies the save by itself: wait for the new code's answer.
+    const deadline = Date.now() + 60_000;
+    let after: Answer & { mark: string | null };
+    for (;;) {
+      after = (await get('by-header', { 'session-key': id })).body as Answer & { mark: string | null };
+      if (after.mark === mark) break;
+      if (Date.now() > deadline) throw new Error('the saved code never served');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The new code's instance has its own memory; the session stays bound to it from then on.
+    expect(after.session).toBe(id);
+    const next = (await get('by-header', { 'session-key': id })).body;
+    expect(next.instance).toBe(after.instance);
+    expect(next.count).toBe(after.count + 1);
+  });
+
   it('MCP Streamable HTTP: each session on its own instance with its own state; a DELETE frees its instance for the next session', async () => {
     const connect = async () => {
       const c = new Client({ name: 'fc-local-test', version: '1.0.0' });
@@ -180,6 +203,14 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
       const ia = mcpText(await a.c.callTool({ name: 'instance' }));
       const ib = mcpText(await b.c.callTool({ name: 'instance' }));
       expect(ia).not.toBe(ib);
+      expect(await untilSessions('mcp-stream', 2)).toEqual([1, 1]);
+      // A session fc-local never saw goes to any instance, whose server answers as MCP says: 404.
+      const unknown = await localhostFetch(url('mcp-stream', '/mcp'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'no-such-session' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(unknown.status).toBe(404);
       expect(await untilSessions('mcp-stream', 2)).toEqual([1, 1]);
       // The client ends its session (DELETE): its instance has room again, and the next session goes there.
       await a.t.terminateSession();

@@ -10,6 +10,7 @@ import type { PoolEvent } from '../runtime/pool.js';
 
 interface StartOptions extends DebugFlags {
   remote?: boolean;
+  readyFile?: string;
   engine?: string;
   template?: string;
   port: string;
@@ -69,6 +70,7 @@ export function registerStart(program: Command): void {
     .option('--build-timeout <seconds>', 'a build step (s.yaml actions, build steps) that runs longer fails', '600')
     .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles with each retry)', '1000')
     .option('--async-concurrency <n>', 'async invocations run at once at most, so that queued work leaves room for sync callers', '10')
+    .option('--ready-file <file>', 'once serving, write the URL, credentials, local OSS, function URLs and the invocation waits to this JSON file (removed at exit): for test suites in any language')
     .option('--state-dir <dir>', "fc-local's own state, e.g. the journal of accepted async invocations (default: .fc-local beside the template)")
     .addHelpText(
       'after',
@@ -123,6 +125,12 @@ Examples:
         throw err instanceof ListenError || err instanceof ProjectConfigError ? new UsageError(err.message) : err;
       });
       printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint, backendNotes: await selected.backend.notes?.(allFunctions(template)) });
+      if (opts.readyFile) {
+        const { readyDocument, writeReadyFile } = await import('./ready-file.js');
+        // The feed keeps invocations from here on: the file's cursor is where a suite starts reading.
+        const cursor = serve.workbench === false ? undefined : emulator.invocations.reader().cursor;
+        writeReadyFile(opts.readyFile, readyDocument({ template, file, base, credentials, auth: serve.auth, ossEndpoint: emulator.ossEndpoint, ...(cursor !== undefined ? { cursor } : {}) }));
+      }
       if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);

@@ -267,6 +267,8 @@ export class Emulator {
         buckets: this.events?.ossBuckets() ?? [],
       }),
       ossBrowser: browser,
+      feed: this.invocations,
+      idle: () => this.idle(),
     });
   }
 

@@ -92,6 +92,11 @@ export class InvocationFeed {
     }
   }
 
+  /** The seq of the last finished invocation: a cursor for readers that keep their own (the HTTP feed). */
+  get cursor(): number {
+    return this.seq;
+  }
+
   /** A reader whose cursor starts now: it sees invocations that finish from here on. */
   reader(): Reader {
     if (this.readers++ === 0) this.onFirstReader();

@@ -7,10 +7,11 @@ import type { EventSources } from '../events/index.js';
 import { inject } from '../gateway/event-routes.js';
 import { FcError } from '../gateway/errors.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
-import type { Invoker, Outcome } from '../runtime/invoker.js';
+import type { InvocationSource, Invoker, Outcome } from '../runtime/invoker.js';
 import type { PoolSet } from '../runtime/pool.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { Recorder, InvocationEntry } from './recorder.js';
+import { InvocationTimeoutError, type FinishedInvocation, type InvocationFeed } from './invocation-feed.js';
 
 // The emulator's side of the workbench: functions and their instances from the pools, the
 // recorder's invocations, logs and figures, invoking, replaying and firing events.
@@ -27,6 +28,18 @@ export interface WorkbenchParts {
   /** The local OSS's facts, once serving. */
   oss: () => unknown;
   ossBrowser: OssBrowser;
+  /** Finished invocations, for the HTTP waits of tests in other languages. */
+  feed: InvocationFeed;
+  /** Resolves when nothing runs or is queued (Emulator.idle). */
+  idle: () => Promise<void>;
+}
+
+/** A finished invocation as JSON: its answer as text when it is UTF-8, else base64. */
+function invocationJson(inv: FinishedInvocation): Record<string, unknown> {
+  const { result, ...rest } = inv;
+  if (!result) return rest;
+  const text = result.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(result) ? { ...rest, result: text } : { ...rest, result: result.toString('base64'), resultEncoding: 'base64' };
 }
 
 const InvokeBody = z.object({
@@ -46,6 +59,15 @@ const InvokeBody = z.object({
 type InvokeBody = z.output<typeof InvokeBody>;
 
 export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
+  // The HTTP waits read with cursors of their own: the feed keeps invocations once the first comes.
+  let feeding = false;
+  const feed = () => {
+    if (!feeding) {
+      feeding = true;
+      p.feed.reader();
+    }
+    return p.feed;
+  };
   const find = (key: string | undefined): FunctionSpec => {
     const f = allFunctions(p.template()).find((x) => fnKey(x) === key);
     if (!f) throw new FcError(404, 'FunctionNotFound', `no function ${key}`);
@@ -130,6 +152,28 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
       const event = Buffer.from(b.event ?? '');
       if (b.async) return { requestId: await p.invokeAsync(f, event), status: 'accepted' };
       return view(await p.invoker.invokeEvent(f, event, randomUUID(), 'workbench'));
+    },
+    feed: {
+      cursor: () => feed().cursor,
+      next: async (after, f) => {
+        const reader = { cursor: after };
+        try {
+          const inv = await feed().next(reader, {
+            ...(f.function ? { function: f.function } : {}),
+            ...(f.source ? { source: f.source as InvocationSource[] } : {}),
+            ...(f.status ? { filter: (i: FinishedInvocation) => i.status === f.status } : {}),
+            timeout: f.timeout,
+          });
+          return { cursor: reader.cursor, invocation: invocationJson(inv) };
+        } catch (err) {
+          if (err instanceof InvocationTimeoutError) throw new FcError(408, 'InvocationTimeout', err.message);
+          throw err;
+        }
+      },
+      idle: (ms) => {
+        let timer: NodeJS.Timeout | undefined;
+        return Promise.race([p.idle().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(timer));
+      },
     },
     fire: (type, body) => inject(p.events, type, body, true),
     eventTemplates: () => eventTemplates(p.template()),

@@ -31,6 +31,18 @@ export interface WorkbenchSource {
   ossBrowser: OssBrowser;
   /** Recent OSS writes and deletes with the invocations each started, newest first. */
   ossActivity(): unknown[];
+  /** Finished invocations for tests in any language (GET /api/invocations/next). */
+  feed: InvocationWaits;
+}
+
+/** What /_fc-local/api/invocations/next and /api/idle wait on. */
+export interface InvocationWaits {
+  /** The cursor now (feeding starts with the first call, if it had not). */
+  cursor(): number;
+  /** The first invocation finished after `after` matching the filter, with the cursor past it; rejects at the timeout. */
+  next(after: number, filter: { function?: string; source?: string[]; status?: string; timeout: number }): Promise<{ cursor: number; invocation: unknown }>;
+  /** Resolves true once nothing runs or is queued, false at the timeout. */
+  idle(timeoutMs: number): Promise<boolean>;
 }
 
 /** Where the bundled page is: dist/web beside dist/gateway. */
@@ -77,12 +89,27 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   api.delete('/oss/buckets/:bucket/object', ossRoute((req, res) => res.json({ deleted: src.ossBrowser.delete(String(req.params.bucket), keyOf(req)) })));
   api.get('/oss/activity', (_req, res) => res.json(src.ossActivity()));
   // What this emulator serves besides functions: where the local OSS is and how to sign for it.
-  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
+  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
   api.get('/oss', (_req, res) => res.json(src.oss()));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
     const q = req.query as Record<string, string | undefined>;
     res.json(src.invocations({ function: q.function, status: q.status, q: q.q, limit: limitOf(q.limit) }));
+  });
+  // Waiting for side effects from any language (docs/testing.md): long polls on the feed.
+  api.get('/invocations/cursor', (_req, res) => res.json({ cursor: src.feed.cursor() }));
+  api.get('/invocations/next', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const after = q.after === undefined ? 0 : Number(q.after);
+    if (!Number.isInteger(after) || after < 0) throw new FcError(400, 'InvalidArgument', `after must be a cursor: a whole number from a previous answer or /invocations/cursor (got ${q.after})`);
+    const timeout = waitMs(q.timeout);
+    if (q.status !== undefined && !['succeeded', 'failed', 'throttled'].includes(q.status)) throw new FcError(400, 'InvalidArgument', `status must be succeeded, failed or throttled (got ${q.status})`);
+    res.json(await src.feed.next(after, { ...(q.function ? { function: q.function } : {}), ...(q.source ? { source: q.source.split(',') } : {}), ...(q.status ? { status: q.status } : {}), timeout }));
+  });
+  api.get('/idle', async (req, res) => {
+    const timeout = waitMs((req.query as Record<string, string | undefined>).timeout);
+    if (!(await src.feed.idle(timeout))) throw new FcError(408, 'IdleTimeout', `invocations were still running or queued after ${timeout} ms`);
+    res.json({ idle: true });
   });
   api.get('/invocations/:id', (req, res) => {
     const inv = src.invocation(String(req.params.id));
@@ -124,6 +151,14 @@ function ossRoute(fn: (req: Request, res: Response) => unknown): express.Request
       .then(() => fn(req, res))
       .catch((err: unknown) => next(err instanceof OssError ? new FcError(err.status, err.code, err.message) : err));
   };
+}
+
+/** A wait's timeout in ms: default 30 s, at most 10 min. */
+function waitMs(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 30_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new FcError(400, 'InvalidArgument', `timeout must be a whole number of milliseconds up to 600000 (got ${raw})`);
+  return n;
 }
 
 function limitOf(raw: string | undefined): number | undefined {
