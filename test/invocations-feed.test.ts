@@ -22,6 +22,23 @@ function copy(name: string): string {
 }
 
 describe('waiting for invocations in tests', () => {
+  it('waits over HTTP too, for other languages: a cursor, the next match after it, 408 past the timeout, 400 for bad arguments', async () => {
+    await using fc = await startEmulator({ template: path.join(copy('nodejs'), 'fc.yml'), backend: 'process' });
+    const api = (p: string) => fc.fetch(`/_fc-local/api${p}`);
+    const { cursor } = (await (await api('/invocations/cursor')).json()) as { cursor: number };
+    await fc.invoke('node-svc/echo', 'hi');
+    const r = (await (await api(`/invocations/next?after=${cursor}&function=node-svc/echo&source=library,api`)).json()) as { cursor: number; invocation: Record<string, unknown> };
+    expect(r.invocation).toMatchObject({ function: 'node-svc/echo', status: 'succeeded', result: 'hi' });
+    expect(r.cursor).toBeGreaterThan(cursor);
+    const none = await api(`/invocations/next?after=${r.cursor}&function=node-svc/echo&timeout=50`);
+    expect(none.status).toBe(408);
+    expect(((await none.json()) as { ErrorCode: string }).ErrorCode).toBe('InvocationTimeout');
+    expect((await api('/invocations/next?after=-1')).status).toBe(400);
+    expect((await api('/invocations/next?status=done')).status).toBe(400);
+    expect((await api('/idle?timeout=abc')).status).toBe(400);
+    expect(await (await api(`/idle?timeout=${scaled(10_000)}`)).json()).toEqual({ idle: true });
+  });
+
   it('awaits the function an upload fires, even when it finished before the wait began', async () => {
     await using fc = await startEmulator({ template: path.join(copy('oss'), 'fc.yml'), backend: 'process' });
     const put = await fetch(`${fc.oss.endpoint}/photos/in/a.txt`, { method: 'PUT', body: 'hello' });

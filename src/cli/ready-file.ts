@@ -1,6 +1,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { allFunctions, fc3Name, fnKey, functionUrl, type Credentials, type Template } from '../model.js';
+import type { Emulator } from '../emulator/emulator.js';
 
 // `fc-local start --ready-file <file>`: once serving, one JSON file tells a test suite in any
 // language (pytest, JUnit, ...) where everything is: the URL, the credentials requests are signed
@@ -47,4 +48,11 @@ export function writeReadyFile(file: string, doc: Record<string, unknown>): void
   writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, target);
   process.on('exit', () => rmSync(target, { force: true }));
+}
+
+/** Writes the ready file of a serving emulator; its feed keeps invocations from here on (the file's cursor). */
+export function announceReady(file: string, emulator: Emulator, i: Omit<ReadyInfo, 'ossEndpoint' | 'cursor'> & { waits: boolean }): void {
+  const { waits, ...info } = i;
+  const cursor = waits ? emulator.invocations.reader().cursor : undefined;
+  writeReadyFile(file, readyDocument({ ...info, ossEndpoint: emulator.ossEndpoint, ...(cursor !== undefined ? { cursor } : {}) }));
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { allFunctions, fnKey } from '../model.js';
+import { allFunctions, fnKey, type Credentials, type Template } from '../model.js';
+import type { Backend } from '../runtime/backend.js';
+import type { DebugTarget } from '../runtime/debug.js';
 import { ProjectConfigError } from '../util.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
@@ -103,38 +105,42 @@ Examples:
       const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), remote: opts.remote === true, engine: opts.engine, log: note });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
-      const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
-      const printed = functionConsole((key, line) => out(`${color(key)} ${line}`), note);
-      // Loaded here, not at the top: `validate` and `events generate` never pay for it.
-      const { Emulator, ListenError } = await import('../emulator/emulator.js');
-      const emulator = new Emulator({
-        template,
-        backend: selected.backend,
-        credentials,
-        note,
-        concurrency: Number(opts.concurrency),
-        idleTimeoutMs: Number(opts.idleTimeout) * 1000,
-        standby: Number(opts.standby),
-        buildTimeoutMs: Number(opts.buildTimeout) * 1000,
-        onFunctionLine: (fn, line) => printed.line(fnKey(fn), line),
-        onPoolEvent: (e) => notePoolEvent(e, note),
-        debug,
-      });
+      const { emulator, ListenError } = await newEmulator(opts, { template, backend: selected.backend, credentials, debug, out, note });
       const base = await emulator.serve(serve).catch(async (err: unknown) => {
         await emulator.stop();
         throw err instanceof ListenError || err instanceof ProjectConfigError ? new UsageError(err.message) : err;
       });
       printBanner(out, { file, template, base, backend: selected.description, auth: serve.auth, credentialsSource: credentials.source, concurrency: Number(opts.concurrency), watch: serve.watch, debug, workbench: workbenchUrl(serve, base, emulator.workbenchToken), ...emulator.eventRoots, ossEndpoint: emulator.ossEndpoint, backendNotes: await selected.backend.notes?.(allFunctions(template)) });
-      if (opts.readyFile) {
-        const { readyDocument, writeReadyFile } = await import('./ready-file.js');
-        // The feed keeps invocations from here on: the file's cursor is where a suite starts reading.
-        const cursor = serve.workbench === false ? undefined : emulator.invocations.reader().cursor;
-        writeReadyFile(opts.readyFile, readyDocument({ template, file, base, credentials, auth: serve.auth, ossEndpoint: emulator.ossEndpoint, ...(cursor !== undefined ? { cursor } : {}) }));
-      }
+      if (opts.readyFile) (await import('./ready-file.js')).announceReady(opts.readyFile, emulator, { template, file, base, credentials, auth: serve.auth, waits: serve.workbench !== false });
       if (opts.open && serve.workbench) openBrowser(workbenchUrl(serve, base, emulator.workbenchToken)!);
       if (!LOOPBACK.has(opts.host)) out(`WARNING: listening on ${opts.host}: anyone who can reach this machine can invoke your functions`);
       stopOnSignals(emulator, note);
     });
+}
+
+/** The emulator `start` serves, its functions' lines on the console. */
+async function newEmulator(
+  opts: StartOptions,
+  p: { template: Template; backend: Backend; credentials: Credentials; debug: DebugTarget | undefined; out: (l: string) => void; note: (l: string) => void },
+) {
+  const color = process.stdout.isTTY ? (s: string) => `\x1b[36m${s}\x1b[0m` : (s: string) => s;
+  const printed = functionConsole((key, line) => p.out(`${color(key)} ${line}`), p.note);
+  // Loaded here, not at the top: `validate` and `events generate` never pay for it.
+  const { Emulator, ListenError } = await import('../emulator/emulator.js');
+  const emulator = new Emulator({
+    template: p.template,
+    backend: p.backend,
+    credentials: p.credentials,
+    note: p.note,
+    concurrency: Number(opts.concurrency),
+    idleTimeoutMs: Number(opts.idleTimeout) * 1000,
+    standby: Number(opts.standby),
+    buildTimeoutMs: Number(opts.buildTimeout) * 1000,
+    onFunctionLine: (fn, line) => printed.line(fnKey(fn), line),
+    onPoolEvent: (e) => notePoolEvent(e, p.note),
+    debug: p.debug,
+  });
+  return { emulator, ListenError };
 }
 
 function workbenchUrl(serve: ServeOptions, base: string, token: string | undefined): string | undefined {
