@@ -99,6 +99,8 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
       [2, other.body.instance],
     ]);
     expect(await sessionsPerInstance('by-header')).toEqual([1, 1]);
+    const metrics = await (await localhostFetch(`http://127.0.0.1:${srv.port}/_fc-local/metrics`)).text();
+    expect(metrics).toMatch(/^fc_active_sessions\{function="by-header"\} 2$/m);
     // A malformed ID is refused, with FC's rule in the message.
     const bad = await localhostFetch(url('by-header'), { headers: { 'session-key': '-no' } });
     expect(bad.status).toBe(400);
