@@ -3,6 +3,7 @@ import type { FinishedInvocation, InvocationFilter } from './emulator/invocation
 import path from 'node:path';
 import { allFunctions, fc3Name, findFunction, fnKey, functionUrl, type FunctionSpec, type Template } from './model.js';
 import { formatError, type TemplateError as TemplateProblem } from './template/source.js';
+import { ManualClock, type Clock } from './runtime/clock.js';
 
 // fc-local as a library, for users' test suites: start an emulator on a template, call its
 // functions, fire events, read logs, stop it. The CLI's `start` and `invoke` run the same core
@@ -27,6 +28,26 @@ export interface StartOptions {
   warm?: number;
   /** fc-local's own state (the async journal); default a folder of its own in the temp dir. */
   stateDir?: string;
+  /**
+   * `manual`: timer triggers, async retries' back-off and events' age, idle reaping and session
+   * lifetimes follow `fc.clock`, which stands still until the test moves it (default `real`).
+   * Functions keep the real clock.
+   */
+  clock?: 'real' | 'manual';
+}
+
+/** A manual clock's controls (startEmulator({ clock: 'manual' })). */
+export interface EmulatorClock {
+  /** fc-local's time now. */
+  now(): Date;
+  /**
+   * Moves it forward by a duration (ms, or `30s`, `15m`, `1h`, `1d`, `1h30m`): what falls due
+   * fires in time order, each once what the previous one started has finished; resolves when all
+   * of it has. A negative or unreadable duration throws RangeError.
+   */
+  advance(duration: string | number): Promise<void>;
+  /** Sets the time: forward as advance does; backward moves the clock only. */
+  set(to: Date | string | number): Promise<void>;
 }
 
 export interface FunctionInfo {
@@ -83,8 +104,10 @@ export interface RunningEmulator extends AsyncDisposable {
     next(filter?: InvocationFilter): Promise<FinishedInvocation>;
     watch(filter?: Omit<InvocationFilter, 'timeout'>): AsyncIterable<FinishedInvocation>;
   };
-  /** Resolves when nothing runs or waits: no invocation in flight, nothing queued or waiting for a retry (async, destinations). */
+  /** Resolves when nothing runs or waits: no invocation in flight, nothing queued or waiting for a retry (async, destinations); on a manual clock, retries wait for an advance and do not count. */
   idle(): Promise<void>;
+  /** The clock timers, retries, reaping and sessions follow; advance and set throw unless `clock: 'manual'`. */
+  clock: EmulatorClock;
   stop(): Promise<void>;
 }
 
@@ -135,6 +158,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       if (lines.length > 10_000) lines.splice(0, lines.length - 10_000);
       waiters.forEach((w) => w());
     },
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const url = await emulator.serve({
     port: options.port ?? 0,
@@ -215,6 +239,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       [Symbol.asyncIterator]: () => emulator.invocations.iterate(),
     },
     idle: () => emulator.idle(),
+    clock: clockOf(emulator.clock),
     metrics() {
       const m: Record<string, { instances: number; busy: number }> = {};
       for (const f of allFunctions(tpl())) {
@@ -234,6 +259,18 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     },
   };
   return running;
+}
+
+function clockOf(c: Clock): EmulatorClock {
+  const manual = () => {
+    if (!(c instanceof ManualClock)) throw new Error("the clock is real: startEmulator({ clock: 'manual' }) gives one that tests move");
+    return c;
+  };
+  return {
+    now: () => new Date(c.now()),
+    advance: async (d) => manual().advance(d),
+    set: async (to) => manual().set(to),
+  };
 }
 
 function parse(b: Buffer): unknown {

@@ -1,5 +1,5 @@
 // The public entry: `import { startEmulator } from 'fc-local'`.
 export { startEmulator, TemplateError, InvocationError } from './api.js';
-export type { StartOptions, RunningEmulator, FunctionInfo, InvokeResult, LogLine } from './api.js';
+export type { StartOptions, RunningEmulator, FunctionInfo, InvokeResult, LogLine, EmulatorClock } from './api.js';
 export type { FinishedInvocation, InvocationFilter } from './emulator/invocation-feed.js';
 export { InvocationTimeoutError } from './emulator/invocation-feed.js';

@@ -29,7 +29,7 @@ export function readyDocument(i: ReadyInfo): Record<string, unknown> {
     auth: i.auth,
     credentials: { accessKeyId: i.credentials.accessKeyId, accessKeySecret: i.credentials.accessKeySecret },
     oss: { endpoint: i.ossEndpoint, region: i.template.region, accessKeyId: i.credentials.accessKeyId, accessKeySecret: i.credentials.accessKeySecret },
-    waits: i.cursor === undefined ? null : { cursor: i.cursor, next: `${api}/invocations/next`, idle: `${api}/idle` },
+    waits: i.cursor === undefined ? null : { cursor: i.cursor, next: `${api}/invocations/next`, idle: `${api}/idle`, clock: `${api}/clock` },
     functions: allFunctions(i.template).map((f) => {
       const http = f.triggers.some((t) => t.type === 'http');
       return {

@@ -13,6 +13,7 @@ import type { PoolEvent } from '../runtime/pool.js';
 interface StartOptions extends DebugFlags {
   remote?: boolean;
   readyFile?: string;
+  clock: string;
   engine?: string;
   template?: string;
   port: string;
@@ -72,6 +73,7 @@ export function registerStart(program: Command): void {
     .option('--build-timeout <seconds>', 'a build step (s.yaml actions, build steps) that runs longer fails', '600')
     .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles with each retry)', '1000')
     .option('--async-concurrency <n>', 'async invocations run at once at most, so that queued work leaves room for sync callers', '10')
+    .option('--clock <kind>', 'real, or manual: timers, async retries, idle reaping and sessions follow a clock moved by POST /_fc-local/api/clock/advance (tests)', 'real')
     .option('--ready-file <file>', 'once serving, write the URL, credentials, local OSS, function URLs and the invocation waits to this JSON file (removed at exit): for test suites in any language')
     .option('--state-dir <dir>', "fc-local's own state, e.g. the journal of accepted async invocations (default: .fc-local beside the template)")
     .addHelpText(
@@ -139,6 +141,7 @@ async function newEmulator(
     onFunctionLine: (fn, line) => printed.line(fnKey(fn), line),
     onPoolEvent: (e) => notePoolEvent(e, p.note),
     debug: p.debug,
+    clock: clockKind(opts.clock),
   });
   return { emulator, ListenError };
 }
@@ -159,6 +162,11 @@ function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
   else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
   // Stopped by fc-local before its end was seen (a container's exit reaches us through the engine).
   else if (e.type === 'stopped' && e.why === 'discarded') note(`${fnKey(e.fn)}: instance ended (it crashed, timed out or failed to initialize); the next request starts another`);
+}
+
+function clockKind(raw: string): 'real' | 'manual' {
+  if (raw !== 'real' && raw !== 'manual') throw new UsageError(`--clock must be real or manual (got ${raw})`);
+  return raw;
 }
 
 function ossWhere(raw: string): 'local' | 'remote' {

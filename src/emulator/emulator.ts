@@ -18,6 +18,7 @@ import type { ContainerImageBuilds } from '../build/container-images.js';
 import type { DockerBackend } from '../runtime/docker/backend.js';
 import type { Recorder } from './recorder.js';
 import { InvocationFeed } from './invocation-feed.js';
+import { ManualClock, realClock, type Clock } from '../runtime/clock.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { OssEvent } from '../services/oss/handler.js';
@@ -46,6 +47,8 @@ export interface EmulatorOptions {
   standby?: number;
   /** One function under a debugger (--debug-port). */
   debug?: DebugTarget;
+  /** `manual`: timers, async retries and ages, idle reaping and sessions follow a clock that tests move (default real). */
+  clock?: 'real' | 'manual';
 }
 
 export interface ServeOptions {
@@ -97,8 +100,15 @@ export class Emulator {
   /** Custom containers' images built from fc-local.json's `build` (Docker backend). */
   private images?: ContainerImageBuilds;
 
+  /** What timers, retries, reaping and sessions follow; `clock.manual` when tests move it. */
+  readonly clock: Clock;
+
   constructor(private readonly opts: EmulatorOptions) {
     this.store = new TemplateStore(opts.template);
+    const manual = opts.clock === 'manual' ? new ManualClock() : undefined;
+    this.clock = manual ?? realClock;
+    // An advance fires a due timer once what the previous one started has settled.
+    if (manual) manual.settle = () => this.settled();
     // TypeScript handlers run compiled, built before an instance starts and again after a save.
     this.typescript = new TypeScriptBuilds(path.join(path.dirname(opts.template.file), '.fc-local', 'build', 'ts'), (fn, r) => {
       if (r.errors.length) for (const d of r.errors) opts.note(`${fnKey(fn)}: TypeScript ${formatDiagnostic(d)} (requests answer this error until the file is fixed)`);
@@ -125,6 +135,7 @@ export class Emulator {
       concurrencyLimit: opts.concurrency,
       idleTimeoutMs: opts.idleTimeoutMs,
       standby: opts.standby,
+      clock: this.clock,
       onEvent: (e) => {
         if (opts.debug && fnKey(e.fn) === opts.debug.fn) this.noteDebugger(e);
         if (e.type !== 'starting') this.recorder?.instancesChanged();
@@ -217,12 +228,25 @@ export class Emulator {
    * retry or running in the async queue (destinations included, as they are queued).
    */
   async idle(): Promise<void> {
+    // On a manual clock a retry waits for an advance: idle is then nothing running or ready.
+    if (this.clock.manual) return this.settled();
     for (;;) {
       await this.executor.invoker.whenIdle();
       await this.asyncQueue?.idle();
       // A finished invocation may queue more in the same turn (a destination, a trigger): look again after it.
       await new Promise((r) => setImmediate(r));
       if (this.executor.invoker.running === 0 && (this.asyncQueue?.pending ?? 0) === 0) return;
+    }
+  }
+
+  /** Nothing running and nothing ready to run; retries may wait on the (manual) clock. */
+  private async settled(): Promise<void> {
+    for (;;) {
+      await this.executor.invoker.whenIdle();
+      await this.asyncQueue?.quiet();
+      // A finished invocation may start more in the same turn (a destination): look again after it.
+      await new Promise((r) => setImmediate(r));
+      if (this.executor.invoker.running === 0 && (this.asyncQueue?.readyOrRunning ?? 0) === 0) return;
     }
   }
 
@@ -269,6 +293,7 @@ export class Emulator {
       ossBrowser: browser,
       feed: this.invocations,
       idle: () => this.idle(),
+      clock: this.clock,
     });
   }
 
@@ -321,6 +346,7 @@ export class Emulator {
       onOssActivity: (a) => this.recorder?.ossActivity(a),
       logDir: local(o.logDir, 'log'),
       baseUrl: () => this.baseUrl,
+      clock: this.clock,
     });
     this.events = events;
     // The local OSS's writes and deletes fire its triggers, whoever made them (a client, the workbench).
@@ -335,6 +361,7 @@ export class Emulator {
       region: tpl.region,
       accountId: tpl.accountId,
       log: note,
+      clock: this.clock,
     });
     this.asyncQueue = asyncQueue;
 

@@ -8,6 +8,7 @@ import { inject } from '../gateway/event-routes.js';
 import { FcError } from '../gateway/errors.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { InvocationSource, Invoker, Outcome } from '../runtime/invoker.js';
+import type { Clock, ManualClock } from '../runtime/clock.js';
 import type { PoolSet } from '../runtime/pool.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { Recorder, InvocationEntry } from './recorder.js';
@@ -32,6 +33,7 @@ export interface WorkbenchParts {
   feed: InvocationFeed;
   /** Resolves when nothing runs or is queued (Emulator.idle). */
   idle: () => Promise<void>;
+  clock: Clock;
 }
 
 /** A finished invocation as JSON: its answer as text when it is UTF-8, else base64. */
@@ -174,6 +176,12 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
         let timer: NodeJS.Timeout | undefined;
         return Promise.race([p.idle().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(timer));
       },
+    },
+    clock: {
+      manual: p.clock.manual,
+      now: () => p.clock.now(),
+      advance: (by) => (p.clock as ManualClock).advance(by),
+      set: (to) => (p.clock as ManualClock).set(to),
     },
     fire: (type, body) => inject(p.events, type, body, true),
     eventTemplates: () => eventTemplates(p.template()),

@@ -7,6 +7,7 @@ import { EventDispatcher, type FiredInvocation } from './dispatcher.js';
 import { LogSource } from './log-source.js';
 import { OssSource, type OssActivity, type OssInjection } from './oss-source.js';
 import { TimerSource } from './timer-source.js';
+import type { Clock } from '../runtime/clock.js';
 
 export type { FiredInvocation } from './dispatcher.js';
 export type { CdnInjection } from './cdn-source.js';
@@ -25,6 +26,8 @@ export interface EventSourcesOptions {
   logDir: string;
   /** Base URL of the running emulator (known once it listens), for the Log events' endpoint. */
   baseUrl: () => string;
+  /** What timer triggers follow (default: the real clock). */
+  clock?: Clock;
 }
 
 export type Scheduled = { service: string; function: string; trigger: string; status: 'scheduled' };
@@ -38,7 +41,7 @@ export class EventSources {
 
   constructor(private readonly opts: EventSourcesOptions) {
     this.dispatcher = new EventDispatcher(opts.invoker, opts.template, (l) => opts.log(`event ${l}`));
-    this.timer = new TimerSource(this.dispatcher, opts.template);
+    this.timer = new TimerSource(this.dispatcher, opts.template, opts.clock);
     this.oss = new OssSource(this.dispatcher, path.resolve(opts.ossDir), opts.template, opts.ossWrittenByApi, opts.onOssActivity);
     this.logs = new LogSource(this.dispatcher, path.resolve(opts.logDir), () => `${opts.baseUrl()}/_fc-local/log`, opts.template);
   }

@@ -33,6 +33,8 @@ export interface WorkbenchSource {
   ossActivity(): unknown[];
   /** Finished invocations for tests in any language (GET /api/invocations/next). */
   feed: InvocationWaits;
+  /** fc-local's clock; a manual one moves by POST /api/clock/advance and /api/clock/set. */
+  clock: { manual: boolean; now(): number; advance(by: string | number): Promise<void>; set(to: string | number): Promise<void> };
 }
 
 /** What /_fc-local/api/invocations/next and /api/idle wait on. */
@@ -89,7 +91,7 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   api.delete('/oss/buckets/:bucket/object', ossRoute((req, res) => res.json({ deleted: src.ossBrowser.delete(String(req.params.bucket), keyOf(req)) })));
   api.get('/oss/activity', (_req, res) => res.json(src.ossActivity()));
   // What this emulator serves besides functions: where the local OSS is and how to sign for it.
-  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
+  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/clock', '/clock/advance', '/clock/set', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
   api.get('/oss', (_req, res) => res.json(src.oss()));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
@@ -110,6 +112,23 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
     const timeout = waitMs((req.query as Record<string, string | undefined>).timeout);
     if (!(await src.feed.idle(timeout))) throw new FcError(408, 'IdleTimeout', `invocations were still running or queued after ${timeout} ms`);
     res.json({ idle: true });
+  });
+  const clockNow = () => ({ now: new Date(src.clock.now()).toISOString(), manual: src.clock.manual });
+  api.get('/clock', (_req, res) => res.json(clockNow()));
+  api.post('/clock/:how', async (req, res) => {
+    const how = String(req.params.how);
+    const body = (req.body ?? {}) as { by?: unknown; to?: unknown };
+    if (!src.clock.manual) throw new FcError(409, 'ClockIsReal', 'the clock is real: start fc-local with --clock manual to move it');
+    const arg = how === 'advance' ? body.by : how === 'set' ? body.to : undefined;
+    if (how !== 'advance' && how !== 'set') throw new FcError(404, 'NotFound', `no clock action ${how}: advance ({"by": "1h"}) or set ({"to": "2026-01-01T00:00:00Z"})`);
+    if (typeof arg !== 'string' && typeof arg !== 'number') throw new FcError(400, 'InvalidArgument', how === 'advance' ? 'advance takes {"by": <duration>}: ms, or 30s, 15m, 1h, 1d, 1h30m' : 'set takes {"to": <date>}');
+    try {
+      await (how === 'advance' ? src.clock.advance(arg) : src.clock.set(arg));
+    } catch (err) {
+      if (err instanceof RangeError) throw new FcError(400, 'InvalidArgument', err.message);
+      throw err;
+    }
+    res.json(clockNow());
   });
   api.get('/invocations/:id', (req, res) => {
     const inv = src.invocation(String(req.params.id));

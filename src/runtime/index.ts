@@ -5,6 +5,7 @@ import { Invoker } from './invoker.js';
 import { PoolSet, type PoolEvent } from './pool.js';
 import type { FunctionSpec } from '../model.js';
 import type { DebugTarget } from './debug.js';
+import type { Clock } from './clock.js';
 
 export interface ExecutorOptions {
   backend: Backend;
@@ -24,6 +25,8 @@ export interface ExecutorOptions {
   prepare?: (fn: FunctionSpec) => Promise<string | undefined>;
   /** See PoolOptions.standby. */
   standby?: number;
+  /** See PoolOptions.clock. */
+  clock?: Clock;
 }
 
 export interface Executor {
@@ -47,6 +50,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     instanceServices: opts.instanceServices,
     prepare: opts.prepare,
     standby: opts.standby,
+    clock: opts.clock,
   });
   const invoker = new Invoker(pools, {
     region: tpl.region,

@@ -22,6 +22,8 @@ export class Instance {
   leases = 0;
   /** Started ahead of traffic (--warm, provisioned): its first request does not count as a cold start. */
   warmed = false;
+  /** The clock its idle time is read on (the pool's: real, or a test's manual one). */
+  now: () => number = Date.now;
   lastUsed = Date.now();
   /** Its runtime is being started again in place: it takes no request meanwhile. */
   restarting = false;
@@ -94,7 +96,7 @@ export class Instance {
   give(): boolean {
     this.active--;
     this.served++;
-    this.lastUsed = Date.now();
+    this.lastUsed = this.now();
     return this.retiring && this.active === 0 && !this.gone;
   }
 
@@ -125,7 +127,7 @@ export class Instance {
     return this.agentChannel ?? undefined;
   }
 
-  idleLongerThan(ms: number, now = Date.now()): boolean {
+  idleLongerThan(ms: number, now = this.now()): boolean {
     return !this.gone && this.active === 0 && now - this.lastUsed >= ms;
   }
 
@@ -134,7 +136,7 @@ export class Instance {
     this.init = undefined;
     this.served = 0;
     this.leases = 0;
-    this.lastUsed = Date.now();
+    this.lastUsed = this.now();
   }
 
   /**

@@ -5,6 +5,7 @@ import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
 import { StartLimiter } from './start-limiter.js';
 import { SessionGoneError, SessionTable, type Session, type SessionClaim } from './sessions.js';
+import { ManualClock, realClock, type Clock } from './clock.js';
 
 export { Instance } from './instance.js';
 
@@ -129,6 +130,8 @@ export interface PoolOptions {
   standby?: number;
   /** Bounds the starts of all pools on one backend (the PoolSet makes it from the backend's startLimits). */
   startLimiter?: StartLimiter;
+  /** What idle reaping and session lifetimes follow (default: the real clock). */
+  clock?: Clock;
 }
 
 export class FunctionPool {
@@ -159,6 +162,8 @@ export class FunctionPool {
     this.configureSessions(spec);
   }
 
+  private readonly now = (): number => (this.opts.clock ?? realClock).now();
+
   /** The function's sessions (none without session affinity). */
   get sessions(): SessionTable | undefined {
     return this.sessionTable;
@@ -167,7 +172,7 @@ export class FunctionPool {
   private configureSessions(spec: FunctionSpec): void {
     if (!spec.session) this.sessionTable = undefined;
     else if (this.sessionTable) this.sessionTable.configure(spec.session);
-    else this.sessionTable = new SessionTable(spec.session);
+    else this.sessionTable = new SessionTable(spec.session, this.now);
   }
 
   get fn(): FunctionSpec {
@@ -373,7 +378,7 @@ export class FunctionPool {
     const s = table.active(claim.id);
     if (s) {
       s.inFlight++;
-      s.lastUsedAt = Date.now();
+      s.lastUsedAt = this.now();
       return s.instance && s.instance.state !== 'gone' && s.instance.state !== 'retiring' ? { target: s.instance, bindTo: s } : { room: true, bindTo: s };
     }
     if (table.refused(claim.id)) throw new SessionGoneError(claim.id);
@@ -584,7 +589,7 @@ export class FunctionPool {
     for (const inst of this.instanceSet) if (inst.retire()) void this.stop(inst, 'stale');
   }
 
-  reapIdle(now = Date.now()): void {
+  reapIdle(now = this.now()): void {
     if (this.debugging) return; // the developer may look at the code for a long time
     // Sessions whose time is up end first: an exclusive session's instance ends with it.
     const freed = this.sessionTable?.sweep(now) ?? [];
@@ -739,6 +744,8 @@ export class FunctionPool {
 
   private register(handle: InstanceHandle, spec: FunctionSpec, t0: number): Instance {
     const inst = new Instance(handle, Date.now() - t0);
+    inst.now = this.now;
+    inst.lastUsed = this.now();
     inst.spec = spec;
     // Code changed while this one was starting: it must not serve.
     if (spec !== this.spec) inst.retire();
@@ -798,7 +805,7 @@ export class FunctionPool {
           s.inFlight++;
           session = s;
         }
-        s.lastUsedAt = Date.now();
+        s.lastUsedAt = this.now();
         if (inst.state !== 'gone') table.bind(s, inst);
         unreserve();
         return true;
@@ -809,7 +816,7 @@ export class FunctionPool {
         unreserve();
         if (session) {
           session.inFlight--;
-          session.lastUsedAt = Date.now();
+          session.lastUsedAt = this.now();
         }
         const retiredAndIdle = inst.give();
         this.gate.leave();
@@ -860,6 +867,8 @@ export class PoolSet {
     const every = Math.max(50, Math.min(opts.idleTimeoutMs / 2, 5_000));
     this.reaper = setInterval(() => this.pools.forEach((p) => p.reapIdle()), every);
     this.reaper.unref();
+    // A manual clock reaps (and ends sessions) as it is moved, not as real time goes by.
+    if (opts.clock instanceof ManualClock) opts.clock.onTick(() => this.pools.forEach((p) => p.reapIdle()));
   }
 
   pool(fn: FunctionSpec): FunctionPool {

@@ -55,7 +55,11 @@ export class SessionTable {
   private readonly byId = new Map<string, Session>();
   private readonly expiredOrder: string[] = [];
 
-  constructor(private config: SessionAffinity) {}
+  constructor(
+    private config: SessionAffinity,
+    /** The clock sessions age on (a test's manual clock moves them). */
+    readonly now: () => number = Date.now,
+  ) {}
 
   /** New settings (a saved template): sessions keep the TTLs they began with, as the Session API's updates would. */
   configure(config: SessionAffinity): void {
@@ -67,7 +71,7 @@ export class SessionTable {
   }
 
   /** The session of this ID if it is active now (expiring it first if its time is up). */
-  active(id: string, now = Date.now()): Session | undefined {
+  active(id: string, now = this.now()): Session | undefined {
     const s = this.byId.get(id);
     if (!s || s.status !== 'Active') return undefined;
     if (this.due(s, now)) {
@@ -84,7 +88,7 @@ export class SessionTable {
   }
 
   create(id: string, opts: { ttlSeconds?: number; idleTimeoutSeconds?: number; disableIdReuse?: boolean; qualifier?: string; explicit?: boolean } = {}): Session {
-    const now = Date.now();
+    const now = this.now();
     const s: Session = {
       id,
       type: this.config.type,
@@ -125,7 +129,7 @@ export class SessionTable {
   expire(s: Session): Instance | undefined {
     if (s.status === 'Expired') return undefined;
     s.status = 'Expired';
-    s.modifiedAt = Date.now();
+    s.modifiedAt = this.now();
     const inst = s.instance;
     inst?.sessions.delete(s.id);
     s.instance = undefined;
@@ -147,7 +151,7 @@ export class SessionTable {
   }
 
   /** Ends the sessions whose time is up; returns the instances they were bound to. */
-  sweep(now = Date.now()): Instance[] {
+  sweep(now = this.now()): Instance[] {
     const freed: Instance[] = [];
     for (const s of this.byId.values()) {
       if (s.status === 'Active' && this.due(s, now)) {
@@ -158,7 +162,7 @@ export class SessionTable {
     return freed;
   }
 
-  list(now = Date.now()): Session[] {
+  list(now = this.now()): Session[] {
     this.sweep(now);
     return [...this.byId.values()];
   }

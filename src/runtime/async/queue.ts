@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
+import { realClock, type Clock } from '../clock.js';
 import { fnKey } from '../../model.js';
 import type { Invoker, Outcome } from '../invoker.js';
 import { ThrottledError, type ConcurrencyGate } from '../pool.js';
@@ -28,6 +29,8 @@ export interface AsyncQueueOptions {
   region: string;
   accountId: string;
   log(line: string): void;
+  /** What retries' back-off and events' age follow (default: the real clock). */
+  clock?: Clock;
 }
 
 /** Finished invocations kept for the query API, newest last. */
@@ -38,7 +41,10 @@ export class DuplicateInvocationError extends Error {}
 export class AsyncQueue {
   private readonly records = new Map<string, AsyncRecord>();
   private readonly ready: AsyncRecord[] = [];
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Retries waiting for their back-off: each one's cancel. */
+  private readonly retryTimers = new Set<() => void>();
+  private readonly quietWaiters: (() => void)[] = [];
+  private readonly clock: Clock;
   private readonly runs = new Set<Promise<void>>();
   private readonly settledWaiters: (() => void)[] = [];
   private finishedOrder: string[] = [];
@@ -50,6 +56,7 @@ export class AsyncQueue {
     private readonly invoker: Invoker,
     private readonly opts: AsyncQueueOptions,
   ) {
+    this.clock = opts.clock ?? realClock;
     const { journal, records } = AsyncJournal.open(opts.dir, () => [...this.records.values()]);
     this.journal = journal;
     const resumed = records.filter((r) => !isFinal(r.status)).sort((a, b) => a.acceptedAt - b.acceptedAt);
@@ -69,6 +76,11 @@ export class AsyncQueue {
     this.pump();
   }
 
+  /** Invocations ready or running (not those waiting for a retry's back-off). */
+  get readyOrRunning(): number {
+    return this.ready.length + this.running;
+  }
+
   get pending(): number {
     return this.ready.length + this.running + this.retryTimers.size;
   }
@@ -80,7 +92,7 @@ export class AsyncQueue {
   async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string; destinationOf?: string }): Promise<AsyncRecord> {
     const id = ids.invocationId ?? ids.requestId;
     if (this.records.has(id)) throw new DuplicateInvocationError(`an async invocation with id '${id}' already exists`);
-    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: Date.now(), event, failedAttempts: 0, status: 'Enqueued', ...(ids.destinationOf ? { destinationOf: ids.destinationOf } : {}) };
+    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: this.clock.now(), event, failedAttempts: 0, status: 'Enqueued', ...(ids.destinationOf ? { destinationOf: ids.destinationOf } : {}) };
     this.records.set(id, r);
     try {
       await this.journal.accepted(r);
@@ -105,6 +117,11 @@ export class AsyncQueue {
     return [...this.records.values()].filter((r) => r.fn === key).sort((a, b) => a.acceptedAt - b.acceptedAt);
   }
 
+  /** Resolves when nothing is ready or running (retries may wait for their back-off): a manual clock's settle. */
+  async quiet(): Promise<void> {
+    while (this.ready.length + this.running > 0 && !this.closing) await new Promise<void>((r) => this.quietWaiters.push(r));
+  }
+
   /** Resolves when nothing is queued, waiting for a retry, or running (tests, soak). */
   async idle(): Promise<void> {
     while (this.pending) await new Promise<void>((r) => this.settledWaiters.push(r));
@@ -116,7 +133,7 @@ export class AsyncQueue {
    */
   async close(): Promise<void> {
     this.closing = true;
-    for (const t of this.retryTimers) clearTimeout(t);
+    for (const cancel of this.retryTimers) cancel();
     this.retryTimers.clear();
     while (this.runs.size) await Promise.allSettled([...this.runs]);
     await this.journal.close();
@@ -140,6 +157,7 @@ export class AsyncQueue {
   }
 
   private notify(): void {
+    if (this.ready.length + this.running === 0 || this.closing) this.quietWaiters.splice(0).forEach((w) => w());
     if (this.pending && !this.closing) return;
     this.settledWaiters.splice(0).forEach((w) => w());
   }
@@ -148,11 +166,11 @@ export class AsyncQueue {
     const [service, name] = splitKey(r.fn);
     const fn = this.opts.lookup(service, name);
     if (!fn) return this.finish(r, 'Failed', `function ${r.fn} is not in the template any more`);
-    if (Date.now() - r.acceptedAt > fn.asyncConfig.maxAsyncEventAgeInSeconds * 1000) {
+    if (this.clock.now() - r.acceptedAt > fn.asyncConfig.maxAsyncEventAgeInSeconds * 1000) {
       return this.finish(r, 'Expired', `the event is older than maxAsyncEventAgeInSeconds (${fn.asyncConfig.maxAsyncEventAgeInSeconds} s)`, fn);
     }
     r.status = 'Running';
-    r.startedAt ??= Date.now();
+    r.startedAt ??= this.clock.now();
     let outcome: Outcome | undefined;
     let failure: { errorType: string; message: string } | undefined;
     for (;;) {
@@ -166,7 +184,7 @@ export class AsyncQueue {
           break;
         }
         // Throttled: wait for a slot, without using up an attempt, as FC does for hours.
-        if (Date.now() - r.acceptedAt > this.opts.maxThrottledMs) return this.finish(r, 'Failed', `throttled for longer than ${this.opts.maxThrottledMs} ms`, fn);
+        if (this.clock.now() - r.acceptedAt > this.opts.maxThrottledMs) return this.finish(r, 'Failed', `throttled for longer than ${this.opts.maxThrottledMs} ms`, fn);
         if (this.closing) {
           r.status = 'Enqueued';
           return;
@@ -188,17 +206,17 @@ export class AsyncQueue {
     this.opts.log(`async ${r.fn} ${r.requestId}: ${failure.errorType}; retry ${r.failedAttempts}/${max} in ${backoff} ms`);
     r.status = 'Enqueued';
     // The retry waits outside the workers, so that a failing function does not hold them.
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
+    const cancel = this.clock.after(backoff, () => {
+      this.retryTimers.delete(cancel);
       this.ready.push(r);
       this.pump();
-    }, backoff);
-    this.retryTimers.add(timer);
+    });
+    this.retryTimers.add(cancel);
   }
 
   private async finish(r: AsyncRecord, status: 'Succeeded' | 'Failed' | 'Expired', error?: string, fn?: FunctionSpec, outcome?: Outcome): Promise<void> {
     r.status = status;
-    r.endedAt = Date.now();
+    r.endedAt = this.clock.now();
     if (error) r.error = error;
     const target = fn && (status === 'Succeeded' ? fn.asyncConfig.destination.onSuccess : fn.asyncConfig.destination.onFailure);
     if (fn && target) r.destinationStatus = await this.sendToDestination(fn, r, target, outcome);
