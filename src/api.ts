@@ -34,6 +34,18 @@ export interface StartOptions {
    * Functions keep the real clock.
    */
   clock?: 'real' | 'manual';
+  /** Keep nothing: OSS objects, the async journal and history in a temporary folder, removed at stop. */
+  ephemeral?: boolean;
+}
+
+/** The emulator's state: the local OSS's objects, queued and finished async work, the workbench's history. */
+export interface EmulatorStateControls {
+  /** One portable archive (tar.gz) of the state, once what runs has finished; also written to `file` if given. */
+  save(file?: string): Promise<Buffer>;
+  /** Replaces the state with an archive's (a file or its bytes); a corrupt or foreign one throws and changes nothing. */
+  load(archive: string | Buffer): Promise<void>;
+  /** Empties the state (between tests): buckets, async work and records, history, sessions. */
+  reset(): Promise<void>;
 }
 
 /** A manual clock's controls (startEmulator({ clock: 'manual' })). */
@@ -108,6 +120,7 @@ export interface RunningEmulator extends AsyncDisposable {
   idle(): Promise<void>;
   /** The clock timers, retries, reaping and sessions follow; advance and set throw unless `clock: 'manual'`. */
   clock: EmulatorClock;
+  state: EmulatorStateControls;
   stop(): Promise<void>;
 }
 
@@ -169,6 +182,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     stateDir: options.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'fc-local-state-')),
     warm: options.warm ?? 0,
     watch: options.watch ?? false,
+    ...(options.ephemeral ? { ephemeral: true } : {}),
   });
 
   // This handle's cursor in the feed of finished invocations: from the start on.
@@ -240,6 +254,17 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     },
     idle: () => emulator.idle(),
     clock: clockOf(emulator.clock),
+    state: {
+      async save(file) {
+        const archive = await emulator.state.save();
+        if (file) await (await import('node:fs/promises')).writeFile(file, archive);
+        return archive;
+      },
+      async load(archive) {
+        await emulator.state.load(typeof archive === 'string' ? await (await import('node:fs/promises')).readFile(archive) : archive);
+      },
+      reset: () => emulator.state.reset(),
+    },
     metrics() {
       const m: Record<string, { instances: number; busy: number }> = {};
       for (const f of allFunctions(tpl())) {

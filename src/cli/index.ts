@@ -11,6 +11,7 @@ import { registerInit } from './init.js';
 import { registerDebugConfig } from './debug-config.js';
 import { registerBuild } from './build.js';
 import { registerImage } from './image.js';
+import { registerState } from './state.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -40,6 +41,7 @@ Examples:
   registerDebugConfig(program);
   registerBuild(program);
   registerImage(program);
+  registerState(program);
   return program;
 }
 

@@ -13,6 +13,7 @@ import type { PoolEvent } from '../runtime/pool.js';
 interface StartOptions extends DebugFlags {
   remote?: boolean;
   readyFile?: string;
+  ephemeral?: boolean;
   clock: string;
   engine?: string;
   template?: string;
@@ -74,6 +75,7 @@ export function registerStart(program: Command): void {
     .option('--async-backoff <ms>', 'first delay before retrying a failed async invocation (doubles with each retry)', '1000')
     .option('--async-concurrency <n>', 'async invocations run at once at most, so that queued work leaves room for sync callers', '10')
     .option('--clock <kind>', 'real, or manual: timers, async retries, idle reaping and sessions follow a clock moved by POST /_fc-local/api/clock/advance (tests)', 'real')
+    .option('--ephemeral', 'keep nothing: the local OSS, async journal, history and logstores in a temporary folder removed at exit (default: kept under .fc-local beside the template)')
     .option('--ready-file <file>', 'once serving, write the URL, credentials, local OSS, function URLs and the invocation waits to this JSON file (removed at exit): for test suites in any language')
     .option('--state-dir <dir>', "fc-local's own state, e.g. the journal of accepted async invocations (default: .fc-local beside the template)")
     .addHelpText(
@@ -190,7 +192,7 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
   num('standby', opts.standby, (n) => whole(n) && n >= 0, 'a whole number');
-  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench };
+  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench, ...(opts.ephemeral ? { ephemeral: true } : {}) };
 }
 
 /** Ctrl-C drains (see Emulator.stop); a second Ctrl-C stops at once. */

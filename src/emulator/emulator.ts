@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +21,7 @@ import type { DockerBackend } from '../runtime/docker/backend.js';
 import type { Recorder } from './recorder.js';
 import { InvocationFeed } from './invocation-feed.js';
 import { ManualClock, realClock, type Clock } from '../runtime/clock.js';
+import type { EmulatorState } from './state.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { OssEvent } from '../services/oss/handler.js';
@@ -72,6 +75,8 @@ export interface ServeOptions {
   watch: boolean;
   /** The workbench at /_fc-local/ and its metrics (default on). */
   workbench?: boolean;
+  /** Keep nothing: the state (OSS, async journal, history, logstores) in a temporary folder removed at stop. */
+  ephemeral?: boolean;
 }
 
 export class ListenError extends Error {}
@@ -99,6 +104,16 @@ export class Emulator {
   private readonly steps: BuildSteps;
   /** Custom containers' images built from fc-local.json's `build` (Docker backend). */
   private images?: ContainerImageBuilds;
+
+  private stateOps?: EmulatorState;
+  /** --ephemeral: the folder of all state, removed last at stop. */
+  private ephemeralRoot?: string;
+
+  /** Saving, loading and resetting the state of a serving emulator. */
+  get state(): EmulatorState {
+    if (!this.stateOps) throw new Error('the state is a serving emulator\'s');
+    return this.stateOps;
+  }
 
   /** What timers, retries, reaping and sessions follow; `clock.manual` when tests move it. */
   readonly clock: Clock;
@@ -294,6 +309,7 @@ export class Emulator {
       feed: this.invocations,
       idle: () => this.idle(),
       clock: this.clock,
+      state: () => this.state,
     });
   }
 
@@ -320,7 +336,10 @@ export class Emulator {
   async serve(o: ServeOptions): Promise<string> {
     const tpl = this.store.current;
     const templateDir = path.dirname(tpl.file);
-    const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(templateDir, '.fc-local', name));
+    // --ephemeral: every default folder of state in one temporary folder, gone at stop.
+    const stateRoot = o.ephemeral ? mkdtempSync(path.join(os.tmpdir(), 'fc-local-ephemeral-')) : path.join(templateDir, '.fc-local');
+    if (o.ephemeral) this.ephemeralRoot = stateRoot;
+    const local = (dir: string | undefined, name: string) => path.resolve(dir ?? path.join(stateRoot, name));
     const note = this.opts.note;
     // What only a server needs is loaded here, so that `invoke` starts without it.
     const [{ EventSources }, { createGateway }, { upgradeHandler }, { AsyncQueue }, { startCodeReload }, { OssStore }, { ossApi, OSS_HOST }, { ossBrowser }] = await Promise.all([
@@ -386,6 +405,19 @@ export class Emulator {
     }
     const now = new Date().toISOString();
     const workbench = o.workbench === false ? undefined : await this.startWorkbench(o, events, ossBrowser(ossStore, ossWrote));
+    const { EmulatorState } = await import('./state.js');
+    const state = new EmulatorState({
+      layout: { oss: ossRoot, ossMeta: `${ossRoot}.meta`, async: path.join(local(o.stateDir, ''), 'async'), history: path.join(local(o.stateDir, ''), 'history.json') },
+      template: tpl.file,
+      settled: () => this.settled(),
+      pauseOss: () => events.pauseOss(),
+      resumeOss: () => events.resumeOss(),
+      asyncQueue,
+      ...(this.recorder ? { recorder: this.recorder } : {}),
+      pools: this.executor.pools,
+    });
+    this.stateOps = state;
+    state.restoreHistory(note);
     const listener = createGateway({
       workbench,
       requestFailed: this.recorder ? (url, status) => this.recorder?.requestError(functionOfUrl(url), status) : undefined,
@@ -453,6 +485,10 @@ export class Emulator {
       this.closers.push(() => this.store.close(), () => code.close(), () => builds.close());
     }
     asyncQueue.start();
+    if (!o.ephemeral) {
+      const unmark = state.markRunning(path.join(local(o.stateDir, ''), 'running.json'), this.baseUrl, this.workbenchToken);
+      this.closers.push(async () => unmark());
+    }
     return this.baseUrl;
   }
 
@@ -471,6 +507,12 @@ export class Emulator {
       for (const close of this.closers) await close();
       await this.events?.close();
       await this.asyncQueue?.close();
+      // The workbench's history survives a restart, as the rest of the state does.
+      try {
+        if (!this.ephemeralRoot) this.stateOps?.writeHistory();
+      } catch (err) {
+        this.opts.note(`could not keep the workbench's history: ${(err as Error).message}`);
+      }
       // A function held at a breakpoint (or waiting for its debugger) would hold the drain forever.
       while (this.inFlight > 0 && !this.opts.debug) await delay(20, true);
     } finally {
@@ -478,6 +520,7 @@ export class Emulator {
     }
     server?.closeAllConnections();
     await this.executor.close();
+    if (this.ephemeralRoot) rmSync(this.ephemeralRoot, { recursive: true, force: true });
   }
 }
 

@@ -72,6 +72,13 @@ interface Minute extends Counts {
 
 export type OssWrite = OssActivity & { seq: number; at: number };
 
+/** The recorder's history as saved (Buffers in base64). */
+export interface RecorderHistory {
+  invocations: (Omit<InvocationEntry, 'payload' | 'result'> & { payload: string; result?: string })[];
+  logs: LogEntry[];
+  oss: OssWrite[];
+}
+
 export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' } | { type: 'oss'; data: OssWrite };
 
 /** The OSS view keeps this many writes and deletes. */
@@ -326,6 +333,44 @@ export class Recorder {
     this.ossWrites.push(w);
     if (this.ossWrites.length > OSS_KEEP) this.ossWrites.splice(0, this.ossWrites.length - OSS_KEEP);
     this.emit({ type: 'oss', data: w });
+  }
+
+  /** The history the workbench shows, as JSON that survives a restart (state.ts): invocations oldest first, logs, OSS writes. */
+  history(): RecorderHistory {
+    return {
+      invocations: this.invocations()
+        .reverse()
+        .map(({ payload, result, ...e }) => ({ ...e, payload: payload.toString('base64'), ...(result ? { result: result.toString('base64') } : {}) })),
+      logs: this.logs(),
+      oss: [...this.ossWrites],
+    };
+  }
+
+  /** Forgets the history (a state reset), metrics included. */
+  clearHistory(): void {
+    for (const slot of this.ring) slot.seq = 0;
+    this.seq = 0;
+    this.logSeq = 0;
+    this.ossWrites.length = 0;
+    this.minutes.clear();
+    this.registry.resetMetrics();
+    this.emit({ type: 'instances' });
+  }
+
+  /** Takes back a saved history (at start, or a state load), after what is there. */
+  restoreHistory(h: RecorderHistory): void {
+    for (const i of h.invocations ?? []) {
+      const seq = ++this.seq;
+      const e = this.ring[seq % RING_SIZE]!;
+      Object.assign(e, { ...i, seq, method: i.request?.method, url: i.request?.url, headers: i.request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
+      delete (e as unknown as { request?: unknown }).request;
+    }
+    for (const l of h.logs ?? []) {
+      const seq = ++this.logSeq;
+      Object.assign(this.logRing[seq % LOG_RING]!, { ...l, seq });
+    }
+    for (const w of h.oss ?? []) this.ossWrites.push({ ...w, seq: ++this.ossSeq });
+    if (this.ossWrites.length > OSS_KEEP) this.ossWrites.splice(0, this.ossWrites.length - OSS_KEEP);
   }
 
   /** Newest first. */

@@ -9,6 +9,8 @@ import { FcError } from '../gateway/errors.js';
 import type { WorkbenchSource } from '../gateway/workbench.js';
 import type { InvocationSource, Invoker, Outcome } from '../runtime/invoker.js';
 import type { Clock, ManualClock } from '../runtime/clock.js';
+import { StateArchiveError } from './state-archive.js';
+import type { EmulatorState } from './state.js';
 import type { PoolSet } from '../runtime/pool.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import type { Recorder, InvocationEntry } from './recorder.js';
@@ -34,6 +36,7 @@ export interface WorkbenchParts {
   /** Resolves when nothing runs or is queued (Emulator.idle). */
   idle: () => Promise<void>;
   clock: Clock;
+  state: () => EmulatorState;
 }
 
 /** A finished invocation as JSON: its answer as text when it is UTF-8, else base64. */
@@ -176,6 +179,18 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
         let timer: NodeJS.Timeout | undefined;
         return Promise.race([p.idle().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(timer));
       },
+    },
+    state: {
+      save: () => p.state().save(),
+      load: async (archive) => {
+        try {
+          await p.state().load(archive);
+        } catch (err) {
+          if (err instanceof StateArchiveError) throw new FcError(400, 'InvalidStateArchive', `${err.message}; the current state is unchanged`);
+          throw err;
+        }
+      },
+      reset: () => p.state().reset(),
     },
     clock: {
       manual: p.clock.manual,

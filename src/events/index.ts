@@ -102,6 +102,15 @@ export class EventSources {
     return store.slice(from ?? store.base, to ?? store.end);
   }
 
+  /** Stops watching the OSS folders (a state load or reset rewrites them; their files fire nothing). */
+  pauseOss(): Promise<void> {
+    return this.oss.close();
+  }
+
+  resumeOss(): Promise<void> {
+    return this.oss.apply(this.opts.template());
+  }
+
   async close(): Promise<void> {
     this.timer.close();
     await Promise.all([this.oss.close(), this.logs.close()]);

@@ -1,3 +1,4 @@
+import getRawBody from 'raw-body';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +34,8 @@ export interface WorkbenchSource {
   ossActivity(): unknown[];
   /** Finished invocations for tests in any language (GET /api/invocations/next). */
   feed: InvocationWaits;
+  /** The emulator's state as one archive: GET (save), PUT (load), DELETE (reset) /api/state. */
+  state: { save(): Promise<Buffer>; load(archive: Buffer): Promise<void>; reset(): Promise<void> };
   /** fc-local's clock; a manual one moves by POST /api/clock/advance and /api/clock/set. */
   clock: { manual: boolean; now(): number; advance(by: string | number): Promise<void>; set(to: string | number): Promise<void> };
 }
@@ -81,6 +84,24 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
     const m = await src.ossBrowser.put(String(req.params.bucket), keyOf(req), req, req.get('content-type'));
     res.json({ key: keyOf(req), size: m.size, etag: m.etag.replace(/"/g, '') });
   }));
+  // A state archive streams in before the JSON parser: it may be large, and it is not JSON.
+  api.put('/state', async (req, res, next) => {
+    try {
+      const archive = await getRawBody(req, { limit: STATE_LIMIT });
+      await src.state.load(archive);
+      res.json({ loaded: archive.length });
+    } catch (err) {
+      next(err);
+    }
+  });
+  api.get('/state', async (_req, res) => {
+    const archive = await src.state.save();
+    res.set({ 'content-type': 'application/gzip', 'content-disposition': 'attachment; filename="fc-local-state.tar.gz"' }).send(archive);
+  });
+  api.delete('/state', async (_req, res) => {
+    await src.state.reset();
+    res.json({ reset: true });
+  });
   api.use(express.json({ limit: '7mb' }));
   api.get('/oss/buckets/:bucket/objects', ossRoute((req, res) => res.json(src.ossBrowser.list(String(req.params.bucket), String(req.query.prefix ?? '')))));
   api.get('/oss/buckets/:bucket/object', ossRoute((req, res) => {
@@ -91,7 +112,7 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   api.delete('/oss/buckets/:bucket/object', ossRoute((req, res) => res.json({ deleted: src.ossBrowser.delete(String(req.params.bucket), keyOf(req)) })));
   api.get('/oss/activity', (_req, res) => res.json(src.ossActivity()));
   // What this emulator serves besides functions: where the local OSS is and how to sign for it.
-  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/clock', '/clock/advance', '/clock/set', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
+  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/clock', '/clock/advance', '/clock/set', '/state', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
   api.get('/oss', (_req, res) => res.json(src.oss()));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
@@ -171,6 +192,9 @@ function ossRoute(fn: (req: Request, res: Response) => unknown): express.Request
       .catch((err: unknown) => next(err instanceof OssError ? new FcError(err.status, err.code, err.message) : err));
   };
 }
+
+/** The largest state archive the API takes. */
+const STATE_LIMIT = 1024 * 1024 * 1024;
 
 /** A wait's timeout in ms: default 30 s, at most 10 min. */
 function waitMs(raw: string | undefined): number {

@@ -620,6 +620,11 @@ export class FunctionPool {
     return s;
   }
 
+  /** Ends every session (a state reset or load). */
+  endAllSessions(): void {
+    for (const s of this.sessionTable?.list() ?? []) this.endSession(s.id);
+  }
+
   /** Ends a session now (DeleteSession, an MCP client's DELETE, an SSE stream's end): its ID may start a new one. */
   endSession(id: string, how: 'delete' | 'expire' = 'delete'): boolean {
     const table = this.sessionTable;

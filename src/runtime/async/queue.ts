@@ -50,15 +50,20 @@ export class AsyncQueue {
   private finishedOrder: string[] = [];
   private running = 0;
   private closing = false;
-  private readonly journal: AsyncJournal;
+  private journal: AsyncJournal;
 
   constructor(
     private readonly invoker: Invoker,
     private readonly opts: AsyncQueueOptions,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.journal = this.load();
+  }
+
+  /** Opens the journal: finished records for the query API, unfinished ones ready to run again. */
+  private load(): AsyncJournal {
+    const opts = this.opts;
     const { journal, records } = AsyncJournal.open(opts.dir, () => [...this.records.values()]);
-    this.journal = journal;
     const resumed = records.filter((r) => !isFinal(r.status)).sort((a, b) => a.acceptedAt - b.acceptedAt);
     for (const r of records) {
       if (isFinal(r.status)) this.remember(r);
@@ -69,6 +74,29 @@ export class AsyncQueue {
       this.ready.push(r);
     }
     if (resumed.length) opts.log(`async: resuming ${resumed.length} accepted invocation(s) left by an earlier run`);
+    return journal;
+  }
+
+  /**
+   * Replaces the journal's folder (a state reset or load): with nothing running, the journal is
+   * closed, `change` rewrites the folder, and the queue takes up what is there then; retries
+   * waiting for their back-off are in the journal and run again at once.
+   */
+  async replaceState(change: () => void | Promise<void>): Promise<void> {
+    await this.quiet();
+    for (const cancel of this.retryTimers) cancel();
+    this.retryTimers.clear();
+    await this.journal.close();
+    this.records.clear();
+    this.ready.length = 0;
+    this.finishedOrder = [];
+    try {
+      await change();
+    } finally {
+      this.journal = this.load();
+      this.pump();
+      this.notify();
+    }
   }
 
   /** Starts the workers on what was resumed (after the template and pools are up). */
