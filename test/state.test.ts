@@ -83,6 +83,9 @@ describe('state', () => {
       expect(await getObject(fc.oss.endpoint, 'c.txt')).toBe('survives');
       const history = (await (await fc.fetch('/_fc-local/api/invocations')).json()) as { function: string }[];
       expect(history.map((h) => h.function)).toContain('clock/audit');
+      // The per-minute figures too.
+      const series = (await (await fc.fetch('/_fc-local/api/series?function=clock/audit')).json()) as { invocations: number }[];
+      expect(series.reduce((n, m) => n + m.invocations, 0)).toBe(1);
     }
     const other = copy('clock');
     {

@@ -77,6 +77,8 @@ export interface RecorderHistory {
   invocations: (Omit<InvocationEntry, 'payload' | 'result'> & { payload: string; result?: string })[];
   logs: LogEntry[];
   oss: OssWrite[];
+  /** The workbench's per-minute figures per function. */
+  minutes?: [string, Minute[]][];
 }
 
 export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { type: 'log'; data: LogEntry } | { type: 'instances' } | { type: 'oss'; data: OssWrite };
@@ -343,6 +345,7 @@ export class Recorder {
         .map(({ payload, result, ...e }) => ({ ...e, payload: payload.toString('base64'), ...(result ? { result: result.toString('base64') } : {}) })),
       logs: this.logs(),
       oss: [...this.ossWrites],
+      minutes: [...this.minutes.entries()],
     };
   }
 
@@ -370,6 +373,8 @@ export class Recorder {
       Object.assign(this.logRing[seq % LOG_RING]!, { ...l, seq });
     }
     for (const w of h.oss ?? []) this.ossWrites.push({ ...w, seq: ++this.ossSeq });
+    // The per-minute figures of the last hour, as far as they reach back from now.
+    for (const [fn, list] of h.minutes ?? []) if (!this.minutes.has(fn)) this.minutes.set(fn, list);
     if (this.ossWrites.length > OSS_KEEP) this.ossWrites.splice(0, this.ossWrites.length - OSS_KEEP);
   }
 
