@@ -18,3 +18,4 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(path.join(root, 'web', 'index.html'), path.join(out, 'index.html'));
+copyFileSync(path.join(root, 'web', 'favicon.svg'), path.join(out, 'favicon.svg'));

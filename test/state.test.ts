@@ -56,6 +56,18 @@ describe('state', () => {
     for (const ms of [saveMs, resetMs, loadMs]) expect(ms).toBeLessThan(scaled(100));
   });
 
+  it('waits for running invocations before it resets', async () => {
+    await using fc = await startEmulator({ template: path.join(copy('clock'), 'fc.yml'), backend: 'process' });
+    const finished = fc.invoke('clock/slow').then(() => performance.now());
+    for (const t0 = Date.now(); fc.metrics()['clock/slow']!.busy === 0; ) {
+      if (Date.now() - t0 > scaled(10_000)) throw new Error('the invocation never ran');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await fc.state.reset();
+    const resetAt = performance.now();
+    expect(await finished).toBeLessThanOrEqual(resetAt);
+  });
+
   it('refuses a corrupt or foreign archive and leaves the state as it was', async () => {
     await using fc = await startEmulator({ template: path.join(copy('clock'), 'fc.yml'), backend: 'process' });
     await putObject(fc.oss.endpoint, 'b.txt', 'still here');

@@ -369,7 +369,7 @@ export class Emulator {
     });
     this.events = events;
     // The local OSS's writes and deletes fire its triggers, whoever made them (a client, the workbench).
-    const ossWrote = (e: OssEvent) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}), origin: 'api' }, false);
+    const ossWrote = (e: OssEvent) => void events.fireOss({ bucket: e.bucket, key: e.key, eventName: e.eventName, size: e.size, ...(e.etag ? { eTag: e.etag } : {}), origin: 'api', ...(e.parent ? { parent: e.parent } : {}) }, false);
     const asyncQueue = new AsyncQueue(this.executor.invoker, {
       dir: path.join(local(o.stateDir, ''), 'async'),
       concurrency: o.asyncConcurrency,

@@ -32,6 +32,12 @@ export interface InvocationEntry {
   /** The answer (cut at 64 KB), decoded only when the workbench shows it. */
   result?: Buffer;
   logs: string[];
+  /** Where its time went before the handler: queue, instance start, initializer (ms). */
+  spans?: { queueMs: number; startMs: number; initMs: number };
+  /** What caused it: the invocation that did (parent request id) and what it was. */
+  cause?: { parent?: string; what?: string };
+  /** An async invocation's attempt. */
+  attempt?: number;
 }
 
 export interface LogEntry {
@@ -118,6 +124,13 @@ class InvocationSlot {
   payload: Buffer = EMPTY;
   result: Buffer | undefined = undefined;
   logs: string[] = NO_LINES;
+  // Plain numbers and strings, not objects: recording stays allocation-free.
+  queueMs = -1;
+  startMs = 0;
+  initMs = 0;
+  parent: string | undefined = undefined;
+  what: string | undefined = undefined;
+  attempt: number | undefined = undefined;
 
   entry(): InvocationEntry {
     return {
@@ -137,6 +150,9 @@ class InvocationSlot {
       payload: this.payload,
       result: this.result,
       logs: this.logs,
+      ...(this.queueMs >= 0 ? { spans: { queueMs: this.queueMs, startMs: this.startMs, initMs: this.initMs } } : {}),
+      ...(this.parent || this.what ? { cause: { ...(this.parent ? { parent: this.parent } : {}), ...(this.what ? { what: this.what } : {}) } } : {}),
+      ...(this.attempt ? { attempt: this.attempt } : {}),
     };
   }
 }
@@ -237,6 +253,13 @@ export class Recorder {
     e.payload = kept(http ? http.body : 'event' in r.request ? r.request.event : EMPTY);
     e.result = out && kept(out.body);
     e.logs = NO_LINES;
+    const spans = out?.spans;
+    e.queueMs = spans ? spans.queueMs : -1;
+    e.startMs = spans ? spans.startMs : 0;
+    e.initMs = spans ? spans.initMs : 0;
+    e.parent = r.cause?.parent;
+    e.what = r.cause?.what;
+    e.attempt = r.attempt;
     this.count(r.fn, e);
     void r.logs.then((lines) => {
       // The slot may hold a newer invocation by now.
@@ -365,8 +388,9 @@ export class Recorder {
     for (const i of h.invocations ?? []) {
       const seq = ++this.seq;
       const e = this.ring[seq % RING_SIZE]!;
-      Object.assign(e, { ...i, seq, method: i.request?.method, url: i.request?.url, headers: i.request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
-      delete (e as unknown as { request?: unknown }).request;
+      const { request, spans, cause, ...rest } = i;
+      Object.assign(e, { ...rest, seq, method: request?.method, url: request?.url, headers: request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
+      Object.assign(e, { queueMs: spans?.queueMs ?? -1, startMs: spans?.startMs ?? 0, initMs: spans?.initMs ?? 0, parent: cause?.parent, what: cause?.what });
     }
     for (const l of h.logs ?? []) {
       const seq = ++this.logSeq;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import http from 'node:http';
+import path from 'node:path';
 import { allFunctions, fc3Name, fnKey, functionUrl, type FunctionSpec, type Template } from '../model.js';
 import { apiGatewayEvent, cdnEvent, datahubEvent, DEFAULT_OSS_EVENT, iotEvent, logEvent, ossEvent, tablestoreEvent, timerEvent } from '../events/builders.js';
 import type { EventSources } from '../events/index.js';
@@ -158,6 +159,7 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
       if (b.async) return { requestId: await p.invokeAsync(f, event), status: 'accepted' };
       return view(await p.invoker.invokeEvent(f, event, randomUUID(), 'workbench'));
     },
+    project: () => ({ name: path.basename(path.dirname(p.template().file)), template: p.template().file }),
     feed: {
       cursor: () => feed().cursor,
       next: async (after, f) => {

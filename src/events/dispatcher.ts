@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FunctionSpec, Template, Trigger } from '../model.js';
 import { fnKey } from '../model.js';
 import { allFunctions, findFunction } from '../model.js';
-import type { InvocationSource, Invoker } from '../runtime/invoker.js';
+import type { InvocationCause, InvocationSource, Invoker } from '../runtime/invoker.js';
 import { ThrottledError } from '../runtime/pool.js';
 
 /** The workbench's name for what fired an invocation. */
@@ -52,11 +52,11 @@ export class EventDispatcher {
    * file event queued during a reload): the check here, against the live template, is what makes
    * a removed trigger stop in the same step as its route.
    */
-  async fire(fn: FunctionSpec, trigger: Trigger, event: unknown, wait = true, requestId: string = randomUUID()): Promise<FiredInvocation> {
+  async fire(fn: FunctionSpec, trigger: Trigger, event: unknown, wait = true, requestId: string = randomUUID(), cause?: InvocationCause): Promise<FiredInvocation> {
     const base = { service: fn.service, function: fn.name, trigger: trigger.name, requestId };
     const live = liveTrigger(this.current(), fn, trigger);
     if (!live) return { ...base, status: 'removed' };
-    const run = this.run(live.fn, live.trigger, event, requestId, base);
+    const run = this.run(live.fn, live.trigger, event, requestId, base, cause ?? { what: `${trigger.type} trigger ${trigger.name}` });
     if (!wait) {
       void run;
       return { ...base, status: 'accepted' };
@@ -64,10 +64,10 @@ export class EventDispatcher {
     return run;
   }
 
-  private async run(fn: FunctionSpec, trigger: Trigger, event: unknown, requestId: string, base: Omit<FiredInvocation, 'status'>): Promise<FiredInvocation> {
+  private async run(fn: FunctionSpec, trigger: Trigger, event: unknown, requestId: string, base: Omit<FiredInvocation, 'status'>, cause: InvocationCause): Promise<FiredInvocation> {
     const name = `${trigger.type} trigger ${fnKey(fn)}/${trigger.name}`;
     try {
-      const out = await this.invoker.invokeEvent(fn, Buffer.from(JSON.stringify(event)), requestId, SOURCES[trigger.type] ?? 'api');
+      const out = await this.invoker.invokeEvent(fn, Buffer.from(JSON.stringify(event)), requestId, SOURCES[trigger.type] ?? 'api', { cause });
       if (out.errorType) {
         this.log(`${name}: request ${requestId} failed: ${out.errorType} ${out.body.toString().slice(0, 500)}`);
         return { ...base, status: 'failed', errorType: out.errorType };

@@ -35,6 +35,8 @@ export interface OssInjection {
   eTag?: string;
   /** Who wrote: the local OSS API, a file changed in a bucket folder, or an injected event (the default). */
   origin?: OssOrigin;
+  /** The invocation that wrote it, when a function did. */
+  parent?: string;
 }
 
 export type OssOrigin = 'api' | 'folder' | 'injected';
@@ -47,6 +49,8 @@ export interface OssActivity {
   size: number;
   origin: OssOrigin;
   invocations: { function: string; trigger: string; requestId: string }[];
+  /** The invocation that wrote it, when a function did. */
+  parent?: string;
 }
 
 export class OssSource {
@@ -94,10 +98,14 @@ export class OssSource {
     this.observe?.({
       bucket: i.bucket, key: i.key, eventName, size: i.size ?? 0, origin: i.origin ?? 'injected',
       invocations: hits.map((h) => ({ function: fnKey(h.fn), trigger: h.trigger.name, requestId: h.requestId })),
+      ...(i.parent ? { parent: i.parent } : {}),
     });
     return Promise.all(
       hits.map(({ fn, trigger, requestId }) =>
-        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, ...(i.eTag ? { eTag: i.eTag } : {}), region: tpl.region, accountId: tpl.accountId }), wait, requestId),
+        this.dispatcher.fire(fn, trigger, ossEvent({ eventName, bucket: i.bucket, key: i.key, size: i.size ?? 0, ...(i.eTag ? { eTag: i.eTag } : {}), region: tpl.region, accountId: tpl.accountId }), wait, requestId, {
+          what: `oss ${eventName} ${i.bucket}/${i.key}`,
+          ...(i.parent ? { parent: i.parent } : {}),
+        }),
       ),
     );
   }

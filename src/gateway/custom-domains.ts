@@ -6,6 +6,7 @@ import { verifyJwt } from './jwt.js';
 import { forwardHttp, httpBody, outcomeHeaders } from './forward.js';
 import { FcError } from './errors.js';
 import { sessionHandling } from './sessions.js';
+import { httpCause } from './forward.js';
 
 // Custom domains on the same port, chosen by the Host header: `example.com` (curl -H 'Host:
 // example.com'), `example.com.localhost` (browsers and curl resolve *.localhost to loopback),
@@ -114,7 +115,7 @@ export async function functionUrlRequest(
   const session = f.session ? sessionHandling(deps.invoker, f, req, res, req.url ?? '/') : undefined;
   let out;
   try {
-    out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId, 'http', undefined, session?.request);
+    out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId, 'http', { ...(session ? { session: session.request } : {}), cause: httpCause(req) });
   } finally {
     session?.done?.();
   }

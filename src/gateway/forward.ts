@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { LIMITS, runtimeFamily, type FunctionSpec } from '../model.js';
 import { Transform } from 'node:stream';
 import { codeInfo } from '../runtime/code-checksum.js';
-import type { Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
+import type { InvocationCause, Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
 import { FcError } from './errors.js';
 import { sessionHandling } from './sessions.js';
 
@@ -95,7 +95,7 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
   const streamIn = body === undefined ? { bodyStream: limited(req, LIMITS.payloadBytes) } : {};
   let out: Outcome;
   try {
-    out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn, ...(session ? { session: session.request } : {}) }, requestId);
+    out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn, ...(session ? { session: session.request } : {}), cause: httpCause(req) }, requestId);
   } finally {
     session?.done?.();
   }
@@ -108,6 +108,15 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
   }
   res.writeHead(out.statusCode ?? 200, passedHeaders(out.headers ?? {}, requestId));
   res.end(method === 'HEAD' ? undefined : out.body);
+}
+
+/** Header fc-local's agents add to a function's requests to fc-local's services: the invocation making them. */
+export const PARENT_HEADER = 'x-fc-local-parent-request-id';
+
+/** What caused an HTTP invocation, for its trace: the request, and the function that made it, if one did. */
+export function httpCause(req: IncomingMessage): InvocationCause {
+  const parent = req.headers[PARENT_HEADER];
+  return { what: `${req.method ?? 'GET'} ${req.url ?? '/'}`, ...(typeof parent === 'string' && parent ? { parent } : {}) };
 }
 
 /** A function's response headers as FC passes them on: its own x-fc-* and hop headers dropped. */

@@ -3,7 +3,7 @@ import { LIMITS, type FunctionSpec } from '../model.js';
 import { DuplicateInvocationError } from '../runtime/async/queue.js';
 import type { GatewayDeps } from './deps.js';
 import { FcError } from './errors.js';
-import { outcomeHeaders, readBody } from './forward.js';
+import { outcomeHeaders, PARENT_HEADER, readBody } from './forward.js';
 import { sessionHandling } from './sessions.js';
 
 // Invoking an event function through an API, FC 2.0's or 3.0's: the invocation type, the body
@@ -37,12 +37,15 @@ export async function runInvocation(
   event: Buffer,
   idHeader: string,
 ): Promise<void> {
+  // A function calling the API through fc-local's agent: its invocation is this one's cause.
+  const given = req.headers[PARENT_HEADER];
+  const parent = typeof given === 'string' && given ? given : undefined;
   if (invocationType(req.headers) === 'async') {
     // 202 only once the invocation is on disk: an accepted async invocation survives a crash.
     const given = req.headers[idHeader];
     const invocationId = (Array.isArray(given) ? given[0] : given) || undefined;
     try {
-      await deps.async.enqueue(f, event, { requestId, invocationId });
+      await deps.async.enqueue(f, event, { requestId, invocationId, ...(parent ? { parent } : {}) });
     } catch (err) {
       if (err instanceof DuplicateInvocationError) throw new FcError(409, 'StatefulAsyncInvocationAlreadyExists', err.message);
       throw err;
@@ -56,7 +59,7 @@ export async function runInvocation(
   // FC 3.0 routes InvokeFunction by session too (HEADER_FIELD, cookie): async invocations have none.
   const affinity = f.session?.type;
   const session = affinity === 'HEADER_FIELD' || affinity === 'GENERATED_COOKIE' ? sessionHandling(deps.invoker, f, req, res, '/') : undefined;
-  const out = await deps.invoker.invokeEvent(f, event, requestId, 'api', undefined, session?.request);
+  const out = await deps.invoker.invokeEvent(f, event, requestId, 'api', { ...(session ? { session: session.request } : {}), ...(parent ? { cause: { parent } } : {}) });
   if (out.badResponse) throw new FcError(502, 'BadResponse', JSON.parse(out.body.toString()).errorMessage);
   const headers = await outcomeHeaders(f, out); // a fresh object: completed in place
   headers['Content-Type'] = 'application/octet-stream';

@@ -6,6 +6,8 @@ import { packageRoot } from '../util.js';
 import type { OssBrowser } from '../services/oss/browser.js';
 import { OssError } from '../services/oss/errors.js';
 import { FcError } from './errors.js';
+import { WORKBENCH_OPENAPI } from './workbench-openapi.js';
+import { agentMcp } from './agent-mcp.js';
 
 // The workbench's HTTP side under /_fc-local: the page and its assets (bundled at build time into
 // dist/web), the JSON API it uses, a server-sent event stream, and Prometheus metrics. What it
@@ -26,6 +28,8 @@ export interface WorkbenchSource {
   metricsText(): Promise<{ contentType: string; text: string }>;
   /** SSE: each event as `{type, data}`; returns the unsubscribe. */
   subscribe(send: (type: string, data: unknown) => void): () => void;
+  /** The project the page is of: its folder's name and template file (the page's title). */
+  project(): { name: string; template: string };
   /** The local OSS: endpoint, region, access key id (never the secret) and buckets. */
   oss(): unknown;
   /** The OSS view: a bucket's folders and objects, uploads, downloads and deletes. */
@@ -52,7 +56,7 @@ export interface InvocationWaits {
 
 /** Where the bundled page is: dist/web beside dist/gateway. */
 const WEB_DIR = path.join(packageRoot(), 'dist', 'web');
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.map': 'application/json' };
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.map': 'application/json', '.svg': 'image/svg+xml' };
 
 /** A token check for the workbench and the injection API: query, header or cookie. */
 export function tokenGuard(token: string | undefined): express.RequestHandler {
@@ -73,6 +77,10 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   const guard = tokenGuard(src.token);
   r.use('/events', guard);
   r.get('/', guard, (_req, res) => sendAsset(res, 'index.html'));
+  // Coding agents: the same as MCP tools (agent-mcp.ts), under the same token.
+  r.all('/mcp', guard, express.json({ limit: '7mb' }), (req, res, next) => {
+    agentMcp(src, req, res).catch(next);
+  });
   r.get('/assets/:file', guard, (req, res) => sendAsset(res, String(req.params.file)));
   r.get('/metrics', guard, async (_req, res) => {
     const m = await src.metricsText();
@@ -112,8 +120,9 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
   api.delete('/oss/buckets/:bucket/object', ossRoute((req, res) => res.json({ deleted: src.ossBrowser.delete(String(req.params.bucket), keyOf(req)) })));
   api.get('/oss/activity', (_req, res) => res.json(src.ossActivity()));
   // What this emulator serves besides functions: where the local OSS is and how to sign for it.
-  api.get('/', (_req, res) => res.json({ oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/clock', '/clock/advance', '/clock/set', '/state', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
+  api.get('/', (_req, res) => res.json({ project: src.project(), oss: src.oss(), routes: ['/functions', '/invocations', '/invocations/cursor', '/invocations/next?after=&function=&source=&status=&timeout=', '/idle?timeout=', '/clock', '/clock/advance', '/clock/set', '/state', '/openapi.json', '/invoke', '/events/{type}', '/logs', '/series', '/stream', '/oss', '/oss/buckets/{bucket}/objects?prefix=', '/oss/buckets/{bucket}/object?key=', '/oss/activity'] }));
   api.get('/oss', (_req, res) => res.json(src.oss()));
+  api.get('/openapi.json', (_req, res) => res.json(WORKBENCH_OPENAPI));
   api.get('/functions', (_req, res) => res.json(src.functions()));
   api.get('/invocations', (req, res) => {
     const q = req.query as Record<string, string | undefined>;

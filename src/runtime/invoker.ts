@@ -33,6 +33,26 @@ export interface Outcome {
   instanceId?: string;
   /** HTTP functions: the answer went to the call's `stream` as it came (body is then empty). */
   streamed?: boolean;
+  /** Where the time went before the handler (ms): waiting for an instance, its start, its initializer. */
+  spans?: InvocationSpans;
+}
+
+/** The parts of an invocation before its handler (the handler's own is durationMs). */
+export interface InvocationSpans {
+  /** Waiting in the queue for an instance (a busy one, or the concurrency limit), its start excluded. */
+  queueMs: number;
+  /** Starting the instance this request waited for (cold starts only). */
+  startMs: number;
+  /** The initializer, where this request ran it. */
+  initMs: number;
+}
+
+/** What caused an invocation, as a trace shows it: a parent invocation, and what it was. */
+export interface InvocationCause {
+  /** The request id of the invocation that caused this one (a function's write or call, an async invocation's destination). */
+  parent?: string;
+  /** e.g. `GET /path`, `oss ObjectCreated:PutObject b/k`, `timer hourly`. */
+  what?: string;
 }
 
 /**
@@ -55,9 +75,17 @@ export interface HttpCall {
   bodyStream?: NodeJS.ReadableStream;
   /** FC 3.0 session affinity: the session the request belongs to or may begin. */
   session?: SessionRequest;
+  cause?: InvocationCause;
 }
 
 /** A request's part in FC 3.0's sessions (the gateway reads it off the request and the answer). */
+/** More about an event invocation: its async attempt, its session, what caused it. */
+export interface EventExtras {
+  attempt?: number;
+  session?: SessionRequest;
+  cause?: InvocationCause;
+}
+
 export interface SessionRequest {
   claim: SessionClaim;
   /** The lease as soon as the request has an instance (a streamed answer binds its session through it). */
@@ -89,6 +117,7 @@ export interface InvocationRecord {
   logs: Promise<string[]>;
   /** An async invocation's attempt: 1, then 2 for its first retry, ... */
   attempt?: number;
+  cause?: InvocationCause;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
@@ -109,15 +138,15 @@ export class Invoker {
     private readonly ctx: InvokerContext,
   ) {}
 
-  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api', attempt?: number, session?: SessionRequest): Promise<Outcome> {
-    return this.run(fn, requestId, source, { event }, attempt, session, (inst, headers, timeoutMs) => {
+  invokeEvent(fn: FunctionSpec, event: Buffer, requestId: string = randomUUID(), source: InvocationSource = 'api', extras: EventExtras = {}): Promise<Outcome> {
+    return this.run(fn, requestId, source, { event }, extras, (inst, headers, timeoutMs) => {
       headers['content-type'] = 'application/octet-stream'; // this request's own object
       return send(inst, { kind: 'invoke', method: 'POST', path: '/invoke', headers, body: event }, timeoutMs, acks(fn));
     });
   }
 
   invokeHttp(fn: FunctionSpec, call: HttpCall, requestId: string = randomUUID(), source: InvocationSource = 'http'): Promise<Outcome> {
-    return this.run(fn, requestId, source, { http: call }, undefined, call.session, (inst, headers, timeoutMs) => {
+    return this.run(fn, requestId, source, { http: call }, { ...(call.session ? { session: call.session } : {}), ...(call.cause ? { cause: call.cause } : {}) }, (inst, headers, timeoutMs) => {
       // Built in place, not by spreading: under load V8 came to allocate the spread objects in
       // the old generation, and the collector's pauses doubled the gateway's p99.
       const http: Record<string, string | string[]> = {};
@@ -155,20 +184,20 @@ export class Invoker {
     requestId: string,
     source: InvocationSource,
     request: InvocationRecord['request'],
-    attempt: number | undefined,
-    session: SessionRequest | undefined,
+    extras: EventExtras,
     call: (inst: Instance, headers: Record<string, string>, timeoutMs: number) => Promise<RawResponse>,
   ): Promise<Outcome> {
+    const { attempt, session, cause } = extras;
     const at = Date.now();
     const httpMode = 'http' in request;
     const observe = this.observer;
     this.running++;
     try {
       const out = await this.attempt(fn, requestId, httpMode, session, call);
-      if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs, ...(attempt ? { attempt } : {}) });
+      if (observe) tell(observe, { fn, requestId, source, at, request, outcome: out.outcome, logs: out.logs, ...(attempt ? { attempt } : {}), ...(cause ? { cause } : {}) });
       return out.outcome;
     } catch (err) {
-      if (observe && err instanceof ThrottledError) tell(observe, { fn, requestId, source, at, request, logs: Promise.resolve([]), ...(attempt ? { attempt } : {}) });
+      if (observe && err instanceof ThrottledError) tell(observe, { fn, requestId, source, at, request, logs: Promise.resolve([]), ...(attempt ? { attempt } : {}), ...(cause ? { cause } : {}) });
       throw err;
     } finally {
       if (--this.running === 0) this.idleWaiters.splice(0).forEach((w) => w());
@@ -189,6 +218,9 @@ export class Invoker {
   ): Promise<{ outcome: Outcome; logs: Promise<string[]> }> {
     // FC's duration is the function's own time: start the clock after a cold start.
     let t0 = performance.now();
+    const asked = t0;
+    let initMs = 0;
+    let waitedMs = 0;
     const logs: string[] = [];
     // The outcome is completed in place, not spread into new objects: under load V8 came to
     // allocate such spreads in the old generation (see invokeHttp).
@@ -221,6 +253,7 @@ export class Invoker {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         lease = await this.pools.pool(fn).acquire(session?.claim);
+        waitedMs = performance.now() - asked;
         session?.leased?.(lease);
       } catch (err) {
         if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {
@@ -240,7 +273,9 @@ export class Invoker {
       log = new InvocationLog(inst, requestId, markers);
       discard = false;
       try {
+        const initStart = performance.now();
         const initFailure = await this.initialize(inst, fn, headers, log);
+        initMs = performance.now() - initStart;
         if (initFailure) {
           discard = true;
           outcome = { errorType: initFailure.errorType, body: initFailure.body, coldStart: lease.cold };
@@ -295,6 +330,9 @@ export class Invoker {
     else lease.release({ discard });
     outcome.maxMemoryUsedMB = maxMemoryUsedMB;
     outcome.instanceId = lease.instance.handle.id;
+    // The instance's start, as far as this request waited for it; the rest of the wait is the queue.
+    const startMs = lease.cold ? Math.min(lease.instance.startedMs, waitedMs) : 0;
+    outcome.spans = { queueMs: Math.round(waitedMs - startMs), startMs: Math.round(startMs), initMs: Math.round(initMs) };
     return { outcome: finish(outcome), logs: log.done };
   }
 

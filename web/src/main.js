@@ -285,24 +285,47 @@ function Metrics({ fns }) {
 
 const TABS = ['Functions', 'Invoke', 'Invocations', 'Logs', 'Events', 'OSS', 'Metrics'];
 
+/** The tab and invocation a link names: #Invocations/<requestId> opens that invocation. */
+function fromHash() {
+  const [tab, id] = decodeURIComponent(location.hash.slice(1)).split('/');
+  return { tab: TABS.includes(tab) ? tab : 'Functions', id: tab === 'Invocations' && id ? id : null };
+}
+
 function App() {
-  const [tab, setTab] = useState(location.hash.slice(1) || 'Functions');
+  const [tab, setTab] = useState(fromHash().tab);
   const [fns, setFns] = useState([]);
   const [rows, setRows] = useState([]);
   const [templates, setTemplates] = useState({});
-  const [open, setOpen] = useState(null);
+  const [open, setOpenState] = useState(fromHash().id);
+  // Each opened invocation has a link of its own (deep links, the back button).
+  const setOpen = (id) => {
+    setOpenState(id);
+    location.hash = id ? `Invocations/${encodeURIComponent(id)}` : 'Invocations';
+  };
   const loadFns = () => get('functions').then(setFns);
   useEffect(() => {
+    const onHash = () => {
+      const h = fromHash();
+      setTab(h.tab);
+      setOpenState(h.id);
+    };
+    window.addEventListener('hashchange', onHash);
+    get('').then((i) => {
+      if (i.project?.name) document.title = `${i.project.name} · fc-local workbench`;
+    });
     loadFns();
     get('invocations').then((first) => setRows((prev) => mergeBySeq(first, prev, 1000, -1)));
     get('event-templates').then(setTemplates);
     // Busy and idle change with every request: a light poll, on top of the stream's start/stop news.
     const t = setInterval(loadFns, 1000);
-    return () => clearInterval(t);
+    return () => {
+      clearInterval(t);
+      window.removeEventListener('hashchange', onHash);
+    };
   }, []);
   useStream('instances', loadFns);
   useStream('invocation', (r) => setRows((prev) => [r, ...prev.filter((p) => p.seq !== r.seq)].slice(0, 1000)));
-  const go = (t) => { setTab(t); setOpen(null); location.hash = t; };
+  const go = (t) => { setTab(t); setOpenState(null); location.hash = t; };
   return html`<div>
     <header><h1>fc-local</h1><nav>${TABS.map((t) => html`<button id=${`tab-${t}`} class=${tab === t ? 'on' : ''} onClick=${() => go(t)}>${t}</button>`)}</nav></header>
     <main>
@@ -311,7 +334,7 @@ function App() {
       ${tab === 'Invocations' ? (open ? html`<${InvocationDetail} id=${open} onBack=${() => setOpen(null)} />` : html`<${Invocations} fns=${fns} rows=${rows} onOpen=${setOpen} />`) : null}
       ${tab === 'Logs' ? html`<${Logs} fns=${fns} />` : null}
       ${tab === 'Events' ? html`<${Events} templates=${templates} />` : null}
-      ${tab === 'OSS' ? html`<${Oss} onOpen=${(id) => { setTab('Invocations'); location.hash = 'Invocations'; setOpen(id); }} />` : null}
+      ${tab === 'OSS' ? html`<${Oss} onOpen=${(id) => { setTab('Invocations'); setOpen(id); }} />` : null}
       ${tab === 'Metrics' ? html`<${Metrics} fns=${fns} />` : null}
     </main></div>`;
 }

@@ -28,10 +28,12 @@ export interface AsyncRecord {
   destinationStatus?: string;
   /** The request id of the async invocation whose result record this is (a destination's delivery). */
   destinationOf?: string;
+  /** The request id of the invocation that asked for this one (a function's call, for traces). */
+  parent?: string;
 }
 
 type Entry =
-  | { t: 'enq'; id: string; rid: string; fn: string; at: number; ev: string; dst?: string }
+  | { t: 'enq'; id: string; rid: string; fn: string; at: number; ev: string; dst?: string; par?: string }
   | { t: 'try'; id: string; n: number; err?: string }
   | { t: 'end'; id: string; st: AsyncStatus; at: number; err?: string; ds?: string };
 
@@ -88,7 +90,7 @@ export class AsyncJournal {
   }
 
   accepted(r: AsyncRecord): Promise<void> {
-    return this.append({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}) }, true);
+    return this.append({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}), ...(r.parent ? { par: r.parent } : {}) }, true);
   }
 
   attemptFailed(r: AsyncRecord): Promise<void> {
@@ -148,7 +150,7 @@ function writeWhole(file: string, records: AsyncRecord[]): void {
   const fd = openSync(tmp, 'w');
   try {
     for (const r of records) {
-      const lines = [JSON.stringify({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}) })];
+      const lines = [JSON.stringify({ t: 'enq', id: r.id, rid: r.requestId, fn: r.fn, at: r.acceptedAt, ev: r.event.toString('base64'), ...(r.destinationOf ? { dst: r.destinationOf } : {}), ...(r.parent ? { par: r.parent } : {}) })];
       if (r.failedAttempts) lines.push(JSON.stringify({ t: 'try', id: r.id, n: r.failedAttempts, err: r.error }));
       if (isFinal(r.status)) lines.push(JSON.stringify({ t: 'end', id: r.id, st: r.status, at: r.endedAt, err: r.error, ds: r.destinationStatus }));
       writeSync(fd, `${lines.join('\n')}\n`);
@@ -176,7 +178,7 @@ function replay(text: string, into: Map<string, AsyncRecord>): void {
     const r = into.get(e.id);
     if (e.t === 'enq') {
       if (!r) {
-        into.set(e.id, { id: e.id, requestId: e.rid, fn: e.fn, acceptedAt: e.at, event: Buffer.from(e.ev, 'base64'), failedAttempts: 0, status: 'Enqueued', ...(e.dst ? { destinationOf: e.dst } : {}) });
+        into.set(e.id, { id: e.id, requestId: e.rid, fn: e.fn, acceptedAt: e.at, event: Buffer.from(e.ev, 'base64'), failedAttempts: 0, status: 'Enqueued', ...(e.dst ? { destinationOf: e.dst } : {}), ...(e.par ? { parent: e.par } : {}) });
       }
     } else if (r && e.t === 'try') {
       r.failedAttempts = Math.max(r.failedAttempts, e.n);

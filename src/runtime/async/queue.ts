@@ -117,10 +117,10 @@ export class AsyncQueue {
    * Accepts an invocation: resolves once it is on disk (then the caller may answer 202).
    * Throws DuplicateInvocationError for an invocation id already in use.
    */
-  async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string; destinationOf?: string }): Promise<AsyncRecord> {
+  async enqueue(fn: FunctionSpec, event: Buffer, ids: { requestId: string; invocationId?: string; destinationOf?: string; parent?: string }): Promise<AsyncRecord> {
     const id = ids.invocationId ?? ids.requestId;
     if (this.records.has(id)) throw new DuplicateInvocationError(`an async invocation with id '${id}' already exists`);
-    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: this.clock.now(), event, failedAttempts: 0, status: 'Enqueued', ...(ids.destinationOf ? { destinationOf: ids.destinationOf } : {}) };
+    const r: AsyncRecord = { id, requestId: ids.requestId, fn: `${fnKey(fn)}`, acceptedAt: this.clock.now(), event, failedAttempts: 0, status: 'Enqueued', ...(ids.destinationOf ? { destinationOf: ids.destinationOf } : {}), ...(ids.parent ? { parent: ids.parent } : {}) };
     this.records.set(id, r);
     try {
       await this.journal.accepted(r);
@@ -203,7 +203,9 @@ export class AsyncQueue {
     let failure: { errorType: string; message: string } | undefined;
     for (;;) {
       try {
-        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, r.destinationOf ? 'destination' : 'async', r.failedAttempts + 1);
+        // Traced as caused by what asked for it: a destination by its async invocation.
+        const parent = r.destinationOf ?? r.parent;
+        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, r.destinationOf ? 'destination' : 'async', { attempt: r.failedAttempts + 1, ...(parent ? { cause: { parent } } : {}) });
         if (outcome.errorType) failure = { errorType: outcome.errorType, message: outcome.body.toString('utf8') };
         break;
       } catch (err) {

@@ -18,6 +18,8 @@ export interface OssEvent {
   eventName: string;
   size: number;
   etag: string;
+  /** The request id of the invocation that wrote it, when a function did (through fc-local's agent). */
+  parent?: string;
 }
 
 export interface OssApiOptions {
@@ -144,7 +146,11 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
   };
   const sendXml = (res: ServerResponse, requestId: string, root: string, body: unknown, status = 200) =>
     send(res, requestId, status, { 'content-type': 'application/xml' }, xmlDocument(root, body));
-  const fire = (bucket: string, key: string, eventName: string, size: number, etag: string) => o.onEvent?.({ bucket, key, eventName, size, etag: etag.replace(/"/g, '') });
+  // A function's write names its invocation (fc-local's agents add the header): the trace's parent.
+  const fire = (req: IncomingMessage, bucket: string, key: string, eventName: string, size: number, etag: string) => {
+    const parent = req.headers['x-fc-local-parent-request-id'];
+    o.onEvent?.({ bucket, key, eventName, size, etag: etag.replace(/"/g, ''), ...(typeof parent === 'string' && parent ? { parent } : {}) });
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://oss');
@@ -192,7 +198,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       // The form's fields name the object's headers as a PutObject's request headers do.
       optionsOf: (get, names, key) => optionsFrom(get, names, key, typeOfKey),
     });
-    fire(bucket, r.key, 'ObjectCreated:PostObject', r.meta.size, r.meta.etag);
+    fire(req, bucket, r.key, 'ObjectCreated:PostObject', r.meta.size, r.meta.etag);
     if (r.redirect) return send(res, requestId, 303, { location: r.redirect, etag: r.meta.etag });
     if (r.status === 201) {
       return send(res, requestId, 201, { 'content-type': 'application/xml', etag: r.meta.etag }, xmlDocument('PostResponse', { Bucket: bucket, Location: `http://${bucket}.${endpoint}/${encodeURIComponent(r.key).replace(/%2F/g, '/')}`, Key: r.key, ETag: r.meta.etag }));
@@ -237,7 +243,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       const deleted: { Key: string }[] = [];
       for (const obj of objects) {
         const k = String(obj.Key);
-        if (store.delete(bucket, k)) fire(bucket, k, 'ObjectRemoved:DeleteObjects', 0, '');
+        if (store.delete(bucket, k)) fire(req, bucket, k, 'ObjectRemoved:DeleteObjects', 0, '');
         deleted.push({ Key: k });
       }
       return sendXml(res, requestId, 'DeleteResult', doc?.Quiet === 'true' ? {} : { Deleted: deleted });
@@ -311,7 +317,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
         const from = sourceOf(source);
         const replace = String(req.headers['x-oss-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
         const m = await store.copy(from, { bucket, key }, replace ? putOptionsOf(req, key, () => store.head(from.bucket, from.key).contentType) : undefined);
-        fire(bucket, key, 'ObjectCreated:CopyObject', m.size, m.etag);
+        fire(req, bucket, key, 'ObjectCreated:CopyObject', m.size, m.etag);
         return sendXml(res, requestId, 'CopyObjectResult', { ETag: m.etag, LastModified: iso(m.lastModified) });
       }
       if (req.headers['x-oss-forbid-overwrite'] === 'true' && objectExists(bucket, key)) {
@@ -321,14 +327,14 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       const length = Number(req.headers['content-length']);
       const body = length >= 0 && length <= 1024 * 1024 ? await readAll(req) : req;
       const m = await store.put(bucket, key, body, putOptionsOf(req, key, typeOfKey), req.headers['content-md5'] as string | undefined);
-      fire(bucket, key, 'ObjectCreated:PutObject', m.size, m.etag);
+      fire(req, bucket, key, 'ObjectCreated:PutObject', m.size, m.etag);
       return send(res, requestId, 200, { etag: m.etag, 'content-md5': Buffer.from(m.etag.replace(/"/g, ''), 'hex').toString('base64') });
     }
     if (method === 'POST' && q.has('append')) {
       const position = Number(q.get('position') ?? 'NaN');
       if (!Number.isInteger(position) || position < 0) throw new OssError(400, 'InvalidArgument', 'Position is not valid.');
       const m = store.append(bucket, key, await readAll(req, 64 * 1024 * 1024), position, putOptionsOf(req, key, typeOfKey));
-      fire(bucket, key, 'ObjectCreated:AppendObject', m.size, m.etag);
+      fire(req, bucket, key, 'ObjectCreated:AppendObject', m.size, m.etag);
       return send(res, requestId, 200, { etag: m.etag, 'x-oss-next-append-position': String(m.size) });
     }
     if (method === 'POST' && q.has('uploads')) {
@@ -339,7 +345,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       const doc = parseXml(await readAll(req)).CompleteMultipartUpload as { Part?: { PartNumber: string; ETag: string }[] } | undefined;
       const listed = (doc?.Part ?? []).map((p) => ({ partNumber: Number(p.PartNumber), etag: String(p.ETag) }));
       const m = await store.complete(uploadId, listed);
-      fire(bucket, key, 'ObjectCreated:CompleteMultipartUpload', m.size, m.etag);
+      fire(req, bucket, key, 'ObjectCreated:CompleteMultipartUpload', m.size, m.etag);
       return sendXml(res, requestId, 'CompleteMultipartUploadResult', { Location: `http://${bucket}.${endpoint}/${encodeURIComponent(key).replace(/%2F/g, '/')}`, Bucket: bucket, Key: key, ETag: m.etag });
     }
     if (method === 'DELETE' && uploadId) {
@@ -347,7 +353,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
       return send(res, requestId, 204, {});
     }
     if (method === 'DELETE') {
-      if (store.delete(bucket, key)) fire(bucket, key, 'ObjectRemoved:DeleteObject', 0, '');
+      if (store.delete(bucket, key)) fire(req, bucket, key, 'ObjectRemoved:DeleteObject', 0, '');
       return send(res, requestId, 204, {});
     }
     if (method === 'GET' && uploadId) {
