@@ -43,6 +43,7 @@ describe('the workbench API described in OpenAPI', () => {
       'get /invocations/next': { path: '/invocations/next?after=0&function=clock/audit', status: 200 },
       'get /invocations/{id}': { path: `/invocations/${requestId}`, status: 200 },
       'post /invocations/{id}/replay': { path: `/invocations/${requestId}/replay`, status: 200 },
+      'get /invocations/{id}/chain': { path: `/invocations/${requestId}/chain`, status: 200 },
       'get /idle': { path: '/idle?timeout=10000', status: 200 },
       'post /invoke': { body: JSON.stringify({ function: 'clock/audit', event: JSON.stringify({ responsePayload: 'y' }) }), type: 'application/json', status: 200 },
       'get /event-templates': { status: 200 },

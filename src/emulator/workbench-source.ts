@@ -139,6 +139,7 @@ export function workbenchSource(p: WorkbenchParts): WorkbenchSource {
       const e = p.recorder.invocation(id);
       return e && { ...e, payload: e.payload.toString('utf8'), result: e.result?.toString('utf8') };
     },
+    chain: (id) => chainOf(p.recorder, id),
     replay: async (id) => {
       const e = p.recorder.invocation(id);
       if (!e) throw new FcError(404, 'NotFound', `No recent invocation ${id}`);
@@ -269,4 +270,51 @@ function eventTemplates(tpl: Template): Record<string, unknown> {
       cdn: triggers('cdn_events').map(({ t }) => ({ eventName: (t.config as { eventName?: string }).eventName ?? 'CachedObjectsRefreshed', domain: Object.values((t.config as { filter?: Record<string, string[]> }).filter ?? {}).flat()[0] ?? 'www.example.com' })),
     },
   };
+}
+
+/** One invocation in a chain: its attempts, the OSS writes it made, and what it caused. */
+export interface ChainNode {
+  requestId: string;
+  function: string;
+  source: string;
+  cause?: { parent?: string; what?: string };
+  attempts: { at: number; attempt?: number; status: string; errorType?: string; durationMs?: number; coldStart?: boolean; spans?: InvocationEntry['spans'] }[];
+  writes: { at: number; bucket: string; key: string; eventName: string }[];
+  children: ChainNode[];
+}
+
+/**
+ * The chain an invocation belongs to, as a tree from its root: the invocation with no recorded
+ * parent, reached by following causes up (a destination's async invocation, the function whose
+ * write or call started it). Attempts of one async invocation are one node.
+ */
+export function chainOf(recorder: Recorder, requestId: string): ChainNode | undefined {
+  const all = recorder.invocations().reverse();
+  const byId = new Map<string, InvocationEntry[]>();
+  for (const e of all) byId.set(e.requestId, [...(byId.get(e.requestId) ?? []), e]);
+  if (!byId.has(requestId)) return undefined;
+  let root = requestId;
+  const seen = new Set<string>([root]);
+  for (;;) {
+    const parent = byId.get(root)!.find((e) => e.cause?.parent)?.cause?.parent;
+    if (!parent || !byId.has(parent) || seen.has(parent)) break;
+    seen.add(parent);
+    root = parent;
+  }
+  const writes = recorder.ossActivityLog();
+  const build = (id: string, depth: number): ChainNode => {
+    const entries = byId.get(id)!;
+    const first = entries[0]!;
+    const children = depth > 20 ? [] : [...new Set(all.filter((e) => e.cause?.parent === id && e.requestId !== id).map((e) => e.requestId))].map((c) => build(c, depth + 1));
+    return {
+      requestId: id,
+      function: first.function,
+      source: first.source,
+      ...(first.cause ? { cause: first.cause } : {}),
+      attempts: entries.map((e) => ({ at: e.at, ...(e.attempt ? { attempt: e.attempt } : {}), status: e.status, ...(e.errorType ? { errorType: e.errorType } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}), ...(e.coldStart !== undefined ? { coldStart: e.coldStart } : {}), ...(e.spans ? { spans: e.spans } : {}) })),
+      writes: writes.filter((w) => w.parent === id).map((w) => ({ at: w.at, bucket: w.bucket, key: w.key, eventName: w.eventName })).reverse(),
+      children,
+    };
+  };
+  return build(root, 0);
 }

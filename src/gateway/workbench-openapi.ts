@@ -51,6 +51,9 @@ const schemas: Record<string, Schema> = {
       durationMs: num,
       coldStart: bool,
       request: obj({ method: str, url: str }),
+      spans: obj({ queueMs: num, startMs: num, initMs: num }, ['queueMs', 'startMs', 'initMs']),
+      cause: obj({ parent: str, what: str }),
+      attempt: int,
     },
     ['seq', 'requestId', 'function', 'source', 'at', 'status'],
   ),
@@ -67,6 +70,18 @@ const schemas: Record<string, Schema> = {
   Oss: obj({ endpoint: str, region: str, accessKeyId: str, buckets: arr(str) }, ['endpoint', 'region', 'buckets']),
   OssListing: obj({ bucket: str, prefix: str, acl: str, prefixes: arr(str), objects: arr(obj({ key: str, size: int, lastModified: str, etag: str, contentType: str }, ['key', 'size'])), truncated: bool }, ['bucket', 'prefix', 'prefixes', 'objects']),
   OssWrite: obj({ seq: int, at: num, bucket: str, key: str, eventName: str, size: int, origin: str, invocations: arr(obj({ function: str, trigger: str, requestId: str })) }, ['seq', 'at', 'bucket', 'key', 'eventName']),
+  ChainNode: obj(
+    {
+      requestId: str,
+      function: str,
+      source: str,
+      cause: obj({ parent: str, what: str }),
+      attempts: arr(obj({ at: num, attempt: int, status: str, errorType: str, durationMs: num, coldStart: bool, spans: obj({ queueMs: num, startMs: num, initMs: num }, ['queueMs', 'startMs', 'initMs']) }, ['at', 'status'])),
+      writes: arr(obj({ at: num, bucket: str, key: str, eventName: str }, ['at', 'bucket', 'key', 'eventName'])),
+      children: arr({ $ref: '#/components/schemas/ChainNode' }),
+    },
+    ['requestId', 'function', 'source', 'attempts', 'writes', 'children'],
+  ),
   Clock: obj({ now: { type: 'string', format: 'date-time' }, manual: bool }, ['now', 'manual'], false),
 };
 
@@ -101,6 +116,7 @@ export const WORKBENCH_OPENAPI = {
       },
     },
     '/invocations/{id}': { get: { summary: 'One recent invocation: request, result, logs', parameters: [p('id', 'its request id')], responses: { 200: json(ref('Invocation')), 404: error('not among the recent ones') } } },
+    '/invocations/{id}/chain': { get: { summary: 'The chain it belongs to, as a tree from its root: attempts, OSS writes and what each caused', parameters: [p('id', 'its request id')], responses: { 200: json(ref('ChainNode')), 404: error('not among the recent ones') } } },
     '/invocations/{id}/replay': { post: { summary: 'Runs a recent invocation again, as it came', parameters: [p('id', 'its request id')], responses: { 200: json(ref('InvokeResult')), 404: error('not among the recent ones') } } },
     '/idle': { get: { summary: 'Waits until nothing runs or is queued', parameters: [q('timeout', 'ms, default 30000', int)], responses: { 200: json(obj({ idle: { const: true } }, ['idle'], false)), 408: error('still busy at the timeout') } } },
     '/invoke': {

@@ -19,6 +19,8 @@ export interface WorkbenchSource {
   functions(): unknown[];
   invocations(filter: { function?: string; status?: string; q?: string; limit?: number }): unknown[];
   invocation(requestId: string): unknown;
+  /** The tree of invocations an invocation belongs to (its causes and what it caused). */
+  chain(requestId: string): unknown;
   replay(requestId: string): Promise<unknown>;
   invoke(body: unknown): Promise<unknown>;
   fire(type: string, body: unknown): Promise<unknown>;
@@ -164,6 +166,11 @@ export function workbenchRoutes(src: WorkbenchSource): express.Router {
     const inv = src.invocation(String(req.params.id));
     if (!inv) throw new FcError(404, 'NotFound', `No recent invocation ${req.params.id}`);
     res.json(inv);
+  });
+  api.get('/invocations/:id/chain', (req, res) => {
+    const chain = src.chain(String(req.params.id));
+    if (!chain) throw new FcError(404, 'NotFound', `No recent invocation ${req.params.id}`);
+    res.json(chain);
   });
   api.post('/invocations/:id/replay', async (req, res) => res.json(await src.replay(String(req.params.id))));
   api.post('/invoke', async (req, res) => res.json(await src.invoke(req.body)));

@@ -128,6 +128,41 @@ function Invocations({ fns, rows, onOpen }) {
   </div>`;
 }
 
+/** Where an invocation's time went: queue, instance start, initializer, handler, to scale. */
+function Waterfall({ inv }) {
+  const s = inv.spans;
+  if (!s) return null;
+  const parts = [['queue', 'queue', s.queueMs], ['instance start', 'start', s.startMs], ['initializer', 'init', s.initMs], ['handler', 'handler', inv.durationMs ?? 0]].filter(([, k, ms]) => ms > 0 || k === 'handler');
+  const total = parts.reduce((n, [, , ms]) => n + ms, 0) || 1;
+  let at = 0;
+  return html`<div class="card" id="waterfall"><h4>trace: ${total} ms${inv.coldStart ? ' (cold start)' : ''}${inv.cause?.what ? html` · <span class="muted">${inv.cause.what}</span>` : null}</h4>
+    ${parts.map(([name, k, ms]) => {
+      const left = (at / total) * 100;
+      at += ms;
+      return html`<div class="span" data-span=${k}><span>${name}</span><div class="track"><div class=${`bar ${k}${k === 'handler' && inv.status === 'failed' ? ' failed' : ''}`} style=${`left:${left}%;width:${(ms / total) * 100}%`}></div></div><span class="muted">${ms} ms</span></div>`;
+    })}</div>`;
+}
+
+/** The invocations an invocation's chain holds, as a tree from its root, on one time line. */
+function Chain({ id }) {
+  const [tree, setTree] = useState(null);
+  useEffect(() => { get(`invocations/${encodeURIComponent(id)}/chain`).then(setTree); }, [id]);
+  if (!tree || !tree.requestId) return null;
+  const times = [];
+  const walk = (n) => { n.attempts.forEach((a) => times.push(a.at, a.at + (a.durationMs ?? 0))); n.writes.forEach((w) => times.push(w.at)); n.children.forEach(walk); };
+  walk(tree);
+  const t0 = Math.min(...times);
+  const span = Math.max(1, Math.max(...times) - t0);
+  const pct = (t) => ((t - t0) / span) * 100;
+  const node = (n) => html`<li data-chain=${n.requestId} class=${n.requestId === id ? 'here' : ''}>
+    <div class="node"><a href=${`#Invocations/${encodeURIComponent(n.requestId)}`}>${n.function}</a><span class="pill">${n.source}</span>${n.cause?.what ? html`<span class="muted">${n.cause.what}</span>` : null}</div>
+    ${n.attempts.map((a, i) => html`<div class="span" data-attempt=${a.attempt ?? 1}><span class="muted">${a.attempt ? `attempt ${a.attempt}` : a.status}${i > 0 ? ` · after ${Math.max(0, a.at - n.attempts[i - 1].at - (n.attempts[i - 1].durationMs ?? 0))} ms` : ''}${a.coldStart ? ' · cold' : ''}</span><div class="track"><div class=${`bar ${a.status === 'failed' ? 'failed' : 'handler'}`} style=${`left:${pct(a.at)}%;width:${((a.durationMs ?? 0) / span) * 100}%`}></div></div><span class="muted">+${a.at - t0} ms</span></div>`)}
+    ${n.writes.map((w) => html`<div class="span" data-write=${w.key}><span class="muted">oss ${w.eventName.split(':').pop()}</span><div class="track"><div class="bar write" style=${`left:${pct(w.at)}%;width:1%`}></div></div><span class="muted">${w.bucket}/${w.key}</span></div>`)}
+    ${n.children.length ? html`<ul>${n.children.map(node)}</ul>` : null}
+  </li>`;
+  return html`<div class="card" id="chain"><h4>chain</h4><ul>${node(tree)}</ul></div>`;
+}
+
 function InvocationDetail({ id, onBack }) {
   const [inv, setInv] = useState(null);
   const [replayed, setReplayed] = useState(null);
@@ -140,6 +175,8 @@ function InvocationDetail({ id, onBack }) {
       <div class="card"><h4>request</h4><pre>${inv.request.method ? `${inv.request.method} ${inv.request.url}\n${Object.entries(inv.request.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n` : ''}${inv.payload}</pre></div>
       <div class="card"><h4>result (${inv.status}${inv.errorType ? `, ${inv.errorType}` : ''}, ${inv.durationMs ?? '-'} ms)</h4><pre>${inv.result ?? ''}</pre><h4>logs</h4><pre id="detail-logs">${inv.logs.join('\n')}</pre></div>
     </div>
+    <${Waterfall} inv=${inv} />
+    <${Chain} id=${id} />
     ${replayed ? html`<h3>replayed</h3><${Result} r=${replayed} />` : null}
   </div>`;
 }
