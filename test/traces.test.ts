@@ -58,10 +58,20 @@ describe.runIf(CHROMIUM)('traces in the workbench', () => {
     expect(inv.spans.startMs).toBeGreaterThan(0);
     expect(inv.spans.initMs).toBeGreaterThanOrEqual(45);
     expect(inv.cause.what).toBe('GET /2016-08-15/proxy/shop/web/');
+    // preFreeze runs after the answer: its span arrives once it has run.
+    for (const t0 = Date.now(); ; ) {
+      const again = (await (await fc.fetch(`/_fc-local/api/invocations/${requestId}`)).json()) as { spans: { preFreezeMs?: number } };
+      if (again.spans.preFreezeMs !== undefined) {
+        expect(again.spans.preFreezeMs).toBeGreaterThanOrEqual(25);
+        break;
+      }
+      if (Date.now() - t0 > scaled(10_000)) throw new Error('no preFreeze span');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await open(requestId);
     await page.waitForSelector('#waterfall [data-span="handler"]');
     const spans = await page.$$eval('#waterfall [data-span]', (els) => els.map((e) => (e as HTMLElement).dataset.span));
-    expect(spans).toEqual(expect.arrayContaining(['start', 'init', 'handler']));
+    expect(spans).toEqual(expect.arrayContaining(['start', 'init', 'handler', 'preFreeze']));
     expect(await page.$eval('#waterfall h4', (e) => (e as HTMLElement).innerText)).toContain('cold start');
     expect(await page.title()).toMatch(/^fc-local-traces-\w+ · fc-local workbench$/);
   });
@@ -85,6 +95,8 @@ describe.runIf(CHROMIUM)('traces in the workbench', () => {
       [2, 'failed'],
     ]);
     expect(notify.children.map((c) => [c.function, c.source])).toEqual([['shop/audit', 'destination']]);
+    // Each attempt's wait in the async queue is its first span.
+    expect((notify.attempts as { spans?: { asyncQueueMs?: number } }[]).every((a) => (a.spans?.asyncQueueMs ?? -1) >= 0)).toBe(true);
 
     await open(audit.requestId);
     await page.waitForSelector(`#chain li[data-chain="${resize.requestId}"] li[data-chain="${notify.requestId}"] li[data-chain="${audit.requestId}"]`);

@@ -32,8 +32,8 @@ export interface InvocationEntry {
   /** The answer (cut at 64 KB), decoded only when the workbench shows it. */
   result?: Buffer;
   logs: string[];
-  /** Where its time went before the handler: queue, instance start, initializer (ms). */
-  spans?: { queueMs: number; startMs: number; initMs: number };
+  /** Where its time went: async queue, queue, instance start, initializer (before the handler), preFreeze (after) (ms). */
+  spans?: { queueMs: number; startMs: number; initMs: number; asyncQueueMs?: number; preFreezeMs?: number };
   /** What caused it: the invocation that did (parent request id) and what it was. */
   cause?: { parent?: string; what?: string };
   /** An async invocation's attempt. */
@@ -128,6 +128,8 @@ class InvocationSlot {
   queueMs = -1;
   startMs = 0;
   initMs = 0;
+  asyncQueueMs = -1;
+  preFreezeMs = -1;
   parent: string | undefined = undefined;
   what: string | undefined = undefined;
   attempt: number | undefined = undefined;
@@ -150,7 +152,9 @@ class InvocationSlot {
       payload: this.payload,
       result: this.result,
       logs: this.logs,
-      ...(this.queueMs >= 0 ? { spans: { queueMs: this.queueMs, startMs: this.startMs, initMs: this.initMs } } : {}),
+      ...(this.queueMs >= 0
+        ? { spans: { queueMs: this.queueMs, startMs: this.startMs, initMs: this.initMs, ...(this.asyncQueueMs >= 0 ? { asyncQueueMs: this.asyncQueueMs } : {}), ...(this.preFreezeMs >= 0 ? { preFreezeMs: this.preFreezeMs } : {}) } }
+        : {}),
       ...(this.parent || this.what ? { cause: { ...(this.parent ? { parent: this.parent } : {}), ...(this.what ? { what: this.what } : {}) } } : {}),
       ...(this.attempt ? { attempt: this.attempt } : {}),
     };
@@ -253,10 +257,15 @@ export class Recorder {
     e.payload = kept(http ? http.body : 'event' in r.request ? r.request.event : EMPTY);
     e.result = out && kept(out.body);
     e.logs = NO_LINES;
-    const spans = out?.spans;
-    e.queueMs = spans ? spans.queueMs : -1;
-    e.startMs = spans ? spans.startMs : 0;
-    e.initMs = spans ? spans.initMs : 0;
+    e.queueMs = out?.queueMs ?? -1;
+    e.startMs = out?.startMs ?? 0;
+    e.initMs = out?.initMs ?? 0;
+    e.asyncQueueMs = out?.asyncQueueMs ?? -1;
+    e.preFreezeMs = -1;
+    // preFreeze runs after the answer: its span comes in later, into this slot if it still holds it.
+    void r.preFreezeMs?.then((ms) => {
+      if (e.seq === seq) e.preFreezeMs = ms;
+    });
     e.parent = r.cause?.parent;
     e.what = r.cause?.what;
     e.attempt = r.attempt;
@@ -390,7 +399,7 @@ export class Recorder {
       const e = this.ring[seq % RING_SIZE]!;
       const { request, spans, cause, ...rest } = i;
       Object.assign(e, { ...rest, seq, method: request?.method, url: request?.url, headers: request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
-      Object.assign(e, { queueMs: spans?.queueMs ?? -1, startMs: spans?.startMs ?? 0, initMs: spans?.initMs ?? 0, parent: cause?.parent, what: cause?.what });
+      Object.assign(e, { queueMs: spans?.queueMs ?? -1, startMs: spans?.startMs ?? 0, initMs: spans?.initMs ?? 0, asyncQueueMs: spans?.asyncQueueMs ?? -1, preFreezeMs: spans?.preFreezeMs ?? -1, parent: cause?.parent, what: cause?.what });
     }
     for (const l of h.logs ?? []) {
       const seq = ++this.logSeq;

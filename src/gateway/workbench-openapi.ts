@@ -51,7 +51,7 @@ const schemas: Record<string, Schema> = {
       durationMs: num,
       coldStart: bool,
       request: obj({ method: str, url: str }),
-      spans: obj({ queueMs: num, startMs: num, initMs: num }, ['queueMs', 'startMs', 'initMs']),
+      spans: obj({ queueMs: num, startMs: num, initMs: num, asyncQueueMs: num, preFreezeMs: num }, ['queueMs', 'startMs', 'initMs']),
       cause: obj({ parent: str, what: str }),
       attempt: int,
     },

@@ -132,7 +132,14 @@ function Invocations({ fns, rows, onOpen }) {
 function Waterfall({ inv }) {
   const s = inv.spans;
   if (!s) return null;
-  const parts = [['queue', 'queue', s.queueMs], ['instance start', 'start', s.startMs], ['initializer', 'init', s.initMs], ['handler', 'handler', inv.durationMs ?? 0]].filter(([, k, ms]) => ms > 0 || k === 'handler');
+  const parts = [
+    ['async queue', 'asyncQueue', s.asyncQueueMs ?? 0],
+    ['queue', 'queue', s.queueMs],
+    ['instance start', 'start', s.startMs],
+    ['initializer', 'init', s.initMs],
+    ['handler', 'handler', inv.durationMs ?? 0],
+    ['preFreeze', 'preFreeze', s.preFreezeMs ?? 0],
+  ].filter(([, k, ms]) => ms > 0 || k === 'handler');
   const total = parts.reduce((n, [, , ms]) => n + ms, 0) || 1;
   let at = 0;
   return html`<div class="card" id="waterfall"><h4>trace: ${total} ms${inv.coldStart ? ' (cold start)' : ''}${inv.cause?.what ? html` · <span class="muted">${inv.cause.what}</span>` : null}</h4>

@@ -71,7 +71,7 @@ export class AsyncQueue {
     for (const r of resumed) {
       r.status = 'Enqueued';
       this.records.set(r.id, r);
-      this.ready.push(r);
+      this.makeReady(r);
     }
     if (resumed.length) opts.log(`async: resuming ${resumed.length} accepted invocation(s) left by an earlier run`);
     return journal;
@@ -104,6 +104,14 @@ export class AsyncQueue {
     this.pump();
   }
 
+  /** Since when each ready invocation waits for a worker (real ms): its trace's async-queue span. */
+  private readonly readySince = new WeakMap<AsyncRecord, number>();
+
+  private makeReady(r: AsyncRecord): void {
+    this.readySince.set(r, Date.now());
+    this.ready.push(r);
+  }
+
   /** Invocations ready or running (not those waiting for a retry's back-off). */
   get readyOrRunning(): number {
     return this.ready.length + this.running;
@@ -129,7 +137,7 @@ export class AsyncQueue {
       throw err;
     }
     if (!this.closing) {
-      this.ready.push(r);
+      this.makeReady(r);
       this.pump();
     }
     return r;
@@ -205,7 +213,8 @@ export class AsyncQueue {
       try {
         // Traced as caused by what asked for it: a destination by its async invocation.
         const parent = r.destinationOf ?? r.parent;
-        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, r.destinationOf ? 'destination' : 'async', { attempt: r.failedAttempts + 1, ...(parent ? { cause: { parent } } : {}) });
+        const since = this.readySince.get(r);
+        outcome = await this.invoker.invokeEvent(fn, r.event, r.requestId, r.destinationOf ? 'destination' : 'async', { attempt: r.failedAttempts + 1, ...(parent ? { cause: { parent } } : {}), ...(since !== undefined ? { queuedMs: Date.now() - since } : {}) });
         if (outcome.errorType) failure = { errorType: outcome.errorType, message: outcome.body.toString('utf8') };
         break;
       } catch (err) {
@@ -238,7 +247,7 @@ export class AsyncQueue {
     // The retry waits outside the workers, so that a failing function does not hold them.
     const cancel = this.clock.after(backoff, () => {
       this.retryTimers.delete(cancel);
-      this.ready.push(r);
+      this.makeReady(r);
       this.pump();
     });
     this.retryTimers.add(cancel);
