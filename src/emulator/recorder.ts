@@ -155,10 +155,15 @@ class InvocationSlot {
       ...(this.queueMs >= 0
         ? { spans: { queueMs: this.queueMs, startMs: this.startMs, initMs: this.initMs, ...(this.asyncQueueMs >= 0 ? { asyncQueueMs: this.asyncQueueMs } : {}), ...(this.preFreezeMs >= 0 ? { preFreezeMs: this.preFreezeMs } : {}) } }
         : {}),
-      ...(this.parent || this.what ? { cause: { ...(this.parent ? { parent: this.parent } : {}), ...(this.what ? { what: this.what } : {}) } } : {}),
+      ...causeOf(this.parent, this.what ?? (this.method === undefined ? undefined : `${this.method} ${this.url ?? '/'}`)),
       ...(this.attempt ? { attempt: this.attempt } : {}),
     };
   }
+}
+
+/** An entry's cause, built when read (an HTTP request names itself by its method and URL). */
+function causeOf(parent: string | undefined, what: string | undefined): { cause?: { parent?: string; what?: string } } {
+  return parent || what ? { cause: { ...(parent ? { parent } : {}), ...(what ? { what } : {}) } } : {};
 }
 
 class LogSlot {

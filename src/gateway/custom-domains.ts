@@ -115,7 +115,7 @@ export async function functionUrlRequest(
   const session = f.session ? sessionHandling(deps.invoker, f, req, res, req.url ?? '/') : undefined;
   let out;
   try {
-    out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId, 'http', { ...(session ? { session: session.request } : {}), cause: httpCause(req) });
+    out = await deps.invoker.invokeEvent(f, Buffer.from(JSON.stringify(httpEvent(req, body, requestId, tpl.accountId))), requestId, 'http', { session: session?.request, cause: { what: `${req.method ?? 'GET'} ${req.url ?? '/'}`, ...httpCause(req) } });
   } finally {
     session?.done?.();
   }

@@ -95,7 +95,7 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
   const streamIn = body === undefined ? { bodyStream: limited(req, LIMITS.payloadBytes) } : {};
   let out: Outcome;
   try {
-    out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn, ...(session ? { session: session.request } : {}), cause: httpCause(req) }, requestId);
+    out = await invoker.invokeHttp(f, { method, url, headers: req.headers, body: body ?? EMPTY, clientIP: req.socket.remoteAddress ?? '', ...(stream ? { stream } : {}), ...streamIn, session: session?.request, cause: httpCause(req) }, requestId);
   } finally {
     session?.done?.();
   }
@@ -113,10 +113,13 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
 /** Header fc-local's agents add to a function's requests to fc-local's services: the invocation making them. */
 export const PARENT_HEADER = 'x-fc-local-parent-request-id';
 
-/** What caused an HTTP invocation, for its trace: the request, and the function that made it, if one did. */
-export function httpCause(req: IncomingMessage): InvocationCause {
+/**
+ * The function that made an HTTP request, for the trace (none for most: nothing is allocated
+ * then); the request itself the recorder names from the record when asked.
+ */
+export function httpCause(req: IncomingMessage): InvocationCause | undefined {
   const parent = req.headers[PARENT_HEADER];
-  return { what: `${req.method ?? 'GET'} ${req.url ?? '/'}`, ...(typeof parent === 'string' && parent ? { parent } : {}) };
+  return typeof parent === 'string' && parent ? { parent } : undefined;
 }
 
 /** A function's response headers as FC passes them on: its own x-fc-* and hop headers dropped. */
