@@ -20,6 +20,8 @@ const { values: opts } = parseArgs({
     cold: { type: 'string', default: '7' },
     'workbench-rounds': { type: 'string', default: '2' },
     warmup: { type: 'string', default: '5' },
+    // `workbench`: only the workbench on/off comparison, both servers fresh, the order swapped each round.
+    only: { type: 'string' },
   },
 });
 const duration = Number(opts.duration);
@@ -149,6 +151,26 @@ async function coldStarts(n) {
   }
   times.sort((a, b) => a - b);
   return { p50: times[Math.floor(n / 2)], max: times[n - 1] };
+}
+
+if (opts.only === 'workbench') {
+  const start = (extra, name) => spawnServer(['bin/fc-local.js', 'start', '-t', 'bench/fc.yml', '--port', '0', '--no-auth', ...extra, '--backend', opts.backend, ...(opts.image ? ['--image', opts.image] : [])], name);
+  const [wbOn, wbOff] = [await start([], 'fc-local on'), await start(['--no-workbench'], 'fc-local off')];
+  try {
+    const on = [];
+    const off = [];
+    const run = async (srv, into) => into.push((await load(srv, `${srv.base}/2016-08-15/proxy/bench/http/`)).rps);
+    for (let i = 0; i < Number(opts['workbench-rounds']); i++) {
+      if (i % 2 === 0) await run(wbOn, on).then(() => run(wbOff, off));
+      else await run(wbOff, off).then(() => run(wbOn, on));
+    }
+    const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    console.log(`Workbench on vs off (HTTP trigger, warm, fresh servers, ${on.length} runs each, order swapped each round): on ${on.map((x) => x.toFixed(0)).join(' / ')} req/s, off ${off.map((x) => x.toFixed(0)).join(' / ')} req/s; on is ${((100 * avg(on)) / avg(off)).toFixed(1)}% of off.`);
+  } finally {
+    await wbOn.stop();
+    await wbOff.stop();
+  }
+  process.exit(0);
 }
 
 const bare = await spawnServer(['bench/bare-server.js'], 'bare server');

@@ -1,5 +1,4 @@
-import { build } from 'esbuild';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -7,7 +6,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from './helpers/backends.js';
-import { fixture, ROOT } from './helpers/cli.js';
+import { fixture } from './helpers/cli.js';
+import { bundleMcpServers } from './helpers/mcp-bundle.js';
 import { localhostFetch } from './helpers/localhost-fetch.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
@@ -20,21 +20,9 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-mcp-'));
   cpSync(fixture('mcp'), dir, { recursive: true });
-  const code = path.join(dir, 'code');
-  await build({
-    entryPoints: { 'stdio-server': path.join(code, 'stdio-server.src.mjs'), 'http-server': path.join(code, 'http-server.src.mjs') },
-    outdir: code,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node18',
-    nodePaths: [path.join(ROOT, 'node_modules')],
-    // The templates ask for nodejs20; the offline image has Debian's Node 18, whose global crypto
-    // the SDK's server needs.
-    banner: { js: "import { webcrypto as __webcrypto } from 'node:crypto'; globalThis.crypto ??= __webcrypto;" },
-    logLevel: 'silent',
-  });
-  writeFileSync(path.join(code, 'package.json'), '{ "type": "module" }\n');
+  // Bundled from the fixture's own folder (its servers share code), into the copy.
+  const src = fixture('mcp', 'code');
+  await bundleMcpServers({ 'stdio-server': path.join(src, 'stdio-server.src.mjs'), 'http-server': path.join(src, 'http-server.src.mjs') }, path.join(dir, 'code'));
 });
 
 async function connect(url: string, how: 'sse' | 'streamable'): Promise<Client> {

@@ -4,13 +4,13 @@ import { Config } from '@alicloud/openapi-client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { build } from 'esbuild';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from './helpers/backends.js';
-import { fixture, ROOT } from './helpers/cli.js';
+import { fixture } from './helpers/cli.js';
+import { bundleMcpServers } from './helpers/mcp-bundle.js';
 import { localhostFetch } from './helpers/localhost-fetch.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
 
@@ -25,21 +25,9 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-sessions-'));
   cpSync(fixture('sessions'), dir, { recursive: true });
-  const code = path.join(dir, 'mcp');
-  await build({
-    entryPoints: { 'http-server': path.join(code, 'http-server.src.mjs'), 'sse-server': path.join(code, 'sse-server.src.mjs') },
-    outdir: code,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node18',
-    nodePaths: [path.join(ROOT, 'node_modules')],
-    // The offline image has Debian's Node 18, whose global crypto the SDK's server needs; the SSE
-    // transport's CommonJS dependencies require Node's modules.
-    banner: { js: "import { webcrypto as __webcrypto } from 'node:crypto'; import { createRequire as __createRequire } from 'node:module'; globalThis.crypto ??= __webcrypto; const require = __createRequire(import.meta.url);" },
-    logLevel: 'silent',
-  });
-  writeFileSync(path.join(code, 'package.json'), '{ "type": "module" }\n');
+  // Bundled from the fixture's own folder (it shares fixtures/mcp's endpoint), into the copy.
+  const src = fixture('sessions', 'mcp');
+  await bundleMcpServers({ 'http-server': path.join(src, 'http-server.src.mjs'), 'sse-server': path.join(src, 'sse-server.src.mjs') }, path.join(dir, 'mcp'));
 });
 
 interface Answer {
