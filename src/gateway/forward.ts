@@ -111,7 +111,7 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
 }
 
 /** Header fc-local's agents add to a function's requests to fc-local's services: the invocation making them. */
-export const PARENT_HEADER = 'x-fc-local-parent-request-id';
+export const PARENT_HEADER = 'fc-local-parent-request-id';
 
 /**
  * The function that made an HTTP request, for the trace (none for most: nothing is allocated

@@ -133,7 +133,8 @@ export interface InvocationRecord {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 // Headers of one hop: the caller's `expect` was answered by the gateway, and ours is the receipt.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+// fc-local's trace mark (a function's call to fc-local's services) is not the next function's business either.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection', 'fc-local-parent-request-id']);
 const END_MARKER_GRACE_MS = 250;
 const QUIET_MS = 20;
 

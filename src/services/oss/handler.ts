@@ -148,7 +148,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     send(res, requestId, status, { 'content-type': 'application/xml' }, xmlDocument(root, body));
   // A function's write names its invocation (fc-local's agents add the header): the trace's parent.
   const fire = (req: IncomingMessage, bucket: string, key: string, eventName: string, size: number, etag: string) => {
-    const parent = req.headers['x-fc-local-parent-request-id'];
+    const parent = req.headers['fc-local-parent-request-id'];
     o.onEvent?.({ bucket, key, eventName, size, etag: etag.replace(/"/g, ''), ...(typeof parent === 'string' && parent ? { parent } : {}) });
   };
 
