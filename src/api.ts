@@ -160,7 +160,11 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();
   let stopped = false;
-  const credentials = loadCredentials();
+  // Without local credentials a test still has keys to sign with, and its functions get them as
+  // FC hands a function its role's keys: ali-oss and the FC SDKs refuse empty ones. They reach
+  // only this emulator (auth is off by default here; on, they are what it checks).
+  const local = loadCredentials();
+  const credentials = local.source === 'none' ? { ...local, accessKeyId: 'fc-local-test-key', accessKeySecret: 'fc-local-test-secret', source: 'fc-local (no local credentials: placeholder keys)' } : local;
   const emulator = new Emulator({
     template,
     backend,
