@@ -184,6 +184,13 @@ export interface FunctionSpec {
 export const SESSION_AFFINITY_TYPES = ['HEADER_FIELD', 'GENERATED_COOKIE', 'MCP_SSE', 'MCP_STREAMABLE_HTTP'] as const;
 export type SessionAffinityType = (typeof SESSION_AFFINITY_TYPES)[number];
 
+/**
+ * The header fc-local's agents add to a function's requests to fc-local's own services (local OSS,
+ * FC's API): the invocation making them, for traces. Not an x-fc-/x-oss-/x-acs- name: FC's and
+ * OSS's signatures cover those, and the caller signed without it. Never passed on to a function.
+ */
+export const TRACE_PARENT_HEADER = 'fc-local-parent-request-id';
+
 /** The cookie FC sets (and reads) for GENERATED_COOKIE affinity. */
 export const SESSION_COOKIE = 'x-fc-cookie-session-id';
 

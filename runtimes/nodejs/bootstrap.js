@@ -140,8 +140,8 @@ if (LOCAL_SERVICES.length) {
     var hasHost = Object.keys(headers).some(function (k) { return k.toLowerCase() === 'host'; });
     if (!hasHost) headers.host = host + (opts.port && String(opts.port) !== '80' && String(opts.port) !== '443' ? ':' + opts.port : '');
     // The invocation making the request (the last one begun here): fc-local's traces show the
-    // write or call as its child. Not an x-fc-/x-oss-/x-acs- name: FC's and OSS's signatures
-    // cover those, and the caller signed the request without it.
+    // write or call as its child. The name is TRACE_PARENT_HEADER of src/model.ts (outside the
+    // x-fc-/x-oss-/x-acs- headers that FC's and OSS's signatures cover).
     if (currentRequestId) headers['fc-local-parent-request-id'] = currentRequestId;
     var where;
     if (service.socket) where = { socketPath: service.socket, hostname: undefined, host: undefined, port: undefined };

@@ -1,6 +1,6 @@
 import getRawBody from 'raw-body';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { LIMITS, runtimeFamily, type FunctionSpec } from '../model.js';
+import { LIMITS, runtimeFamily, TRACE_PARENT_HEADER, type FunctionSpec } from '../model.js';
 import { Transform } from 'node:stream';
 import { codeInfo } from '../runtime/code-checksum.js';
 import type { InvocationCause, Invoker, Outcome, StreamSink } from '../runtime/invoker.js';
@@ -110,15 +110,13 @@ export async function forwardHttp(invoker: Invoker, f: FunctionSpec, req: Incomi
   res.end(method === 'HEAD' ? undefined : out.body);
 }
 
-/** Header fc-local's agents add to a function's requests to fc-local's services: the invocation making them. */
-export const PARENT_HEADER = 'fc-local-parent-request-id';
 
 /**
  * The function that made an HTTP request, for the trace (none for most: nothing is allocated
  * then); the request itself the recorder names from the record when asked.
  */
 export function httpCause(req: IncomingMessage): InvocationCause | undefined {
-  const parent = req.headers[PARENT_HEADER];
+  const parent = req.headers[TRACE_PARENT_HEADER];
   return typeof parent === 'string' && parent ? { parent } : undefined;
 }
 

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LIMITS, type FunctionSpec } from '../model.js';
+import { LIMITS, TRACE_PARENT_HEADER, type FunctionSpec } from '../model.js';
 import { DuplicateInvocationError } from '../runtime/async/queue.js';
 import type { GatewayDeps } from './deps.js';
 import { FcError } from './errors.js';
-import { outcomeHeaders, PARENT_HEADER, readBody } from './forward.js';
+import { outcomeHeaders, readBody } from './forward.js';
 import { sessionHandling } from './sessions.js';
 
 // Invoking an event function through an API, FC 2.0's or 3.0's: the invocation type, the body
@@ -38,7 +38,7 @@ export async function runInvocation(
   idHeader: string,
 ): Promise<void> {
   // A function calling the API through fc-local's agent: its invocation is this one's cause.
-  const given = req.headers[PARENT_HEADER];
+  const given = req.headers[TRACE_PARENT_HEADER];
   const parent = typeof given === 'string' && given ? given : undefined;
   if (invocationType(req.headers) === 'async') {
     // 202 only once the invocation is on disk: an accepted async invocation survives a crash.

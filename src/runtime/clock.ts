@@ -75,11 +75,6 @@ export class ManualClock implements Clock {
     this.jumps.push(fn);
   }
 
-  /** Timers waiting, earliest first (the workbench shows them). */
-  get pending(): number {
-    return this.timers.size;
-  }
-
   /** Moves the clock forward, firing what falls due in order; resolves once all of it has settled. */
   advance(d: string | number): Promise<void> {
     const ms = parseDuration(d);

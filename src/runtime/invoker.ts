@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { headerBytes, LIMITS, runtimeFamily, type FunctionSpec, type LogConfig } from '../model.js';
+import { headerBytes, LIMITS, runtimeFamily, TRACE_PARENT_HEADER, type FunctionSpec, type LogConfig } from '../model.js';
 import { delay } from '../util.js';
 import type { Credentials } from '../model.js';
 import { InstanceStartError } from './backend.js';
@@ -35,7 +35,9 @@ export interface Outcome {
   streamed?: boolean;
   /**
    * Where the time went before the handler (ms; plain numbers, not an object: one less allocation
-   * per invocation): waiting for an instance, its start, its initializer (see InvocationSpans).
+   * per invocation): waiting in the queue for an instance (a busy one, or the concurrency limit,
+   * its start excluded), starting the instance this request waited for (cold starts), and the
+   * initializer where this request ran it.
    */
   queueMs?: number;
   startMs?: number;
@@ -44,15 +46,6 @@ export interface Outcome {
   asyncQueueMs?: number;
 }
 
-/** The parts of an invocation before its handler (the handler's own is durationMs). */
-export interface InvocationSpans {
-  /** Waiting in the queue for an instance (a busy one, or the concurrency limit), its start excluded. */
-  queueMs: number;
-  /** Starting the instance this request waited for (cold starts only). */
-  startMs: number;
-  /** The initializer, where this request ran it. */
-  initMs: number;
-}
 
 /** What caused an invocation, as a trace shows it: a parent invocation, and what it was. */
 export interface InvocationCause {
@@ -134,7 +127,7 @@ export interface InvocationRecord {
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 // Headers of one hop: the caller's `expect` was answered by the gateway, and ours is the receipt.
 // fc-local's trace mark (a function's call to fc-local's services) is not the next function's business either.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection', 'fc-local-parent-request-id']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'proxy-connection', TRACE_PARENT_HEADER]);
 const END_MARKER_GRACE_MS = 250;
 const QUIET_MS = 20;
 

@@ -614,7 +614,7 @@ export class FunctionPool {
     const table = this.sessionTable;
     if (!table) throw new Error(`${fnKey(this.spec)} has no session affinity`);
     if (table.active(opts.id)) throw new SessionExistsError(opts.id);
-    const s = table.create(opts.id, { ...opts, explicit: true });
+    const s = table.create(opts.id, opts);
     const lease = await this.acquire({ id: s.id, create: false });
     lease.release();
     return s;

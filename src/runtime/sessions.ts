@@ -25,8 +25,6 @@ export interface Session {
   instance?: Instance;
   /** Requests (or an MCP SSE stream) of this session in flight: it does not idle out meanwhile. */
   inFlight: number;
-  /** Made by CreateSession (the Session API lists these and the ones requests made alike). */
-  explicit: boolean;
 }
 
 /** What a request asks of the pool about sessions. */
@@ -87,7 +85,7 @@ export class SessionTable {
     return s !== undefined && s.status === 'Expired' && s.disableIdReuse;
   }
 
-  create(id: string, opts: { ttlSeconds?: number; idleTimeoutSeconds?: number; disableIdReuse?: boolean; qualifier?: string; explicit?: boolean } = {}): Session {
+  create(id: string, opts: { ttlSeconds?: number; idleTimeoutSeconds?: number; disableIdReuse?: boolean; qualifier?: string } = {}): Session {
     const now = this.now();
     const s: Session = {
       id,
@@ -101,7 +99,6 @@ export class SessionTable {
       status: 'Active',
       qualifier: opts.qualifier ?? 'LATEST',
       inFlight: 0,
-      explicit: opts.explicit ?? false,
     };
     const old = this.byId.get(id);
     if (old) this.forget(old);

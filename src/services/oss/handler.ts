@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
+import { TRACE_PARENT_HEADER } from '../../model.js';
 import { errorXml, newRequestId, OssError, xmlDocument } from './errors.js';
 import { checkBucket, checkKey } from './names.js';
 import { postObject } from './post-object.js';
@@ -148,7 +149,7 @@ export function ossApi(o: OssApiOptions): (req: IncomingMessage, res: ServerResp
     send(res, requestId, status, { 'content-type': 'application/xml' }, xmlDocument(root, body));
   // A function's write names its invocation (fc-local's agents add the header): the trace's parent.
   const fire = (req: IncomingMessage, bucket: string, key: string, eventName: string, size: number, etag: string) => {
-    const parent = req.headers['fc-local-parent-request-id'];
+    const parent = req.headers[TRACE_PARENT_HEADER];
     o.onEvent?.({ bucket, key, eventName, size, etag: etag.replace(/"/g, ''), ...(typeof parent === 'string' && parent ? { parent } : {}) });
   };
 
