@@ -26,6 +26,15 @@ const ossDir = () => path.join(dir, '.fc-local', 'oss');
 const client = (over: Partial<OSS.Options> = {}) =>
   new OSS({ endpoint: `http://127.0.0.1:${ossPort}`, accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, bucket: 'photos', ...over });
 
+/** The OSS writes the function's last invocation made, as its trace shows them (once its record is in). */
+async function writesOfLast(base: string, fn: string): Promise<{ key: string }[]> {
+  for (;;) {
+    const [last] = (await (await fetch(`${base}/_fc-local/api/invocations?function=${fn}&limit=1`)).json()) as { requestId: string }[];
+    if (last) return ((await (await fetch(`${base}/_fc-local/api/invocations/${last.requestId}/chain`)).json()) as { writes: { key: string }[] }).writes;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-oss-'));
   cpSync(fixture('oss'), dir, { recursive: true });
@@ -308,6 +317,8 @@ describe('OSS triggers from the local OSS', () => {
     await c.put('py/p.txt', Buffer.from('python'));
     await srv.waitFor(/PYTHUMB ObjectCreated:PutObject py\/p\.txt -> pyout\/p\.txt/, undefined, mark);
     expect((await c.get('pyout/p.txt')).content.toString()).toBe('PYTHON');
+    // The Python agent marks its calls to OSS's names: the write is the invocation's child in its trace.
+    expect(await writesOfLast(srv.base, 'photos/pythumb')).toContainEqual(expect.objectContaining({ key: 'pyout/p.txt' }));
   });
 
   it('fires PostObject for a form upload', async () => {
@@ -348,6 +359,8 @@ describe.runIf(BACKENDS.some((b) => b.name === 'docker'))('the local OSS from a 
       await c.put('py/d.txt', Buffer.from('container'));
       await s.waitFor(/PYTHUMB ObjectCreated:PutObject py\/d\.txt -> pyout\/d\.txt/);
       expect((await c.get('pyout/d.txt')).content.toString()).toBe('CONTAINER');
+      expect(await writesOfLast(s.base, 'photos/thumb')).toContainEqual(expect.objectContaining({ key: 'out/d.png' }));
+      expect(await writesOfLast(s.base, 'photos/pythumb')).toContainEqual(expect.objectContaining({ key: 'pyout/d.txt' }));
     } finally {
       await s.stop();
     }

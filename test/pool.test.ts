@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, ExitInfo, InstanceHandle, InstanceRequest } from '../src/runtime/backend.js';
 import { ConcurrencyGate, FunctionPool, QueueTimeoutError, ThrottledError, type PoolEvent, type PoolOptions } from '../src/runtime/pool.js';
 import { StartLimiter } from '../src/runtime/start-limiter.js';
-import { DEFAULT_ASYNC_CONFIG, type FunctionSpec } from '../src/model.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_ASYNC_CONFIG, TRACE_PARENT_HEADER, type FunctionSpec } from '../src/model.js';
 
 // A backend whose instances are plain objects: the pool's bookkeeping without processes.
 class FakeBackend implements Backend {
@@ -14,7 +15,9 @@ class FakeBackend implements Backend {
   startMs = 1;
   running = 0;
   mostAtOnce = 0;
-  async start(_req: InstanceRequest): Promise<InstanceHandle> {
+  requests: InstanceRequest[] = [];
+  async start(req: InstanceRequest): Promise<InstanceHandle> {
+    this.requests.push(req);
     this.running++;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
     await new Promise((r) => setTimeout(r, this.startMs)).finally(() => this.running--);
@@ -457,5 +460,29 @@ describe('FunctionPool sessions at their limits', () => {
     expect(backend.started).toHaveLength(1);
     // The first session's requests still go through.
     (await pool.acquire({ id: 'first', create: true })).release();
+  });
+
+  it("marks a call through an instance's own service door with the invocation it runs, when it runs one", async () => {
+    const seen: (string | string[] | undefined)[] = [];
+    const listener = (req: IncomingMessage) => seen.push(req.headers[TRACE_PARENT_HEADER]);
+    const { backend, pool } = setup(10, 60_000, { instanceConcurrency: 2 }, { instanceServices: () => [{ name: 'oss', envVar: 'X', listener }] });
+    const call = (headers: Record<string, string> = {}) => backend.requests[0]!.services![0]!.listener({ headers } as IncomingMessage, {} as ServerResponse);
+    const first = await pool.acquire();
+    first.serves('req-1');
+    call();
+    // The agent's own mark wins (it knows which of several requests calls).
+    call({ [TRACE_PARENT_HEADER]: 'req-agent' });
+    const second = await pool.acquire();
+    expect(second.instance).toBe(first.instance);
+    second.serves('req-2');
+    // Two requests at once: whose call it is cannot be told at the door.
+    call();
+    // The one still running.
+    second.release();
+    call();
+    first.release();
+    // Idle: nobody's.
+    call();
+    expect(seen).toEqual(['req-1', 'req-agent', undefined, 'req-1', undefined]);
   });
 });

@@ -33,6 +33,8 @@ export class Instance {
   readonly sessions = new Set<string>();
   /** Requests that may begin a session here (MCP initialize, an SSE stream), holding a session's room until they do or end. */
   reservedSessions = 0;
+  /** The invocations it runs now, by request ID (see soleRequest). */
+  readonly requests: string[] = [];
   private active = 0;
   private retiring = false;
   private gone = false;
@@ -80,6 +82,14 @@ export class Instance {
   /** Requests running on it now. */
   get busySlots(): number {
     return this.active;
+  }
+
+  /**
+   * The request it runs, when it runs exactly one: a call that reaches fc-local's services through
+   * this instance's own door (its socket) belongs to that invocation.
+   */
+  soleRequest(): string | undefined {
+    return this.active === 1 && this.requests.length === 1 ? this.requests[0] : undefined;
   }
 
   /** Whether it can take one more request, with `slots` requests at once at most. */

@@ -261,6 +261,7 @@ export class Invoker {
       try {
         lease = await this.pools.pool(fn).acquire(session?.claim);
         waitedMs = performance.now() - asked;
+        lease.serves(requestId);
         session?.leased?.(lease);
       } catch (err) {
         if (err instanceof InstanceStartError || err instanceof UnsupportedRuntimeError) {

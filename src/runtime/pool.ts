@@ -1,5 +1,6 @@
+import type { RequestListener } from 'node:http';
 import type { FunctionSpec } from '../model.js';
-import { fnKey } from '../model.js';
+import { fnKey, TRACE_PARENT_HEADER } from '../model.js';
 import type { Backend, InstanceHandle, InstanceService, LogStream } from './backend.js';
 import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
@@ -89,6 +90,8 @@ export interface Lease {
    * session affinity.
    */
   bindSession(id: string): boolean;
+  /** Names the invocation this lease runs (until it is released): traces attribute the instance's calls to it. */
+  serves(requestId: string): void;
   /** Gives the slot back; `discard` stops the instance (timed out, broken, or stale). */
   release(opts?: { discard?: boolean }): void;
 }
@@ -720,6 +723,9 @@ export class FunctionPool {
     const watch = debug ? this.announceDebugger(spec) : undefined;
     // Code that needs building first (TypeScript): built before the instance starts, once per change.
     const compiledDir = await this.opts.prepare?.(spec);
+    // The services this instance reaches through doors of its own: a call through them is its invocation's child.
+    let owner: Instance | undefined;
+    const services = this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, () => owner) }));
     const handle = await this.backend.start({
       fn: spec,
       region: this.opts.region,
@@ -727,10 +733,10 @@ export class FunctionPool {
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
       ...(watch ? { onBootLine: watch } : {}),
       ...(this.opts.instanceEnv ? { env: this.opts.instanceEnv() } : {}),
-      ...(this.opts.instanceServices ? { services: this.opts.instanceServices() } : {}),
+      ...(services ? { services } : {}),
       ...(compiledDir ? { compiledDir } : {}),
     });
-    return this.register(handle, spec, t0);
+    return (owner = this.register(handle, spec, t0));
   }
 
   /**
@@ -779,6 +785,7 @@ export class FunctionPool {
     const cold = inst.leases === 0 && !inst.warmed;
     inst.take();
     let released = false;
+    let serving: string | undefined;
     const table = this.sessionTable;
     let session = w?.bindTo;
     // A beginning session holds a room on its instance until it is bound (now, or by the answer) or the request ends.
@@ -815,9 +822,15 @@ export class FunctionPool {
         unreserve();
         return true;
       },
+      serves: (requestId: string) => {
+        if (released || serving !== undefined) return;
+        serving = requestId;
+        inst.requests.push(requestId);
+      },
       release: (opts) => {
         if (released) return;
         released = true;
+        if (serving !== undefined) inst.requests.splice(inst.requests.indexOf(serving), 1);
         unreserve();
         if (session) {
           session.inFlight--;
@@ -919,4 +932,19 @@ export class PoolSet {
     await Promise.all(this.all().map((p) => p.close()));
     await this.backend.close();
   }
+}
+
+/**
+ * A service's listener for one instance: a request that carries no trace mark of its own (an
+ * agent marks its calls where it can tell which invocation makes them) gets the invocation the
+ * instance runs, when it runs exactly one, whatever the function's language.
+ */
+function markedBy(listener: RequestListener, owner: () => Instance | undefined): RequestListener {
+  return (req, res) => {
+    if (req.headers[TRACE_PARENT_HEADER] === undefined) {
+      const id = owner()?.soleRequest();
+      if (id) req.headers[TRACE_PARENT_HEADER] = id;
+    }
+    listener(req, res);
+  };
 }
