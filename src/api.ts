@@ -3,7 +3,7 @@ import type { FinishedInvocation, InvocationFilter } from './emulator/invocation
 import path from 'node:path';
 import { allFunctions, fc3Name, findFunction, fnKey, functionUrl, type FunctionSpec, type Template } from './model.js';
 import { formatError, type TemplateError as TemplateProblem } from './template/source.js';
-import { ManualClock, type Clock } from './runtime/clock.js';
+import { ManualClock, parseDuration, type Clock } from './runtime/clock.js';
 
 // fc-local as a library, for users' test suites: start an emulator on a template, call its
 // functions, fire events, read logs, stop it. The CLI's `start` and `invoke` run the same core
@@ -36,6 +36,11 @@ export interface StartOptions {
   clock?: 'real' | 'manual';
   /** Keep nothing: OSS objects, the async journal and history in a temporary folder, removed at stop. */
   ephemeral?: boolean;
+  /**
+   * A warm restart (Docker backend): at stop, idle containers stay running this long (ms, or
+   * `30s`, `10m`) for the next emulator of the same code to take over; then they are removed.
+   */
+  keepWarm?: string | number;
 }
 
 /** The emulator's state: the local OSS's objects, queued and finished async work, the workbench's history. */
@@ -187,6 +192,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     warm: options.warm ?? 0,
     watch: options.watch ?? false,
     ...(options.ephemeral ? { ephemeral: true } : {}),
+    ...(options.keepWarm !== undefined ? { keepWarmMs: parseDuration(options.keepWarm) } : {}),
   });
 
   // This handle's cursor in the feed of finished invocations: from the start on.

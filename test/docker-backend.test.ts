@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { dockerReady, RUNTIME_IMAGE } from './helpers/docker.js';
@@ -111,6 +111,79 @@ describe.runIf(ready)('Docker backend housekeeping', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/image 127\.0\.0\.1:9\/fc-local\/missing:0 is not present and could not be pulled/);
     expect(r.stderr).toMatch(/--image NAME, FC_LOCAL_IMAGE=NAME, or .*fc-local\.json/);
+  });
+});
+
+describe.runIf(ready)('a warm restart (--keep-warm)', () => {
+  const docker = new Docker();
+  // A copy of its own: another run of the same code would be entitled to take its containers over.
+  let dir: string;
+  let tpl: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fc-local-keep-warm-'));
+    cpSync('fixtures/nodejs', dir, { recursive: true });
+    // The code dir itself is mounted: the function's user reads it.
+    chmodSync(dir, 0o755);
+    tpl = path.join(dir, 'fc.yml');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const counters = () => docker.listContainers({ all: true, filters: { label: ['fc-local=1', 'fc-local.function=node-svc/counter'] } }).then((l) => l.filter((c) => JSON.stringify(c.Mounts).includes(dir)));
+  const count = async (srv: RunningServer) => (await (await fetch(`${srv.base}/2016-08-15/services/node-svc/functions/counter/invocations`, { method: 'POST' })).json()) as { invocations: number; instance: string };
+
+  it('leaves idle containers running at a clean exit; the next start of the same code answers its first request from one of them, warm', async () => {
+    const first = await startServer(['-t', tpl, '--no-auth', '--keep-warm', '2m', ...DOCKER]);
+    const before = await count(first);
+    expect(before.invocations).toBe(1);
+    expect((await first.stop()).exitCode).toBe(0);
+    const [parked] = await counters();
+    expect(parked?.State).toBe('running');
+    expect(parked?.Names[0]).toMatch(/^\/fc-local-parked-\d+-/);
+
+    const second = await startServer(['-t', tpl, '--no-auth', ...DOCKER]);
+    try {
+      expect(second.output()).toMatch(/warm restart: took over 1 x node-svc\/counter from the last run/);
+      // The same instance, its memory intact: no container was created for it.
+      const after = await count(second);
+      expect(after).toMatchObject({ instance: before.instance, invocations: 2 });
+      expect((await counters()).map((c) => c.Id)).toEqual([parked!.Id]);
+      const [rec] = (await (await fetch(`${second.base}/_fc-local/api/invocations?function=node-svc/counter&limit=1`)).json()) as { coldStart: boolean }[];
+      expect(rec?.coldStart).toBe(false);
+    } finally {
+      await second.stop();
+    }
+    // Without --keep-warm the taken-over container goes with the run.
+    expect(await counters()).toEqual([]);
+  });
+
+  it('removes a parked container made for other code instead of taking it over, and one nobody took when its time is up', async () => {
+    const first = await startServer(['-t', tpl, '--no-auth', '--keep-warm', '2m', ...DOCKER]);
+    const before = await count(first);
+    await first.stop();
+    const [stale] = await counters();
+    expect(stale).toBeDefined();
+    // The code changes while nothing runs.
+    writeFileSync(path.join(dir, 'index.js'), `${readFileSync(path.join(dir, 'index.js'), 'utf8')}\n// changed\n`);
+    const second = await startServer(['-t', tpl, '--no-auth', '--keep-warm', '1s', ...DOCKER]);
+    try {
+      expect(second.output()).not.toMatch(/warm restart/);
+      await expect(docker.getContainer(stale!.Id).inspect()).rejects.toThrow();
+      const fresh = await count(second);
+      expect(fresh.instance).not.toBe(before.instance);
+      expect(fresh.invocations).toBe(1);
+    } finally {
+      await second.stop();
+    }
+    // Parked for a second: fc-local's guardian removes it then, though no fc-local runs.
+    const [left] = await counters();
+    expect(left?.Names[0]).toMatch(/^\/fc-local-parked-/);
+    for (;;) {
+      const gone = await docker
+        .getContainer(left!.Id)
+        .inspect()
+        .then(() => false, () => true);
+      if (gone) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
 

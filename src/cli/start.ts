@@ -5,6 +5,7 @@ import type { DebugTarget } from '../runtime/debug.js';
 import { ProjectConfigError } from '../util.js';
 import type { ServeOptions } from '../emulator/emulator.js';
 import { UsageError } from './errors.js';
+import { parseDuration } from '../runtime/clock.js';
 import { lineWriter } from './line-writer.js';
 import { functionConsole } from './console-budget.js';
 import { addDebugOptions, type DebugFlags } from './debug.js';
@@ -23,6 +24,7 @@ interface StartOptions extends DebugFlags {
   auth: boolean;
   concurrency: string;
   standby: string;
+  keepWarm?: string | true;
   idleTimeout: string;
   buildTimeout: string;
   asyncBackoff: string;
@@ -61,6 +63,7 @@ export function registerStart(program: Command): void {
     .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
     .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--standby <n>', 'keep n idle instances of a function beyond its traffic once it has scaled out, so that the next scale-out is warm', '0')
+    .option('--keep-warm [duration]', 'Docker backend: at a clean exit leave idle containers running this long (default 10m) for the next fc-local start of the same code to take over warm; removed after it')
     .option('--oss-dir <dir>', 'folder with one folder per OSS bucket (default: .fc-local/oss beside the template)')
     .option('--oss-port <port>', "the local OSS's own port (path-style requests; default: any free one)", '0')
     .option('--oss <where>', 'local: functions reach the local OSS by OSS\'s host names; remote: the real OSS', 'local')
@@ -159,7 +162,7 @@ function openBrowser(url: string): void {
 }
 
 function notePoolEvent(e: PoolEvent, note: (l: string) => void): void {
-  if (e.type === 'started') note(`${fnKey(e.fn)}: instance started in ${e.instance.startedMs} ms`);
+  if (e.type === 'started') note(e.adopted ? `${fnKey(e.fn)}: instance taken over from the last run` : `${fnKey(e.fn)}: instance started in ${e.instance.startedMs} ms`);
   else if (e.type === 'stopped' && e.why === 'idle') note(`${fnKey(e.fn)}: idle instance stopped`);
   else if (e.type === 'exited') note(`${fnKey(e.fn)}: instance exited (${e.signal ?? `code ${e.code}`}); the next request starts another`);
   // Stopped by fc-local before its end was seen (a container's exit reaches us through the engine).
@@ -192,7 +195,16 @@ function serveOptions(opts: StartOptions): ServeOptions {
   const asyncConcurrency = num('async-concurrency', opts.asyncConcurrency, (n) => whole(n) && n >= 1, 'a positive whole number');
   const warm = num('warm', opts.warm, (n) => whole(n) && n >= 0, 'a whole number');
   num('standby', opts.standby, (n) => whole(n) && n >= 0, 'a whole number');
-  return { port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench, ...(opts.ephemeral ? { ephemeral: true } : {}) };
+  let keepWarmMs: number | undefined;
+  if (opts.keepWarm !== undefined) {
+    try {
+      keepWarmMs = parseDuration(opts.keepWarm === true ? '10m' : opts.keepWarm);
+    } catch (err) {
+      throw new UsageError(`--keep-warm ${(err as Error).message}`);
+    }
+  }
+  return {
+    ...(keepWarmMs ? { keepWarmMs } : {}), port, host: opts.host, auth: opts.auth, asyncBackoffMs: backoff, asyncConcurrency, stateDir: opts.stateDir, ossDir: opts.ossDir, ossPort: num('oss-port', opts.ossPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'), oss: ossWhere(opts.oss), logDir: opts.logDir, warm, watch: opts.watch, workbench: opts.workbench, ...(opts.ephemeral ? { ephemeral: true } : {}) };
 }
 
 /** Ctrl-C drains (see Emulator.stop); a second Ctrl-C stops at once. */

@@ -77,6 +77,12 @@ export interface ServeOptions {
   workbench?: boolean;
   /** Keep nothing: the state (OSS, async journal, history, logstores) in a temporary folder removed at stop. */
   ephemeral?: boolean;
+  /**
+   * A warm restart: at a clean stop, idle instances stay running this long (ms) for the next run
+   * of the same code to take over (Docker backend); off by default, as nothing of fc-local's
+   * outlives it otherwise.
+   */
+  keepWarmMs?: number;
 }
 
 export class ListenError extends Error {}
@@ -93,6 +99,7 @@ export class Emulator {
   /** The workbench's token when the bind is wider than loopback. */
   workbenchToken?: string;
   private draining = false;
+  private keepWarmMs?: number;
   baseUrl = '';
   /** The local OSS's endpoint (path style), once serving. */
   ossEndpoint = '';
@@ -396,13 +403,6 @@ export class Emulator {
         await Promise.all(allFunctions(tpl).filter((f) => images.specOf(f)).map((f) => images.build(f)));
       }
     }
-    // --warm for every function; provisionConfig.target for its function, whichever is more.
-    // The debugged function starts at its first request: warming it would wait for the debugger.
-    const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0 && fnKey(f) !== this.opts.debug?.fn);
-    if (toWarm.length) {
-      note(`warming ${toWarm.map((f) => `${Math.max(o.warm, f.provisioned)} x ${fnKey(f)}`).join(', ')} ...`);
-      await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
-    }
     const now = new Date().toISOString();
     const workbench = o.workbench === false ? undefined : await this.startWorkbench(o, events, ossBrowser(ossStore, ossWrote));
     const { EmulatorState } = await import('./state.js');
@@ -473,6 +473,21 @@ export class Emulator {
     if (this.opts.backend.name === 'process') this.instanceEnv = { ...this.instanceEnv, FC_LOCAL_FC_ENDPOINT: this.baseUrl };
     else this.instanceServices = [...this.instanceServices, { name: 'fc', envVar: 'FC_LOCAL_FC_SOCKET', listener: handler }];
 
+    // Instances start once fc-local's services are there to tell them of (the OSS's socket or port).
+    // A warm restart: instances the last run left for this one (--keep-warm) serve first.
+    const adopted = await this.executor.pools.adoptParked(allFunctions(tpl).filter((f) => fnKey(f) !== this.opts.debug?.fn));
+    if (adopted.size) note(`warm restart: took over ${[...adopted].map(([fn, n]) => `${n} x ${fn}`).join(', ')} from the last run`);
+    this.keepWarmMs = o.keepWarmMs;
+    if (o.keepWarmMs && (!this.opts.backend.park || (this.opts.backend as Partial<DockerBackend>).remote)) {
+      note(`--keep-warm: only the Docker backend on an engine of this machine keeps instances past exit; here they end with fc-local`);
+    }
+    // --warm for every function; provisionConfig.target for its function, whichever is more.
+    // The debugged function starts at its first request: warming it would wait for the debugger.
+    const toWarm = allFunctions(tpl).filter((f) => Math.max(o.warm, f.provisioned) > 0 && fnKey(f) !== this.opts.debug?.fn);
+    if (toWarm.length) {
+      note(`warming ${toWarm.map((f) => `${Math.max(o.warm, f.provisioned)} x ${fnKey(f)}`).join(', ')} ...`);
+      await Promise.all(toWarm.map((f) => this.executor.pools.pool(f).warm(Math.max(o.warm, f.provisioned)).catch((err: Error) => note(`could not warm ${fnKey(f)}: ${err.message}`))));
+    }
     await events.apply(tpl);
     this.store.subscribe((t) => events.apply(t));
     // Checksums for X-Fc-Code-Checksum, computed in the background before the first request.
@@ -519,7 +534,7 @@ export class Emulator {
       clearInterval(closer);
     }
     server?.closeAllConnections();
-    await this.executor.close();
+    await this.executor.close(this.keepWarmMs ? Date.now() + this.keepWarmMs : undefined);
     if (this.ephemeralRoot) rmSync(this.ephemeralRoot, { recursive: true, force: true });
   }
 }

@@ -93,12 +93,27 @@ export interface Backend {
   restartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): Promise<boolean>;
   /** Whether restartInPlace can restart this instance for this change (false: it must be replaced). */
   canRestartInPlace?(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): boolean;
+  /**
+   * Leaves an idle instance running past this run, until `until` (epoch ms), for the next run to
+   * adopt (--keep-warm); false when this one cannot be kept (it is then stopped as usual).
+   */
+  park?(handle: InstanceHandle, initialized: boolean, until: number): Promise<boolean>;
+  /** The instances an earlier run parked that are what a start for `req` would make now, claimed for this run. */
+  parkedFor?(req: InstanceRequest): Promise<ParkedInstance[]>;
   /** Told before the pools stop their instances at shutdown: close() comes next and cleans up for all. */
   closing?(): void;
   /** What the banner should say of these functions on this backend (e.g. which image runs them). */
   notes?(fns: FunctionSpec[]): Promise<string[]>;
   /** Stops everything this backend started. */
   close(): Promise<void>;
+}
+
+/** A running instance of an earlier run, ready to be taken over. */
+export interface ParkedInstance {
+  /** Its initializer has run: its next request is warm. */
+  initialized: boolean;
+  /** Takes it over, serving `services` to it as a start would; rejects when it no longer answers (it is then removed). */
+  take(services?: InstanceService[]): Promise<InstanceHandle>;
 }
 
 /** An instance could not be started (missing interpreter, never listened, crashed at boot). */

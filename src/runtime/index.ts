@@ -32,7 +32,8 @@ export interface ExecutorOptions {
 export interface Executor {
   pools: PoolSet;
   invoker: Invoker;
-  close(): Promise<void>;
+  /** Stops every instance; with `parkUntil` (epoch ms, --keep-warm) idle ones stay for the next run until then. */
+  close(parkUntil?: number): Promise<void>;
 }
 
 /** Pools over a backend and the invoker that uses them: the execution half of an emulator. */
@@ -60,5 +61,5 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   });
   // preStop before any instance stops: the pools ask the invoker, which speaks to instances.
   pools.setBeforeStop((inst, fn) => invoker.runHook(inst, fn, 'preStop'));
-  return { pools, invoker, close: () => pools.close() };
+  return { pools, invoker, close: (parkUntil) => pools.close(parkUntil) };
 }

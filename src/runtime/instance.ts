@@ -154,6 +154,16 @@ export class Instance {
    * (concurrent first requests wait for the same run). A failed run is not retried: the caller
    * discards the instance, as FC does.
    */
+  /** Whether its initializer has run (or been asked to: a request that began it is running it). */
+  get initialized(): boolean {
+    return this.init !== undefined;
+  }
+
+  /** Taken over already initialized (a warm restart): no initializer runs again. */
+  markInitialized(): void {
+    this.init = Promise.resolve(undefined);
+  }
+
   initializeOnce<T>(initialize: () => Promise<T>): Promise<T> {
     this.init ??= initialize();
     return this.init as Promise<T>;

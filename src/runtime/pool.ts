@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import type { FunctionSpec } from '../model.js';
 import { fnKey, TRACE_PARENT_HEADER } from '../model.js';
-import type { Backend, InstanceHandle, InstanceService, LogStream } from './backend.js';
+import type { Backend, InstanceHandle, InstanceRequest, InstanceService, LogStream } from './backend.js';
 import { Instance } from './instance.js';
 import { onDebuggerListening, type DebugTarget } from './debug.js';
 import { StartLimiter } from './start-limiter.js';
@@ -100,7 +100,8 @@ export type PoolEvent =
   | { type: 'starting'; fn: FunctionSpec; debugPort?: number }
   /** The debugger of a starting instance accepts clients (custom bootstraps: at 'starting'). */
   | { type: 'debugger-listening'; fn: FunctionSpec; debugPort: number }
-  | { type: 'started'; fn: FunctionSpec; instance: Instance }
+  /** `adopted`: taken over from an earlier run (a warm restart), not started. */
+  | { type: 'started'; fn: FunctionSpec; instance: Instance; adopted?: boolean }
   | { type: 'restarted'; fn: FunctionSpec; instance: Instance }
   | { type: 'stopped'; fn: FunctionSpec; instance: Instance; why: StopReason }
   | { type: 'exited'; fn: FunctionSpec; instance: Instance; code: number | null; signal: string | null };
@@ -639,14 +640,73 @@ export class FunctionPool {
     return true;
   }
 
-  async close(): Promise<void> {
+  /** Stops its instances; with `parkUntil` (--keep-warm) the idle ones that have served are left running for the next run instead. */
+  async close(parkUntil?: number): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new Error(`function ${fnKey(this.spec)} is no longer served`));
     }
     this.changed();
-    await Promise.all([...this.instanceSet].map((i) => this.stop(i, 'closed')));
+    await Promise.all(
+      [...this.instanceSet].map(async (i) => {
+        if (parkUntil !== undefined && (await this.park(i, parkUntil))) return;
+        await this.stop(i, 'closed');
+      }),
+    );
+  }
+
+  /** Leaves an idle instance of the current code running for the next run (no preStop: it is not stopped). */
+  private async park(inst: Instance, until: number): Promise<boolean> {
+    const park = this.backend.park;
+    if (!park || this.debugging || inst.state !== 'idle' || inst.spec !== this.spec || inst.served === 0 || inst.sessions.size > 0) return false;
+    if (!(await park.call(this.backend, inst.handle, inst.initialized, until))) return false;
+    if (!inst.end()) return false;
+    this.instanceSet.delete(inst);
+    this.changed();
+    return true;
+  }
+
+  /**
+   * Takes over the instances an earlier run parked for this function (a warm restart): they serve
+   * as warm instances, their initializer already run. Resolves with how many.
+   */
+  async adoptParked(): Promise<number> {
+    if (!this.backend.parkedFor || this.debugging) return 0;
+    const spec = this.spec;
+    const found = await this.backend.parkedFor(this.request(spec, this.opts.instanceServices?.()));
+    let adopted = 0;
+    await Promise.all(
+      found.map(async (p) => {
+        const t0 = Date.now();
+        let owner: Instance | undefined;
+        const services = this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, () => owner) }));
+        this.starting++;
+        try {
+          const inst = (owner = this.register(await p.take(services), spec, t0, true));
+          inst.warmed = true;
+          if (p.initialized) inst.markInitialized();
+          adopted++;
+        } catch {
+          // It no longer answered: it was removed, a request starts a fresh one.
+        } finally {
+          this.starting--;
+          this.changed();
+        }
+      }),
+    );
+    return adopted;
+  }
+
+  /** What a start of `spec` asks the backend for (without a debugger or compiled code). */
+  private request(spec: FunctionSpec, services: InstanceService[] | undefined): InstanceRequest {
+    return {
+      fn: spec,
+      region: this.opts.region,
+      accountId: this.opts.accountId,
+      ...(this.opts.instanceEnv ? { env: this.opts.instanceEnv() } : {}),
+      ...(services ? { services } : {}),
+    };
   }
 
   private pickIdle(): Instance | undefined {
@@ -727,13 +787,9 @@ export class FunctionPool {
     let owner: Instance | undefined;
     const services = this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, () => owner) }));
     const handle = await this.backend.start({
-      fn: spec,
-      region: this.opts.region,
-      accountId: this.opts.accountId,
+      ...this.request(spec, services),
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
       ...(watch ? { onBootLine: watch } : {}),
-      ...(this.opts.instanceEnv ? { env: this.opts.instanceEnv() } : {}),
-      ...(services ? { services } : {}),
       ...(compiledDir ? { compiledDir } : {}),
     });
     return (owner = this.register(handle, spec, t0));
@@ -753,7 +809,7 @@ export class FunctionPool {
     return watch;
   }
 
-  private register(handle: InstanceHandle, spec: FunctionSpec, t0: number): Instance {
+  private register(handle: InstanceHandle, spec: FunctionSpec, t0: number, adopted = false): Instance {
     const inst = new Instance(handle, Date.now() - t0);
     inst.now = this.now;
     inst.lastUsed = this.now();
@@ -772,7 +828,7 @@ export class FunctionPool {
       this.changed();
       this.opts.onEvent?.({ type: 'exited', fn: spec, instance: inst, code: exit.code, signal: exit.signal });
     });
-    this.opts.onEvent?.({ type: 'started', fn: spec, instance: inst });
+    this.opts.onEvent?.({ type: 'started', fn: spec, instance: inst, ...(adopted ? { adopted } : {}) });
     if (this.closed) {
       void this.stop(inst, 'closed');
       throw new Error(`function ${fnKey(spec)} is no longer served`);
@@ -926,11 +982,25 @@ export class PoolSet {
     await pool?.close();
   }
 
-  async close(): Promise<void> {
+  /** Stops every instance; with `parkUntil` (epoch ms, --keep-warm) idle ones stay for the next run until then. */
+  async close(parkUntil?: number): Promise<void> {
     clearInterval(this.reaper);
     this.backend.closing?.();
-    await Promise.all(this.all().map((p) => p.close()));
+    await Promise.all(this.all().map((p) => p.close(parkUntil)));
     await this.backend.close();
+  }
+
+  /** Takes over what an earlier run parked for these functions (a warm restart); resolves with how many per function key. */
+  async adoptParked(fns: FunctionSpec[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (!this.backend.parkedFor) return counts;
+    await Promise.all(
+      fns.map(async (fn) => {
+        const n = await this.pool(fn).adoptParked().catch(() => 0);
+        if (n) counts.set(fnKey(fn), n);
+      }),
+    );
+    return counts;
   }
 }
 

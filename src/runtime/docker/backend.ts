@@ -3,15 +3,16 @@ import http from 'node:http';
 import { fnKey, isContainer, runtimeFamily, type ContainerSpec, type FunctionSpec } from '../../model.js';
 import { delay } from '../../util.js';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { PassThrough } from 'node:stream';
 import { AGENTS_DIR, agentLaunch, nodeBuiltinPackages, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, instanceVariables, layerDirs, layerPaths, NODE_BUILTINS_DIR } from '../agents.js';
 import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
-import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService } from '../backend.js';
-import { awaitReady, startLimitMs, LineHub } from '../instance-io.js';
+import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService, type ParkedInstance } from '../backend.js';
+import { forget, nameInfo, ownedName, PARK_DIR, parkedName, parkedSocketDir, readRecord, recordFile, warmKey, writeRecord, type ParkRecord } from './parking.js';
+import { awaitReady, startLimitMs, LineHub, waitForHttp } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
@@ -198,6 +199,51 @@ export class DockerBackend implements Backend {
     if (runtimeFamily(fn.runtime) === 'not-emulated') agentLaunch(req, { agentsDir: '', codeDir: '', nodeBuiltinsDir: '' }, 0, '');
     // The name it runs under: behind the registry prefix, or fc-local's offline image in place of a default one that cannot be had.
     const image = await this.ensureImage(await this.imageOf(fn), isDefaultImage(fn.runtime, this.opts.images));
+    // Our agents also listen on a Unix socket in a folder of their own on this machine: the
+    // gateway reaches them without the engine's port proxy (where the engine shares this
+    // machine's file system; otherwise it uses the published port). The Node agent speaks
+    // fc-local's channel there, the others HTTP.
+    const socketDir = supervised(fn) && !this.copies ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
+    const { options, port, launch, codeSource } = await this.runtimeContainer(req, image, socketDir);
+    // fc-local's services (the local OSS) on sockets beside the agent's: a container's loopback is its own.
+    const services = socketDir ? await serveInFolder(socketDir, req.services ?? []) : { close: () => undefined };
+    const container = await this.docker.createContainer(options);
+    const instance = new ContainerInstance(container, this, port, codeSource, req.debug !== undefined, socketDir ? { dir: socketDir, channel: launch.speaksChannel === true } : undefined, options);
+    this.live.add(instance);
+    instance.closeServices = services.close;
+    void instance.exited.then(() => {
+      this.live.delete(instance);
+      instance.closeServices();
+    });
+    const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
+    // Under a debugger the instance waits for the developer to attach, however long.
+    const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
+    try {
+      await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
+    } catch (err) {
+      // An image without the runtime's language: say which image, runtime and program.
+      const output = err instanceof InstanceStartError ? (err.output ?? '') : '';
+      const program = path.basename(launch.command);
+      if (launch.printsMarkers && new RegExp(`(^|[\\s:/])${program.replace(/[.]/g, '\\.')}: (not found|No such file)`, 'm').test(output)) {
+        throw new InstanceStartError(
+          `the image ${image} has no ${program} for the ${fn.runtime} runtime of ${fnKey(fn)} (looked for \`${launch.command}\` on the image's PATH): ` +
+            'name an image that has it (--image, fc-local.json "images"), or use fc-local\'s offline image (fc-local image build)',
+          output,
+        );
+      }
+      throw err;
+    }
+    await instance.useSocketIfReachable();
+    return instance;
+  }
+
+  /**
+   * What a container of one of our runtimes is made from: everything in it follows from the
+   * request, the image and the socket folder, so that a parked container can be told to be the
+   * same as a new one would be (warm restart).
+   */
+  private async runtimeContainer(req: InstanceRequest, image: string, socketDir: string | undefined): Promise<{ options: Docker.ContainerCreateOptions; port: number; launch: ReturnType<typeof agentLaunch>; codeSource: string }> {
+    const { fn } = req;
     // A jar codeUri is a file: it goes inside /code, as FC unpacks code into one folder.
     const code = codeLocation(fn.codeUri);
     const codeFile = code.file ? `/code/${path.basename(code.file)}` : undefined;
@@ -214,25 +260,19 @@ export class DockerBackend implements Backend {
     const debuggerDir = req.debug?.debuggerPath ? DEBUGGER_IN_CONTAINER : undefined;
     const compiledDir = req.compiledDir ? COMPILED_IN_CONTAINER : undefined;
     const launch = agentLaunch(req, { agentsDir: AGENTS_IN_CONTAINER, codeDir: '/code', codeFile, nodeBuiltinsDir: BUILTINS_IN_CONTAINER, debuggerDir, compiledDir }, port, '0.0.0.0');
-    // Our agents also listen on a Unix socket in a folder of their own on this machine: the
-    // gateway reaches them without the engine's port proxy (where the engine shares this
-    // machine's file system; otherwise it uses the published port). The Node agent speaks
-    // fc-local's channel there, the others HTTP.
-    const socketDir = supervised(fn) && !this.copies ? this.sockets.create('anyone', CHANNEL_SOCKET) : undefined;
     const socketVar = launch.speaksChannel ? CHANNEL_VAR : 'FC_LOCAL_SOCKET';
-    // fc-local's services (the local OSS) on sockets beside the agent's: a container's loopback is its own.
-    const services = socketDir ? await serveInFolder(socketDir, req.services ?? []) : { env: {}, close: () => undefined };
+    const servicesEnv = socketDir ? servicesVariables(req.services ?? []) : {};
     // A debugger attaches on the same port number on the host, which is loopback only as well.
     const debugPort = req.debug ? { [`${req.debug.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(req.debug.port) }] } : {};
     const mb = 1024 * 1024;
-    const container = await this.docker.createContainer({
+    const options: Docker.ContainerCreateOptions = {
       Image: image,
       // Our agents run under the supervisor (hot reload restarts them in place); a custom
       // bootstrap is the container's own first process, as in FC.
       Cmd: supervised(fn) ? ['/bin/sh', `${AGENTS_IN_CONTAINER}/supervisor.sh`, launch.command, ...launch.args] : [launch.command, ...launch.args],
       // FC's own images start FC's runtime: ours runs instead.
       ...(isFcImage(image) ? { Entrypoint: [''] } : {}),
-      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...services.env, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
+      Env: Object.entries({ TZ: 'UTC', HOME: '/tmp', LANG: 'C.UTF-8', ...layerPaths(layersIn), ...launch.env, ...servicesEnv, ...(socketDir ? { [socketVar]: `${SOCKET_IN_CONTAINER}/${CHANNEL_SOCKET}` } : {}) }).map(
         ([k, v]) => `${k}=${v}`,
       ),
       User: USER,
@@ -268,33 +308,8 @@ export class DockerBackend implements Backend {
         PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }], ...debugPort },
         LogConfig: { Type: 'none', Config: {} },
       },
-    });
-    const instance = new ContainerInstance(container, this, port, code.file ?? code.dir, req.debug !== undefined, socketDir ? { dir: socketDir, channel: launch.speaksChannel === true } : undefined);
-    this.live.add(instance);
-    void instance.exited.then(() => {
-      this.live.delete(instance);
-      services.close();
-    });
-    const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
-    // Under a debugger the instance waits for the developer to attach, however long.
-    const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
-    try {
-      await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
-    } catch (err) {
-      // An image without the runtime's language: say which image, runtime and program.
-      const output = err instanceof InstanceStartError ? (err.output ?? '') : '';
-      const program = path.basename(launch.command);
-      if (launch.printsMarkers && new RegExp(`(^|[\\s:/])${program.replace(/[.]/g, '\\.')}: (not found|No such file)`, 'm').test(output)) {
-        throw new InstanceStartError(
-          `the image ${image} has no ${program} for the ${fn.runtime} runtime of ${fnKey(fn)} (looked for \`${launch.command}\` on the image's PATH): ` +
-            'name an image that has it (--image, fc-local.json "images"), or use fc-local\'s offline image (fc-local image build)',
-          output,
-        );
-      }
-      throw err;
-    }
-    await instance.useSocketIfReachable();
-    return instance;
+    };
+    return { options, port, launch, codeSource: code.file ?? code.dir };
   }
 
   /**
@@ -320,29 +335,9 @@ export class DockerBackend implements Backend {
         chmodSync(m.hostDir, 0o777);
       }
     }
-    const mb = 1024 * 1024;
-    const container = await this.docker.createContainer({
-      Image: c.image,
-      ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
-      ...(c.command ? { Cmd: c.command } : {}),
-      Env: Object.entries({ TZ: 'UTC', ...instanceVariables(req, '/code', port, '0.0.0.0') }).map(([k, v]) => `${k}=${v}`),
-      ExposedPorts: { [`${port}/tcp`]: {} },
-      Labels: this.labelsOf(fn),
-      HostConfig: {
-        ...(await this.mountsOf(c.image, fn.mounts.map((m) => ({ host: m.hostDir, target: m.dir, readOnly: m.readOnly === true, what: `the mount ${m.dir}` })))),
-        Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
-        Memory: fn.memorySize * mb,
-        MemorySwap: fn.memorySize * mb,
-        PidsLimit: 1024,
-        // The user's image may run as root and drop to a user of its own; nothing more.
-        CapDrop: ['ALL'],
-        CapAdd: ['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE'],
-        SecurityOpt: ['no-new-privileges'],
-        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
-        LogConfig: { Type: 'none', Config: {} },
-      },
-    });
-    const instance = new ContainerInstance(container, this, port, c.image, false);
+    const options = await this.ownImageOptions(req);
+    const container = await this.docker.createContainer(options);
+    const instance = new ContainerInstance(container, this, port, c.image, false, undefined, options);
     this.live.add(instance);
     void instance.exited.then(() => this.live.delete(instance));
     // An image's program may take longer to come up than a runtime: the function's timeout, at least a minute.
@@ -365,6 +360,35 @@ export class DockerBackend implements Backend {
     return instance;
   }
 
+  /** What a custom container is made from (see runtimeContainer). */
+  private async ownImageOptions(req: InstanceRequest): Promise<Docker.ContainerCreateOptions> {
+    const { fn } = req;
+    const c = fn.container!;
+    const port = fn.caPort;
+    const mb = 1024 * 1024;
+    return {
+      Image: c.image,
+      ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
+      ...(c.command ? { Cmd: c.command } : {}),
+      Env: Object.entries({ TZ: 'UTC', ...instanceVariables(req, '/code', port, '0.0.0.0') }).map(([k, v]) => `${k}=${v}`),
+      ExposedPorts: { [`${port}/tcp`]: {} },
+      Labels: this.labelsOf(fn),
+      HostConfig: {
+        ...(await this.mountsOf(c.image, fn.mounts.map((m) => ({ host: m.hostDir, target: m.dir, readOnly: m.readOnly === true, what: `the mount ${m.dir}` })))),
+        Tmpfs: { '/tmp': 'rw,exec,size=512m,mode=1777' },
+        Memory: fn.memorySize * mb,
+        MemorySwap: fn.memorySize * mb,
+        PidsLimit: 1024,
+        // The user's image may run as root and drop to a user of its own; nothing more.
+        CapDrop: ['ALL'],
+        CapAdd: ['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE'],
+        SecurityOpt: ['no-new-privileges'],
+        PortBindings: { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        LogConfig: { Type: 'none', Config: {} },
+      },
+    };
+  }
+
   /** A code change restarts our agent inside its container; anything the container was made from replaces it. */
   canRestartInPlace(handle: InstanceHandle, before: FunctionSpec, after: FunctionSpec): boolean {
     // On a remote engine new code is a new copy, which a new container mounts.
@@ -379,6 +403,104 @@ export class DockerBackend implements Backend {
     return (handle as ContainerInstance).restartAgent();
   }
 
+  async park(handle: InstanceHandle, initialized: boolean, until: number): Promise<boolean> {
+    const inst = handle as ContainerInstance;
+    // Not on a remote engine (its copies go with this run), under a debugger, or with code built by this run (TypeScript).
+    if (this.copies || !this.live.has(inst) || inst.debugging || !inst.options || inst.endReason()) return false;
+    if (inst.options.HostConfig?.Binds?.some((b) => b.includes(`:${COMPILED_IN_CONTAINER}`))) return false;
+    try {
+      const info = await inst.container.inspect();
+      const key = await warmKey(inst.options, inst.socket?.dir, inst.codeSource, info.Image);
+      const name = parkedName(until);
+      await inst.container.rename({ name });
+      inst.detach();
+      this.live.delete(inst);
+      let socket = inst.socket;
+      if (socket) {
+        // Out of this run's folder, which goes at exit (the container's bind mount follows the folder).
+        mkdirSync(PARK_DIR, { recursive: true, mode: 0o700 });
+        const dir = parkedSocketDir(inst.id);
+        renameSync(socket.dir, dir);
+        socket = { ...socket, dir };
+      }
+      const record: ParkRecord = { id: inst.id, name, until, key, fn: inst.options.Labels?.[`${LABEL}.function`] ?? '', initialized, innerPort: inst.innerPort, codeSource: inst.codeSource, ...(socket ? { socket } : {}) };
+      writeRecord(record);
+      const address = await guardianAddress(this.docker);
+      if (address) guard(`park ${inst.id} ${address} ${until} ${name} ${recordFile(inst.id)} ${socket?.dir ?? '-'}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private parkedList?: Promise<Docker.ContainerInfo[]>;
+
+  async parkedFor(req: InstanceRequest): Promise<ParkedInstance[]> {
+    if (this.copies) return [];
+    const { fn } = req;
+    this.parkedList ??= this.docker.listContainers({ filters: { label: [`${LABEL}=1`, `${LABEL}.host=${os.hostname()}`], status: ['running'] } }).catch(() => []);
+    // Claimed a few seconds before its time at the latest: the guardian removes it at its time.
+    const soon = Date.now() + 5000;
+    const mine = (await this.parkedList).filter((c) => c.Labels[`${LABEL}.function`] === fnKey(fn) && (nameInfo(c.Names[0] ?? '').parkedUntil ?? 0) > soon);
+    const found: ParkedInstance[] = [];
+    for (const c of mine) {
+      const record = readRecord(c.Id);
+      if (!record || record.name !== c.Names[0]?.replace(/^\//, '')) continue;
+      const container = this.docker.getContainer(c.Id);
+      // The name is the claim: one run renames it, another run's rename of the old name fails.
+      const claimed = await this.docker
+        .getContainer(record.name)
+        .rename({ name: ownedName() })
+        .then(() => true, () => false);
+      if (!claimed) continue;
+      this.claim(container, record);
+      const image = isContainer(fn) ? fn.container!.image : await this.ensureImage(await this.imageOf(fn), isDefaultImage(fn.runtime, this.opts.images));
+      const imageId = await this.docker
+        .getImage(image)
+        .inspect()
+        .then((i) => i.Id, () => '');
+      const same = isContainer(fn) ? await this.ownImageOptions(req) : (await this.runtimeContainer(req, image, record.socket?.dir)).options;
+      if (!imageId || c.ImageID !== imageId || (await warmKey(same, record.socket?.dir, record.codeSource, imageId)) !== record.key) {
+        // Made for other code or another fc-local: of no use to anyone now.
+        await container.remove({ force: true, v: true }).catch(() => undefined);
+        forget(record);
+        continue;
+      }
+      found.push({
+        initialized: record.initialized,
+        take: async (services) => {
+          const inst = new ContainerInstance(container, this, record.innerPort, record.codeSource, false, record.socket, same);
+          this.live.add(inst);
+          if (record.socket) {
+            const served = await serveInFolder(record.socket.dir, services ?? []);
+            inst.closeServices = served.close;
+          }
+          void inst.exited.then(() => {
+            this.live.delete(inst);
+            inst.closeServices();
+          });
+          rmSync(recordFile(record.id), { force: true });
+          try {
+            await inst.resume();
+            await waitForHttp([inst.port], '127.0.0.1', 5000, () => inst.endReason());
+            await inst.useSocketIfReachable();
+          } catch (err) {
+            await inst.stop();
+            throw err;
+          }
+          return inst;
+        },
+      });
+    }
+    return found;
+  }
+
+  /** This run removes a claimed container when it ends, however it ends; its socket folder too. */
+  private claim(container: Docker.Container, record: ParkRecord): void {
+    void guardianAddress(this.docker).then((a) => a && guard(`container ${container.id} ${a}`));
+    if (record.socket) guard(`folder ${record.socket.dir}`);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.live].map((i) => i.stop()));
     this.sockets.close();
@@ -386,21 +508,24 @@ export class DockerBackend implements Backend {
   }
 }
 
-/** Serves each service on `<name>.sock` in the folder; the env names them as the container sees them. */
-async function serveInFolder(dir: string, services: InstanceService[]): Promise<{ env: Record<string, string>; close: () => void }> {
+/** Where the container finds each service's socket (by the variable the service names). */
+function servicesVariables(services: InstanceService[]): Record<string, string> {
+  return Object.fromEntries(services.map((s) => [s.envVar, `${SOCKET_IN_CONTAINER}/${s.name}.sock`]));
+}
+
+/** Serves each service on `<name>.sock` in the folder (a parked instance's stale socket replaced). */
+async function serveInFolder(dir: string, services: InstanceService[]): Promise<{ close: () => void }> {
   const servers: http.Server[] = [];
-  const env: Record<string, string> = {};
   for (const s of services) {
     const file = path.join(dir, `${s.name}.sock`);
+    rmSync(file, { force: true });
     const server = http.createServer(s.listener);
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(file, () => resolve()));
     // The function's user (not root) connects.
     chmodSync(file, 0o666);
     servers.push(server);
-    env[s.envVar] = `${SOCKET_IN_CONTAINER}/${s.name}.sock`;
   }
   return {
-    env,
     close: () => {
       for (const server of servers) {
         server.close();
@@ -477,16 +602,18 @@ class ContainerInstance implements InstanceHandle {
   private removing?: Promise<void>;
 
   constructor(
-    private readonly container: Docker.Container,
+    readonly container: Docker.Container,
     private readonly backend: DockerBackend,
     /** The port the instance listens on inside the container. */
-    private readonly innerPort: number,
+    readonly innerPort: number,
     /** The host path mounted as its code. */
     readonly codeSource: string,
     /** Its runtime waits for a debugger at each start: a restart has no time limit. */
-    private readonly debugging: boolean,
+    readonly debugging: boolean,
     /** The host folder its agent puts its Unix socket in, if any, and whether the channel or HTTP is served there. */
-    private readonly socket?: { dir: string; channel: boolean },
+    public socket?: { dir: string; channel: boolean },
+    /** What it was created from (what a warm restart compares). */
+    readonly options?: Docker.ContainerCreateOptions,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
@@ -512,9 +639,34 @@ class ContainerInstance implements InstanceHandle {
     return this.socket?.channel ? AgentChannel.reachable(file) : answersOn({ socketPath: file });
   }
 
-  /** Attaches to the output, starts the container and learns its published port. */
-  async begin(): Promise<void> {
+  /** Stops the services it reaches on its socket folder (at its exit, or when it is parked). */
+  closeServices: () => void = () => undefined;
+  /** Left running for a later run (parked): this run no longer watches it. */
+  private parked = false;
+  private output?: NodeJS.ReadableStream;
+  private readonly unwatch = new AbortController();
+
+  /**
+   * Lets go of it without stopping it (parked for a warm restart): no more output, no exit
+   * watch, its services closed; its socket folder now lives at `socketDir`.
+   */
+  detach(): void {
+    this.parked = true;
+    this.unwatch.abort();
+    (this.output as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    this.closeServices();
+  }
+
+  /** Takes over a running container (adopted from a parked run): its output from now on, its exit, its published port. */
+  async resume(): Promise<void> {
+    await this.attachOutput();
+    this.watchExit();
+    await this.learnPort();
+  }
+
+  private async attachOutput(): Promise<void> {
     const stream = await this.container.attach({ stream: true, stdout: true, stderr: true });
+    this.output = stream;
     const out = new PassThrough();
     const err = new PassThrough();
     this.backend.docker.modem.demuxStream(stream, out, err);
@@ -524,8 +676,17 @@ class ContainerInstance implements InstanceHandle {
     });
     this.lines.attach(out, 'stdout');
     this.lines.attach(err, 'stderr');
+  }
+
+  /** Attaches to the output, starts the container and learns its published port. */
+  async begin(): Promise<void> {
+    await this.attachOutput();
     await this.container.start();
     this.watchExit();
+    await this.learnPort();
+  }
+
+  private async learnPort(): Promise<void> {
     const info = await this.container.inspect();
     const binding = info.NetworkSettings.Ports?.[`${this.innerPort}/tcp`]?.[0];
     if (!binding) throw new Error('the container has no published port');
@@ -556,7 +717,7 @@ class ContainerInstance implements InstanceHandle {
   }
 
   private watchExit(): void {
-    void this.container.wait().then(
+    void this.container.wait({ abortSignal: this.unwatch.signal }).then(
       (r: { StatusCode: number }) => this.onExit(r.StatusCode),
       () => this.waitAgain(),
     );
@@ -568,7 +729,7 @@ class ContainerInstance implements InstanceHandle {
    * published port), a stopped or removed one has exited.
    */
   private async waitAgain(): Promise<void> {
-    while (!this.ended) {
+    while (!this.ended && !this.parked) {
       try {
         const info = await this.container.inspect();
         if (info.State.Running) return this.watchExit();
@@ -581,7 +742,7 @@ class ContainerInstance implements InstanceHandle {
   }
 
   private async onExit(code: number | null): Promise<void> {
-    if (this.ended) return;
+    if (this.ended || this.parked) return;
     let reason: string | undefined;
     try {
       const info = await this.container.inspect();
@@ -651,20 +812,21 @@ class ContainerInstance implements InstanceHandle {
   }
 }
 
-/**
- * If fc-local dies without cleaning up (kill -9), its guardian removes the containers labelled
- * with this session. docker-modem keeps the socket as a path or as a function that finds the
- * default one.
- */
+/** If fc-local dies without cleaning up (kill -9), its guardian removes the containers labelled with this session. */
 export function guardSession(docker: Docker, session: string): void {
+  void guardianAddress(docker).then((a) => a && guard(`docker ${session} ${a}`));
+}
+
+/**
+ * Where the guardian reaches the engine: its Unix socket, or plain tcp://host:port (over TLS or
+ * SSH it cannot: such runs clean up on exit only). docker-modem keeps the socket as a path or as
+ * a function that finds the default one.
+ */
+function guardianAddress(docker: Docker): Promise<string | undefined> {
   const modem = docker.modem as { socketPath?: unknown; protocol?: string; host?: string; port?: number | string };
-  // An engine over plain TCP: the guardian reaches it there too (over TLS or SSH it cannot: such runs clean up on exit only).
-  if (modem.protocol === 'http' && modem.host) {
-    guard(`docker ${session} tcp://${modem.host}:${modem.port ?? 2375}`);
-    return;
-  }
-  void Promise.resolve(typeof modem.socketPath === 'function' ? (modem.socketPath as () => unknown)() : modem.socketPath).then(
-    (p) => typeof p === 'string' && guard(`docker ${session} ${p}`),
+  if (modem.protocol === 'http' && modem.host) return Promise.resolve(`tcp://${modem.host}:${modem.port ?? 2375}`);
+  return Promise.resolve(typeof modem.socketPath === 'function' ? (modem.socketPath as () => unknown)() : modem.socketPath).then(
+    (p) => (typeof p === 'string' ? p : undefined),
     () => undefined,
   );
 }
@@ -677,11 +839,20 @@ export function guardSession(docker: Docker, session: string): void {
 export async function removeLeftovers(docker: Docker): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=1`, `${LABEL}.host=${os.hostname()}`] } });
   let removed = 0;
+  const now = Date.now();
   for (const c of list) {
-    const pid = Number(c.Labels[`${LABEL}.pid`]);
+    // Parked for a warm restart (--keep-warm): its time is not up (its guardian removes it then).
+    const { parkedUntil, ownerPid } = nameInfo(c.Names[0] ?? '');
+    if (parkedUntil !== undefined && parkedUntil > now) continue;
+    // Adopted by a later run, which its name names; otherwise the run its labels name.
+    const pid = ownerPid ?? Number(c.Labels[`${LABEL}.pid`]);
     if (pid && pid !== process.pid && isAlive(pid)) continue;
     if (pid === process.pid) continue;
     await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    if (parkedUntil !== undefined) {
+      const record = readRecord(c.Id);
+      if (record) forget(record);
+    }
     removed++;
   }
   // Copies made for a remote engine by runs that are gone.
