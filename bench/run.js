@@ -159,13 +159,20 @@ if (opts.only === 'workbench') {
   try {
     const on = [];
     const off = [];
-    const run = async (srv, into) => into.push((await load(srv, `${srv.base}/2016-08-15/proxy/bench/http/`)).rps);
+    const run = async (srv, into) => into.push(await load(srv, `${srv.base}/2016-08-15/proxy/bench/http/`));
     for (let i = 0; i < Number(opts['workbench-rounds']); i++) {
       if (i % 2 === 0) await run(wbOn, on).then(() => run(wbOff, off));
       else await run(wbOff, off).then(() => run(wbOn, on));
     }
     const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    console.log(`Workbench on vs off (HTTP trigger, warm, fresh servers, ${on.length} runs each, order swapped each round): on ${on.map((x) => x.toFixed(0)).join(' / ')} req/s, off ${off.map((x) => x.toFixed(0)).join(' / ')} req/s; on is ${((100 * avg(on)) / avg(off)).toFixed(1)}% of off.`);
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    // Each round's two runs are minutes' neighbours: their ratio cancels most of a noisy machine's
+    // drift, which swings whole runs by 2x here. The gateway's CPU per request is steadier still.
+    const pairs = on.map((r, i) => r.rps / off[i].rps);
+    const rps = (xs) => xs.map((x) => x.rps.toFixed(0)).join(' / ');
+    console.log(`Workbench on vs off (HTTP trigger, warm, fresh servers, ${on.length} rounds, order swapped each round): on ${rps(on)} req/s, off ${rps(off)} req/s.`);
+    console.log(`On as a share of off: mean of all runs ${((100 * avg(on.map((x) => x.rps))) / avg(off.map((x) => x.rps))).toFixed(1)}%; median of the rounds' ratios ${(100 * median(pairs)).toFixed(1)}% (${pairs.map((x) => `${(100 * x).toFixed(0)}%`).join(' ')}).`);
+    console.log(`Gateway CPU per 1,000 requests: on ${avg(on.map((x) => x.gatewayCpu)).toFixed(0)} ms, off ${avg(off.map((x) => x.gatewayCpu)).toFixed(0)} ms (on costs ${((100 * avg(on.map((x) => x.gatewayCpu))) / avg(off.map((x) => x.gatewayCpu))).toFixed(1)}% of off).`);
   } finally {
     await wbOn.stop();
     await wbOff.stop();

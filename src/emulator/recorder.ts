@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { OssActivity } from '../events/oss-source.js';
 import { fnKey, type FunctionSpec } from '../model.js';
 import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
@@ -10,6 +10,19 @@ import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
 export const RING_SIZE = 1000;
 const LOG_RING = 2000;
 const BODY_KEEP = 64 * 1024;
+/**
+ * The ring's bodies and logs together, at most (bytes and log characters): a thousand invocations
+ * of large answers and long logs would otherwise hold about 1 GB. Past it the oldest invocations
+ * keep their figures, spans and cause, not their bodies and log.
+ */
+export const BYTES_KEPT = 64 * 1024 * 1024;
+const TRIMMED = '[fc-local: this invocation\'s request, result and log were dropped to keep the workbench\'s history within 64 MB]';
+
+function charsOf(lines: string[]): number {
+  let n = 0;
+  for (const l of lines) n += l.length + 1;
+  return n;
+}
 const MINUTES = 60;
 const DURATIONS_PER_MINUTE = 2000;
 
@@ -38,6 +51,8 @@ export interface InvocationEntry {
   cause?: { parent?: string; what?: string };
   /** An async invocation's attempt. */
   attempt?: number;
+  /** Its request and result bodies and its log were dropped to keep the history within its byte cap. */
+  trimmed?: boolean;
 }
 
 export interface LogEntry {
@@ -78,6 +93,52 @@ interface Minute extends Counts {
 
 export type OssWrite = OssActivity & { seq: number; at: number };
 
+/** FC's duration histogram's upper bounds (ms). */
+const DURATION_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
+/** A function's counts since the start: plain numbers on the request path, metrics when scraped. */
+interface Totals {
+  invocations: number;
+  billable: number;
+  throttles: number;
+  coldStarts: number;
+  concurrency?: number;
+  memory?: number;
+  /** Invocations per duration bucket (the last one past the largest bound). */
+  buckets: number[];
+  durationSum: number;
+}
+
+/**
+ * fc_duration_milliseconds as a Prometheus histogram, read from the totals when scraped (what
+ * prom-client's registry asks of a metric: its name, help, type and values).
+ */
+function durationHistogram(totals: Map<string, Totals>) {
+  const name = 'fc_duration_milliseconds';
+  return {
+    name,
+    help: 'FC Duration of invocations',
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => undefined,
+    get: () => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [fn, t] of totals) {
+        let cumulative = 0;
+        DURATION_BUCKETS.forEach((le, i) => {
+          cumulative += t.buckets[i]!;
+          values.push({ labels: { le, function: fn }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        const count = cumulative + t.buckets[DURATION_BUCKETS.length]!;
+        values.push({ labels: { le: '+Inf', function: fn }, value: count, metricName: `${name}_bucket` });
+        values.push({ labels: { function: fn }, value: t.durationSum, metricName: `${name}_sum` });
+        values.push({ labels: { function: fn }, value: count, metricName: `${name}_count` });
+      }
+      return Promise.resolve({ name, help: 'FC Duration of invocations', type: 'histogram', aggregator: 'sum', values });
+    },
+  };
+}
+
 /** The recorder's history as saved (Buffers in base64). */
 export interface RecorderHistory {
   invocations: (Omit<InvocationEntry, 'payload' | 'result'> & { payload: string; result?: string })[];
@@ -92,9 +153,15 @@ export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { ty
 /** The OSS view keeps this many writes and deletes. */
 const OSS_KEEP = 500;
 
-/** At most BODY_KEEP bytes; a longer body is copied, so that the ring does not hold it whole. */
+/**
+ * At most BODY_KEEP bytes, in memory of their own: a longer body is cut, and a body that is a view
+ * into a larger chunk (an answer read off the agent's socket) is copied, so that the ring holds
+ * neither the whole of a big body nor the chunks it came in.
+ */
 function kept(b: Buffer): Buffer {
-  return b.length <= BODY_KEEP ? b : Buffer.from(b.subarray(0, BODY_KEEP));
+  if (b.length === 0) return EMPTY;
+  if (b.length > BODY_KEEP) return Buffer.from(b.subarray(0, BODY_KEEP));
+  return b.byteLength < b.buffer.byteLength ? Buffer.from(b) : b;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -133,6 +200,10 @@ class InvocationSlot {
   parent: string | undefined = undefined;
   what: string | undefined = undefined;
   attempt: number | undefined = undefined;
+  /** What its bodies and log hold (bytes, log characters), which the ring's cap counts. */
+  bytes = 0;
+  /** Its bodies and log were dropped to keep the ring within its cap. */
+  trimmed = false;
 
   entry(): InvocationEntry {
     return {
@@ -157,6 +228,7 @@ class InvocationSlot {
         : {}),
       ...causeOf(this.parent, this.what ?? (this.method === undefined ? undefined : `${this.method} ${this.url ?? '/'}`)),
       ...(this.attempt ? { attempt: this.attempt } : {}),
+      ...(this.trimmed ? { trimmed: true } : {}),
     };
   }
 }
@@ -187,7 +259,8 @@ export class Recorder {
   private readonly listeners = new Set<(e: RecorderEvent) => void>();
   readonly registry = new Registry();
   private readonly m;
-  private readonly children = new Map<string, ReturnType<Recorder['makeChildren']>>();
+  /** Each function's counts since the start (or the last reset), which the metrics are read from. */
+  private readonly totals = new Map<string, Totals>();
 
   constructor(
     private readonly concurrencyOf: (fn: FunctionSpec) => number,
@@ -196,17 +269,42 @@ export class Recorder {
   ) {
     const labelNames = ['function'] as const;
     const registers = [this.registry];
+    const totals = this.totals;
+    // The hot counts are plain numbers per function (count()), read into prom-client's metrics when
+    // they are scraped: a labelled inc() or observe() per invocation cost more than the rest of
+    // the recording together.
+    const counted = (name: string, help: string, field: 'invocations' | 'billable' | 'throttles' | 'coldStarts') =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [fn, t] of totals) if (t[field]) this.inc({ function: fn }, t[field]);
+        },
+      });
+    const gauged = (name: string, help: string, field: 'memory' | 'concurrency') =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [fn, t] of totals) if (t[field] !== undefined) this.set({ function: fn }, t[field]);
+        },
+      });
     this.m = {
-      invocations: new Counter({ name: 'fc_invocations_total', help: 'FC Invocations: requests that ran the function', labelNames, registers }),
-      billable: new Counter({ name: 'fc_billable_invocations_total', help: 'FC BillableInvocations', labelNames, registers }),
+      invocations: counted('fc_invocations_total', 'FC Invocations: requests that ran the function', 'invocations'),
+      billable: counted('fc_billable_invocations_total', 'FC BillableInvocations', 'billable'),
       errors: new Counter({ name: 'fc_function_errors_total', help: 'FC FunctionErrors, by type (Handled, Unhandled)', labelNames: ['function', 'type'], registers }),
       clientErrors: new Counter({ name: 'fc_client_errors_total', help: 'FC ClientErrors: requests refused with 4xx', labelNames, registers }),
       serverErrors: new Counter({ name: 'fc_server_errors_total', help: 'FC ServerErrors: requests failed with 5xx by fc-local', labelNames, registers }),
-      throttles: new Counter({ name: 'fc_throttles_total', help: 'FC Throttles: requests refused at a concurrency limit', labelNames, registers }),
-      coldStarts: new Counter({ name: 'fc_cold_starts_total', help: 'Invocations that started an instance', labelNames, registers }),
-      duration: new Histogram({ name: 'fc_duration_milliseconds', help: 'FC Duration of invocations', labelNames, registers, buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] }),
-      memory: new Gauge({ name: 'fc_max_memory_usage_megabytes', help: 'FC MemoryUsage: the peak of the last invocation that reported it', labelNames, registers }),
-      concurrency: new Gauge({ name: 'fc_concurrent_executions', help: 'FC ConcurrentExecutions at the last invocation', labelNames, registers }),
+      throttles: counted('fc_throttles_total', 'FC Throttles: requests refused at a concurrency limit', 'throttles'),
+      coldStarts: counted('fc_cold_starts_total', 'Invocations that started an instance', 'coldStarts'),
+      memory: gauged('fc_max_memory_usage_megabytes', 'FC MemoryUsage: the peak of the last invocation that reported it', 'memory'),
+      concurrency: gauged('fc_concurrent_executions', 'FC ConcurrentExecutions at the last invocation', 'concurrency'),
       sessions: new Gauge({
         name: 'fc_active_sessions',
         help: 'FC 3.0 sessions active now (session affinity)',
@@ -214,10 +312,11 @@ export class Recorder {
         registers,
         collect() {
           this.reset();
-          for (const [fn, n] of sessionsOf()) this.labels(fn).set(n);
+          for (const [fn, n] of sessionsOf()) this.set({ function: fn }, n);
         },
       }),
     };
+    this.registry.registerMetric(durationHistogram(totals) as unknown as Metric);
   }
 
   subscribe(listener: (e: RecorderEvent) => void): () => void {
@@ -259,9 +358,13 @@ export class Recorder {
     e.method = http?.method;
     e.url = http?.url;
     e.headers = http?.headers;
+    this.bytes -= e.bytes;
+    e.trimmed = false;
     e.payload = kept(http ? http.body : 'event' in r.request ? r.request.event : EMPTY);
     e.result = out && kept(out.body);
     e.logs = NO_LINES;
+    e.bytes = e.payload.length + (e.result?.length ?? 0);
+    this.bytes += e.bytes;
     e.queueMs = out?.queueMs ?? -1;
     e.startMs = out?.startMs ?? 0;
     e.initMs = out?.initMs ?? 0;
@@ -279,42 +382,50 @@ export class Recorder {
       // The slot may hold a newer invocation by now.
       if (e.seq !== seq) return;
       e.logs = lines;
+      const chars = charsOf(lines);
+      e.bytes += chars;
+      this.bytes += chars;
+      this.trim();
       if (this.listeners.size) this.emit({ type: 'invocation', data: e.entry() });
     });
+    this.trim();
   }
 
-  private makeChildren(key: string) {
-    return {
-        invocations: this.m.invocations.labels(key),
-        billable: this.m.billable.labels(key),
-        throttles: this.m.throttles.labels(key),
-        concurrency: this.m.concurrency.labels(key),
-        coldStarts: this.m.coldStarts.labels(key),
-        duration: this.m.duration.labels(key),
-        memory: this.m.memory.labels(key),
-    };
-  }
+  /** What the ring holds of bodies and logs, at most BYTES_KEPT: the oldest invocations' go first. */
+  private bytes = 0;
+  /** The oldest invocation that may still hold its bodies and logs. */
+  private trimmedTo = 0;
 
-  /** prom-client's children per function: a label lookup once, not on every invocation. */
-  private childrenOf(key: string): ReturnType<Recorder['makeChildren']> {
-    let c = this.children.get(key);
-    if (!c) this.children.set(key, (c = this.makeChildren(key)));
-    return c;
+  private trim(): void {
+    if (this.bytes <= BYTES_KEPT) return;
+    this.trimmedTo = Math.max(this.trimmedTo, this.seq - RING_SIZE + 1, 1);
+    while (this.bytes > BYTES_KEPT && this.trimmedTo < this.seq) {
+      const e = this.ring[this.trimmedTo % RING_SIZE]!;
+      if (e.seq === this.trimmedTo && e.bytes) {
+        this.bytes -= e.bytes;
+        e.bytes = 0;
+        e.payload = EMPTY;
+        if (e.result) e.result = EMPTY;
+        e.logs = [TRIMMED];
+        e.trimmed = true;
+      }
+      this.trimmedTo++;
+    }
   }
 
   private count(fn: FunctionSpec, e: InvocationSlot): void {
     const key = e.function;
     const m = this.minute(key);
-    const c = this.childrenOf(key);
+    const t = this.totalsOf(key);
     if (e.status === 'throttled') {
-      c.throttles.inc();
+      t.throttles++;
       m.throttles++;
       return;
     }
     const conc = this.concurrencyOf(fn) + 1;
-    c.invocations.inc();
-    c.billable.inc();
-    c.concurrency.set(conc);
+    t.invocations++;
+    t.billable++;
+    t.concurrency = conc;
     m.invocations++;
     m.billable++;
     m.concurrencyMax = Math.max(m.concurrencyMax, conc);
@@ -325,18 +436,27 @@ export class Recorder {
       else m.unhandledErrors++;
     }
     if (e.coldStart) {
-      c.coldStarts.inc();
+      t.coldStarts++;
       m.coldStarts++;
     }
     const d = e.durationMs ?? 0;
-    c.duration.observe(d);
+    let b = 0;
+    while (b < DURATION_BUCKETS.length && d > DURATION_BUCKETS[b]!) b++;
+    t.buckets[b]!++;
+    t.durationSum += d;
     m.durSum += d;
     m.durMax = Math.max(m.durMax, d);
     if (m.durations.length < DURATIONS_PER_MINUTE) m.durations.push(d);
     if (e.memoryMB !== undefined) {
-      c.memory.set(e.memoryMB);
+      t.memory = e.memoryMB;
       m.memoryMax = Math.max(m.memoryMax, e.memoryMB);
     }
+  }
+
+  private totalsOf(key: string): Totals {
+    let t = this.totals.get(key);
+    if (!t) this.totals.set(key, (t = { invocations: 0, billable: 0, throttles: 0, coldStarts: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0 }));
+    return t;
   }
 
   /** A request the gateway refused or failed (not the function's error). */
@@ -393,6 +513,10 @@ export class Recorder {
     this.logSeq = 0;
     this.ossWrites.length = 0;
     this.minutes.clear();
+    this.totals.clear();
+    for (const slot of this.ring) slot.bytes = 0;
+    this.bytes = 0;
+    this.trimmedTo = 0;
     this.registry.resetMetrics();
     this.emit({ type: 'instances' });
   }
@@ -405,7 +529,11 @@ export class Recorder {
       const { request, spans, cause, ...rest } = i;
       Object.assign(e, { ...rest, seq, method: request?.method, url: request?.url, headers: request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
       Object.assign(e, { queueMs: spans?.queueMs ?? -1, startMs: spans?.startMs ?? 0, initMs: spans?.initMs ?? 0, asyncQueueMs: spans?.asyncQueueMs ?? -1, preFreezeMs: spans?.preFreezeMs ?? -1, parent: cause?.parent, what: cause?.what });
+      this.bytes -= e.bytes;
+      e.bytes = e.payload.length + (e.result?.length ?? 0) + charsOf(e.logs ?? []);
+      this.bytes += e.bytes;
     }
+    this.trim();
     for (const l of h.logs ?? []) {
       const seq = ++this.logSeq;
       Object.assign(this.logRing[seq % LOG_RING]!, { ...l, seq });
