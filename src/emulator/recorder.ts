@@ -273,28 +273,20 @@ export class Recorder {
     // The hot counts are plain numbers per function (count()), read into prom-client's metrics when
     // they are scraped: a labelled inc() or observe() per invocation cost more than the rest of
     // the recording together.
-    const counted = (name: string, help: string, field: 'invocations' | 'billable' | 'throttles' | 'coldStarts') =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          for (const [fn, t] of totals) if (t[field]) this.inc({ function: fn }, t[field]);
-        },
-      });
-    const gauged = (name: string, help: string, field: 'memory' | 'concurrency') =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          for (const [fn, t] of totals) if (t[field] !== undefined) this.set({ function: fn }, t[field]);
-        },
-      });
+    // Gauges too: after reset(), inc() sets.
+    const fromTotals = (read: (t: Totals) => number | undefined) => ({
+      labelNames,
+      registers,
+      collect(this: { reset(): void; inc(labels: { function: string }, value: number): void }) {
+        this.reset();
+        for (const [fn, t] of totals) {
+          const v = read(t);
+          if (v !== undefined) this.inc({ function: fn }, v);
+        }
+      },
+    });
+    const counted = (name: string, help: string, field: 'invocations' | 'billable' | 'throttles' | 'coldStarts') => new Counter({ name, help, ...fromTotals((t) => t[field]) });
+    const gauged = (name: string, help: string, field: 'memory' | 'concurrency') => new Gauge({ name, help, ...fromTotals((t) => t[field]) });
     this.m = {
       invocations: counted('fc_invocations_total', 'FC Invocations: requests that ran the function', 'invocations'),
       billable: counted('fc_billable_invocations_total', 'FC BillableInvocations', 'billable'),
