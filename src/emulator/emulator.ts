@@ -530,6 +530,9 @@ export class Emulator {
       }
       // A function held at a breakpoint (or waiting for its debugger) would hold the drain forever.
       while (this.inFlight > 0 && !this.opts.debug) await delay(20, true);
+      // An answer is out before its invocation ends (its log's last lines, preFreeze): let those
+      // finish, so that their instances stop (or are parked) idle.
+      if (!this.opts.debug) await this.executor.invoker.whenIdle();
     } finally {
       clearInterval(closer);
     }
