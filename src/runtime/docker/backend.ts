@@ -11,7 +11,7 @@ import { AGENTS_DIR, agentLaunch, nodeBuiltinPackages, CHANNEL_SOCKET, CHANNEL_V
 import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService, type ParkedInstance } from '../backend.js';
-import { forget, nameInfo, ownedName, PARK_DIR, parkedName, parkedSocketDir, readRecord, recordFile, warmKey, writeRecord, type ParkRecord } from './parking.js';
+import { forget, forgetExpired, nameInfo, ownedName, PARK_DIR, parkedName, parkedSocketDir, readRecord, recordFile, warmKey, writeRecord, type ParkRecord } from './parking.js';
 import { awaitReady, startLimitMs, LineHub, waitForHttp } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard } from '../host/guardian.js';
@@ -411,24 +411,30 @@ export class DockerBackend implements Backend {
     try {
       const info = await inst.container.inspect();
       const key = await warmKey(inst.options, inst.socket?.dir, inst.codeSource, info.Image);
+      const address = await guardianAddress(this.docker);
       const name = parkedName(until);
-      await inst.container.rename({ name });
-      inst.detach();
-      this.live.delete(inst);
-      let socket = inst.socket;
-      if (socket) {
+      const from = inst.socket;
+      let socket = from;
+      if (from) {
         // Out of this run's folder, which goes at exit (the container's bind mount follows the folder).
         mkdirSync(PARK_DIR, { recursive: true, mode: 0o700 });
-        const dir = parkedSocketDir(inst.id);
-        renameSync(socket.dir, dir);
-        socket = { ...socket, dir };
+        socket = { ...from, dir: parkedSocketDir(inst.id) };
+        renameSync(from.dir, socket.dir);
       }
-      const record: ParkRecord = { id: inst.id, name, until, key, fn: inst.options.Labels?.[`${LABEL}.function`] ?? '', initialized, innerPort: inst.innerPort, codeSource: inst.codeSource, ...(socket ? { socket } : {}) };
-      writeRecord(record);
-      const address = await guardianAddress(this.docker);
+      try {
+        await inst.container.rename({ name });
+      } catch (err) {
+        if (from && socket) renameSync(socket.dir, from.dir);
+        throw err;
+      }
+      inst.socket = socket;
+      inst.detach();
+      this.live.delete(inst);
+      writeRecord({ id: inst.id, name, until, key, fn: inst.options.Labels?.[`${LABEL}.function`] ?? '', initialized, innerPort: inst.innerPort, codeSource: inst.codeSource, ...(socket ? { socket } : {}) });
       if (address) guard(`park ${inst.id} ${address} ${until} ${name} ${recordFile(inst.id)} ${socket?.dir ?? '-'}`);
       return true;
     } catch {
+      // Not parked after all: the pool stops it as usual.
       return false;
     }
   }
@@ -446,6 +452,15 @@ export class DockerBackend implements Backend {
     for (const c of mine) {
       const record = readRecord(c.Id);
       if (!record || record.name !== c.Names[0]?.replace(/^\//, '')) continue;
+      // Another project's function of the same name: not ours to take or to remove.
+      if (record.codeSource !== (isContainer(fn) ? fn.container!.image : codeSourceOf(fn))) continue;
+      const image = isContainer(fn) ? fn.container!.image : await this.ensureImage(await this.imageOf(fn), isDefaultImage(fn.runtime, this.opts.images));
+      const imageId = await this.docker
+        .getImage(image)
+        .inspect()
+        .then((i) => i.Id, () => '');
+      const same = isContainer(fn) ? await this.ownImageOptions(req) : (await this.runtimeContainer(req, image, record.socket?.dir)).options;
+      const usable = imageId !== '' && c.ImageID === imageId && (await warmKey(same, record.socket?.dir, record.codeSource, imageId)) === record.key;
       const container = this.docker.getContainer(c.Id);
       // The name is the claim: one run renames it, another run's rename of the old name fails.
       const claimed = await this.docker
@@ -454,14 +469,8 @@ export class DockerBackend implements Backend {
         .then(() => true, () => false);
       if (!claimed) continue;
       this.claim(container, record);
-      const image = isContainer(fn) ? fn.container!.image : await this.ensureImage(await this.imageOf(fn), isDefaultImage(fn.runtime, this.opts.images));
-      const imageId = await this.docker
-        .getImage(image)
-        .inspect()
-        .then((i) => i.Id, () => '');
-      const same = isContainer(fn) ? await this.ownImageOptions(req) : (await this.runtimeContainer(req, image, record.socket?.dir)).options;
-      if (!imageId || c.ImageID !== imageId || (await warmKey(same, record.socket?.dir, record.codeSource, imageId)) !== record.key) {
-        // Made for other code or another fc-local: of no use to anyone now.
+      if (!usable) {
+        // This code's, made before it changed (or by another fc-local): of no use to anyone now.
         await container.remove({ force: true, v: true }).catch(() => undefined);
         forget(record);
         continue;
@@ -805,6 +814,8 @@ class ContainerInstance implements InstanceHandle {
   }
 
   async stop(): Promise<void> {
+    // Stopped after all (a park that failed half-way): watched again until it is gone.
+    this.parked = false;
     await this.remove();
     // wait() may not answer for a container removed before it started.
     if (!this.ended) void this.onExit(null);
@@ -855,6 +866,8 @@ export async function removeLeftovers(docker: Docker): Promise<number> {
     }
     removed++;
   }
+  // Records of parked containers removed by other hands (docker rm, a restarted engine) once their time is up.
+  forgetExpired(new Set(list.map((c) => c.Id)), now);
   // Copies made for a remote engine by runs that are gone.
   await removeLeftoverVolumes(docker, isAlive).catch(() => undefined);
   return removed;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AGENTS_DIR } from '../agents.js';
@@ -84,6 +84,20 @@ export function readRecord(id: string): ParkRecord | undefined {
 export function forget(r: Pick<ParkRecord, 'id' | 'socket'>): void {
   rmSync(recordFile(r.id), { force: true });
   if (r.socket) rmSync(r.socket.dir, { recursive: true, force: true });
+}
+
+/** Forgets the records whose time is up and whose container is not among `present`. */
+export function forgetExpired(present: Set<string>, now: number): void {
+  let files: string[];
+  try {
+    files = readdirSync(PARK_DIR).filter((f) => f.endsWith('.json'));
+  } catch {
+    return; // nothing parked yet
+  }
+  for (const f of files) {
+    const r = readRecord(f.slice(0, -'.json'.length));
+    if (r && r.until < now && !present.has(r.id)) forget(r);
+  }
 }
 
 let agentsPrint: Promise<string> | undefined;
