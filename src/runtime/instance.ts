@@ -149,11 +149,6 @@ export class Instance {
     this.lastUsed = this.now();
   }
 
-  /**
-   * Runs `initialize` the first time it is asked, and gives every caller that one run's result
-   * (concurrent first requests wait for the same run). A failed run is not retried: the caller
-   * discards the instance, as FC does.
-   */
   /** Whether its initializer has run (or been asked to: a request that began it is running it). */
   get initialized(): boolean {
     return this.init !== undefined;
@@ -164,6 +159,11 @@ export class Instance {
     this.init = Promise.resolve(undefined);
   }
 
+  /**
+   * Runs `initialize` the first time it is asked, and gives every caller that one run's result
+   * (concurrent first requests wait for the same run). A failed run is not retried: the caller
+   * discards the instance, as FC does.
+   */
   initializeOnce<T>(initialize: () => Promise<T>): Promise<T> {
     this.init ??= initialize();
     return this.init as Promise<T>;

@@ -680,7 +680,7 @@ export class FunctionPool {
       found.map(async (p) => {
         const t0 = Date.now();
         let owner: Instance | undefined;
-        const services = this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, () => owner) }));
+        const services = this.servicesFor(() => owner);
         this.starting++;
         try {
           const inst = (owner = this.register(await p.take(services), spec, t0, true));
@@ -696,6 +696,11 @@ export class FunctionPool {
       }),
     );
     return adopted;
+  }
+
+  /** The services one instance reaches through doors of its own: a call through them is a child of the invocation it runs. */
+  private servicesFor(owner: () => Instance | undefined): InstanceService[] | undefined {
+    return this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, owner) }));
   }
 
   /** What a start of `spec` asks the backend for (without a debugger or compiled code). */
@@ -783,9 +788,8 @@ export class FunctionPool {
     const watch = debug ? this.announceDebugger(spec) : undefined;
     // Code that needs building first (TypeScript): built before the instance starts, once per change.
     const compiledDir = await this.opts.prepare?.(spec);
-    // The services this instance reaches through doors of its own: a call through them is its invocation's child.
     let owner: Instance | undefined;
-    const services = this.opts.instanceServices?.().map((s) => ({ ...s, listener: markedBy(s.listener, () => owner) }));
+    const services = this.servicesFor(() => owner);
     const handle = await this.backend.start({
       ...this.request(spec, services),
       ...(debug ? { debug: { port: debug.port, args: debug.args, debuggerPath: debug.debuggerPath } } : {}),
