@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import { readRecord } from '../src/runtime/docker/parking.js';
 import { dockerReady, RUNTIME_IMAGE } from './helpers/docker.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
@@ -114,6 +115,15 @@ describe.runIf(ready)('Docker backend housekeeping', () => {
   });
 });
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe.runIf(ready)('a warm restart (--keep-warm)', () => {
   const docker = new Docker();
   // A copy of its own: another run of the same code would be entitled to take its containers over.
@@ -139,9 +149,14 @@ describe.runIf(ready)('a warm restart (--keep-warm)', () => {
     expect(parked?.State).toBe('running');
     expect(parked?.Names[0]).toMatch(/^\/fc-local-parked-\d+-/);
 
+    // The first run's guardian waits to remove it at its time, unless a run takes it over sooner.
+    const { guardian } = readRecord(parked!.Id)!;
+    expect(guardian).toBeGreaterThan(0);
     const second = await startServer(['-t', tpl, '--no-auth', ...DOCKER]);
     try {
       expect(second.output()).toMatch(/warm restart: took over 1 x node-svc\/counter from the last run/);
+      // Told of the takeover, that guardian has nothing left to wait for.
+      while (alive(guardian!)) await new Promise((r) => setTimeout(r, 50));
       // The same instance, its memory intact: no container was created for it.
       const after = await count(second);
       expect(after).toMatchObject({ instance: before.instance, invocations: 2 });

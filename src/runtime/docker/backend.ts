@@ -14,7 +14,7 @@ import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, t
 import { forget, forgetExpired, nameInfo, ownedName, PARK_DIR, parkedName, parkedSocketDir, readRecord, recordFile, warmKey, writeRecord, type ParkRecord } from './parking.js';
 import { awaitReady, startLimitMs, LineHub, waitForHttp } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
-import { guard } from '../host/guardian.js';
+import { guard, guardianPid, nudgeGuardian } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
 import { RemoteCopies, removeLeftoverVolumes } from './remote-copies.js';
 
@@ -430,7 +430,8 @@ export class DockerBackend implements Backend {
       inst.socket = socket;
       inst.detach();
       this.live.delete(inst);
-      writeRecord({ id: inst.id, name, until, key, fn: inst.options.Labels?.[`${LABEL}.function`] ?? '', initialized, innerPort: inst.innerPort, codeSource: inst.codeSource, ...(socket ? { socket } : {}) });
+      const guardian = guardianPid();
+      writeRecord({ id: inst.id, name, until, key, fn: inst.options.Labels?.[`${LABEL}.function`] ?? '', initialized, innerPort: inst.innerPort, codeSource: inst.codeSource, ...(socket ? { socket } : {}), ...(guardian ? { guardian } : {}) });
       if (address) guard(`park ${inst.id} ${address} ${until} ${name} ${recordFile(inst.id)} ${socket?.dir ?? '-'}`);
       return true;
     } catch {
@@ -469,6 +470,7 @@ export class DockerBackend implements Backend {
         .then(() => true, () => false);
       if (!claimed) continue;
       this.claim(container, record);
+      nudgeGuardian(record.guardian);
       if (!usable) {
         // This code's, made before it changed (or by another fc-local): of no use to anyone now.
         await container.remove({ force: true, v: true }).catch(() => undefined);

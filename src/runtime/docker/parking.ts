@@ -38,6 +38,8 @@ export interface ParkRecord {
   codeSource: string;
   /** Its socket folder on this machine (moved under PARK_DIR) and what its agent serves there. */
   socket?: { dir: string; channel: boolean };
+  /** The guardian that removes it at its time (told when it is taken over sooner). */
+  guardian?: number;
 }
 
 export function parkedName(until: number): string {

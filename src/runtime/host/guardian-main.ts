@@ -73,16 +73,41 @@ async function sweep(): Promise<void> {
   await Promise.all([...parked].map(([id, p]) => expire(id, p)));
 }
 
-/** At its time, a parked container no run has adopted goes, with its record and folder. */
-async function expire(id: string, p: Parked): Promise<void> {
-  await new Promise((r) => setTimeout(r, Math.max(0, p.until - Date.now())));
+// A later run that takes a parked container over says so (SIGUSR2): that one needs no waiting.
+// (Handled from the start: SIGUSR2's default would end the guardian.)
+process.on('SIGUSR2', () => void Promise.all([...parked].map(async ([id, p]) => (await stillParked(id, p)) || release(id))));
+
+const timers = new Map<string, { timer: NodeJS.Timeout; done: () => void }>();
+
+/** Stops waiting for a parked container (taken over). */
+function release(id: string): void {
+  const t = timers.get(id);
+  parked.delete(id);
+  if (!t) return;
+  clearTimeout(t.timer);
+  timers.delete(id);
+  t.done();
+}
+
+/** Whether the container is still parked under the name this run gave it (false once another run renamed it, or it is gone). */
+async function stillParked(id: string, p: Parked): Promise<boolean> {
   try {
     const info = JSON.parse(await call(p.socket, 'GET', `/containers/${id}/json`)) as { Name?: string };
-    if (info.Name !== `/${p.name}`) return;
-    await call(p.socket, 'DELETE', `/containers/${id}?force=1&v=1`);
-  } catch {
-    // gone already, or the engine with it
+    return info.Name === `/${p.name}`;
+  } catch (err) {
+    // The engine does not answer: keep waiting; a 404: it is gone.
+    return !/^404 /.test((err as Error).message);
   }
+}
+
+/** At its time, a parked container no run has taken over goes, with its record and folder. */
+async function expire(id: string, p: Parked): Promise<void> {
+  const due = await new Promise<boolean>((done) => timers.set(id, { timer: setTimeout(() => done(true), Math.max(0, p.until - Date.now())), done: () => done(false) }));
+  if (!due) return;
+  timers.delete(id);
+  // Taken over meanwhile: its record and folder are the new run's.
+  if (!(await stillParked(id, p))) return;
+  await call(p.socket, 'DELETE', `/containers/${id}?force=1&v=1`).catch(() => '');
   rmSync(p.record, { force: true });
   if (p.folder) rmSync(p.folder, { recursive: true, force: true });
 }

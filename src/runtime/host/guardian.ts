@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../util.js';
 
@@ -25,6 +26,10 @@ class Guardian {
     (this.child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   tell(line: string): void {
     this.child.stdin?.write(`${line}\n`);
   }
@@ -36,4 +41,23 @@ let shared: Guardian | undefined;
 export function guard(line: string): void {
   shared ??= new Guardian();
   shared.tell(line);
+}
+
+/** The guardian's pid, once it runs (a parked container's record names it: see parking.ts). */
+export function guardianPid(): number | undefined {
+  return shared?.pid;
+}
+
+/**
+ * Tells another run's guardian that one of the containers it waits on was taken over (SIGUSR2), so
+ * that it need not wait for that one's time; only a process that is a guardian, as far as /proc tells.
+ */
+export function nudgeGuardian(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('guardian-main')) return;
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    // gone, not ours, or no /proc here: it leaves at the parked container's time
+  }
 }
