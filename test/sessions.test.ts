@@ -13,6 +13,7 @@ import { fixture } from './helpers/cli.js';
 import { bundleMcpServers } from './helpers/mcp-bundle.js';
 import { localhostFetch } from './helpers/localhost-fetch.js';
 import { startServer, TEST_CREDENTIALS, type RunningServer } from './helpers/server.js';
+import { scaled } from './helpers/time-scale.js';
 
 // FC 3.0 session affinity end to end: HEADER_FIELD and cookie sessions over plain HTTP, the
 // Session API through the unchanged @alicloud/fc20230330, and MCP servers (written with the
@@ -109,8 +110,12 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
     expect(other.instance).not.toBe(a.instance);
   });
 
+  // CreateSession binds an instance at once (a container start): the SDK's 3 s read timeout is a fast machine's.
+  const sessionApi = () =>
+    new FC3(new Config({ accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, endpoint: `127.0.0.1:${srv.port}`, protocol: 'http', readTimeout: scaled(60_000) }));
+
   it('the Session API (unchanged @alicloud/fc20230330): create binds an instance, get, list, update, delete; MCP functions are refused', async () => {
-    const client = new FC3(new Config({ accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, endpoint: `127.0.0.1:${srv.port}`, protocol: 'http' }));
+    const client = sessionApi();
     const created = (await client.createSession('by-header', new CreateSessionRequest({ body: new CreateSessionInput({ sessionTTLInSeconds: 600, sessionIdleTimeoutInSeconds: 300 }) }))).body!;
     expect(created).toMatchObject({ functionName: 'by-header', sessionAffinityType: 'HEADER_FIELD', sessionTTLInSeconds: 600, sessionIdleTimeoutInSeconds: 300, sessionStatus: 'Active', qualifier: 'LATEST' });
     expect(created.sessionId).toMatch(/^[0-9a-f]{32}$/);
@@ -132,7 +137,7 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
   });
 
   it('a session idle past sessionIdleTimeoutInSeconds ends (Expired in ListSessions); its ID then begins a new session', async () => {
-    const client = new FC3(new Config({ accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, endpoint: `127.0.0.1:${srv.port}`, protocol: 'http' }));
+    const client = sessionApi();
     const first = await get('short-lived', { 'session-key': 'idle-one' });
     expect(first.body.count).toBe(1);
     const t0 = Date.now();
