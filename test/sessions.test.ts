@@ -110,9 +110,9 @@ describe.each(BACKENDS)('FC 3.0 sessions [$label]', (backend) => {
     expect(other.instance).not.toBe(a.instance);
   });
 
-  // CreateSession binds an instance at once (a container start): the SDK's 3 s read timeout is a fast machine's.
+  // CreateSession binds an instance at once (a container start): the SDK's default timeouts (3 s read, 5 s connect) are a fast machine's.
   const sessionApi = () =>
-    new FC3(new Config({ accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, endpoint: `127.0.0.1:${srv.port}`, protocol: 'http', readTimeout: scaled(60_000) }));
+    new FC3(new Config({ accessKeyId: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: TEST_CREDENTIALS.ALIBABA_CLOUD_ACCESS_KEY_SECRET, endpoint: `127.0.0.1:${srv.port}`, protocol: 'http', readTimeout: scaled(60_000), connectTimeout: scaled(60_000) }));
 
   it('the Session API (unchanged @alicloud/fc20230330): create binds an instance, get, list, update, delete; MCP functions are refused', async () => {
     const client = sessionApi();
