@@ -41,6 +41,11 @@ export interface StartOptions {
    * `30s`, `10m`) for the next emulator of the same code to take over; then they are removed.
    */
   keepWarm?: string | number;
+  /**
+   * How long a new instance may take to answer before its start fails (ms, or `5s`); default
+   * FC's 120 s for custom runtimes and containers, fc-local's own allowance for the others.
+   */
+  startTimeout?: string | number;
 }
 
 /** The emulator's state: the local OSS's objects, queued and finished async work, the workbench's history. */
@@ -160,7 +165,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   const loaded = loadTemplate(file);
   if (!loaded.template) throw new TemplateError(loaded.errors);
   const template = loaded.template;
-  const { backend } = await selectBackend(options.backend ?? 'auto', { template, image: options.image });
+  const startTimeoutMs = options.startTimeout === undefined ? undefined : parseDuration(options.startTimeout);
+  const { backend } = await selectBackend(options.backend ?? 'auto', { template, image: options.image, ...(startTimeoutMs ? { startTimeoutMs } : {}) });
 
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();

@@ -43,13 +43,29 @@ for (const backend of ENGINES) {
       expect(await r.json()).toMatchObject({ runtime: 'custom-python', event: 'py' });
     });
 
-    it('says clearly when a bootstrap never listens, and keeps serving', async () => {
-      const r = await invoke('silent');
+    it('says clearly when a bootstrap exits before listening, and keeps serving', async () => {
+      const r = await invoke('quits');
       expect(r.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
       const err = await r.json();
       expect(err.errorType).toBe('InstanceStartError');
-      expect(err.errorMessage).toMatch(/bootstrap .* for custom-svc\/silent failed to start: did not answer HTTP on 127\.0\.0\.1:\d+ within 2s\nstarting, but never listening/);
+      expect(err.errorMessage).toMatch(/bootstrap .* for custom-svc\/quits failed to start: .*\b3\b[^]*no configuration found, giving up/);
       expect((await invoke('node', 'after')).status).toBe(200);
+    });
+
+    it("gives a bootstrap FC's 120 s to listen, not its function's timeout (1 s here)", async () => {
+      const r = await invoke('slow', 'late');
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe('slow start served late');
+    });
+  });
+}
+
+for (const backend of ENGINES) {
+  describe(`custom runtime start limit [${backend.label}]`, () => {
+    it('says clearly when a bootstrap never listens within --start-timeout', async () => {
+      const r = await runCli(['invoke', 'custom-svc/silent', '-t', TPL, '--start-timeout', '2', ...backend.args]);
+      expect(r.exitCode).toBe(1);
+      expect(JSON.parse(String(r.stdout)).errorMessage).toMatch(/bootstrap .* for custom-svc\/silent failed to start: did not answer HTTP on 127\.0\.0\.1:\d+ within 2s\nstarting, but never listening/);
     });
   });
 }

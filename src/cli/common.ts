@@ -5,6 +5,7 @@ import { findTemplate, loadTemplate, TemplateNotFoundError, type LoadResult } fr
 import { BackendUnavailableError, selectBackend, type SelectedBackend, type SelectOptions } from '../runtime/select-backend.js';
 
 import { UsageError } from './errors.js';
+import type { BackendFlags } from './backend-options.js';
 
 /** Finds and loads the template; a missing template is a usage error (exit 2). */
 export function openTemplate(explicit?: string): { file: string; result: LoadResult } {
@@ -68,4 +69,22 @@ export function imageFamily(value: string | undefined): { images?: 'official' | 
   if (value === undefined) return {};
   if (value === 'official' || value === 'fc') return { images: value };
   throw new UsageError(`--images must be official or fc (got ${value})`);
+}
+
+/** The backend options of a command (addBackendOptions), checked, as selectBackend takes them. */
+export function backendSelection(opts: BackendFlags & { image?: string }): Omit<SelectOptions, 'template'> {
+  let startTimeoutMs: number | undefined;
+  if (opts.startTimeout !== undefined) {
+    startTimeoutMs = Number(opts.startTimeout) * 1000;
+    if (!(startTimeoutMs > 0)) throw new UsageError(`--start-timeout must be a positive number of seconds (got ${opts.startTimeout})`);
+  }
+  return {
+    image: opts.image,
+    registry: opts.registry,
+    pull: pullMode(opts.pull),
+    ...imageFamily(opts.images),
+    remote: opts.remote === true,
+    engine: opts.engine,
+    ...(startTimeoutMs ? { startTimeoutMs } : {}),
+  };
 }

@@ -3,19 +3,15 @@ import type { Command } from 'commander';
 import type { Outcome } from '../runtime/invoker.js';
 import { EXIT, UsageError } from './errors.js';
 import { addDebugOptions, type DebugFlags } from './debug.js';
+import { addBackendOptions, type BackendFlags } from './backend-options.js';
 
-interface InvokeOptions extends DebugFlags {
-  remote?: boolean;
-  engine?: string;
+interface InvokeOptions extends DebugFlags, BackendFlags {
   template?: string;
   eventFile?: string;
   event?: string;
   json?: boolean;
   backend: string;
   image?: string;
-  registry?: string;
-  pull: string;
-  images?: string;
 }
 
 export function registerInvoke(program: Command): void {
@@ -28,12 +24,8 @@ export function registerInvoke(program: Command): void {
     .option('-e, --event-file <file>', "event from a file, or '-' to read standard input")
     .option('--event <string>', 'event as a string')
     .option('--backend <kind>', 'auto | docker | process: where the instance runs', 'auto')
-    .option('--image <image>', 'Docker backend: the image to run the function in')
-    .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
-    .option('--engine <address>', 'Docker backend: the container engine, as docker -H takes it (unix://, tcp://, ssh://); default: DOCKER_HOST, the docker context, then the usual sockets')
-    .option('--remote', 'Docker backend: the engine cannot see this machine\'s files (a VM or another machine): copy code into it rather than mount it (implied by a tcp:// or ssh:// engine)')
-    .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
-    .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
+    .option('--image <image>', 'Docker backend: the image to run the function in');
+  addBackendOptions(cmd)
     .option('--json', 'print one JSON object {requestId, result | error, errorType, logs, durationMs, billedDurationMs, maxMemoryUsedMB}')
     .addHelpText(
       'after',
@@ -47,7 +39,7 @@ Examples:
 `,
     )
     .action(async (target: string | undefined, opts: InvokeOptions) => {
-      const [{ chooseBackend, imageFamily, loadOrExplain, pickFunction, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
+      const [{ backendSelection, chooseBackend, loadOrExplain, pickFunction }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
@@ -56,7 +48,7 @@ Examples:
       const fn = pickFunction(template, target);
       if (opts.event !== undefined && opts.eventFile !== undefined) throw new UsageError('give the event with -e or --event, not both');
       const debug = (await import('./debug-target.js')).debugTarget(opts, template, fn);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), remote: opts.remote === true, engine: opts.engine, oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
+      const selected = await chooseBackend(opts.backend, { template, ...backendSelection(opts), oneShot: true, log: (l) => process.stderr.write(`fc-local ${l}\n`) });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       // The instance boots (in its own process) while the rest of fc-local loads here.

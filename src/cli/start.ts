@@ -9,14 +9,13 @@ import { parseDuration } from '../runtime/clock.js';
 import { lineWriter } from './line-writer.js';
 import { functionConsole } from './console-budget.js';
 import { addDebugOptions, type DebugFlags } from './debug.js';
+import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import type { PoolEvent } from '../runtime/pool.js';
 
-interface StartOptions extends DebugFlags {
-  remote?: boolean;
+interface StartOptions extends DebugFlags, BackendFlags {
   readyFile?: string;
   ephemeral?: boolean;
   clock: string;
-  engine?: string;
   template?: string;
   port: string;
   host: string;
@@ -31,9 +30,6 @@ interface StartOptions extends DebugFlags {
   asyncConcurrency: string;
   stateDir?: string;
   image?: string;
-  registry?: string;
-  pull: string;
-  images?: string;
   warm: string;
   watch: boolean;
   ossDir?: string;
@@ -55,12 +51,8 @@ export function registerStart(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8000')
     .option('--host <host>', 'address to bind; anything but loopback exposes your functions to the network', '127.0.0.1')
     .option('--backend <kind>', 'auto | docker | process: where instances run', 'auto')
-    .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})')
-    .option('--registry <prefix>', 'Docker backend: pull images through this registry or mirror, as <prefix>/<image> (FC_DOCKER_REGISTRY; fc-local.json "registry")')
-    .option('--engine <address>', 'Docker backend: the container engine, as docker -H takes it (unix://, tcp://, ssh://); default: DOCKER_HOST, the docker context, then the usual sockets')
-    .option('--remote', 'Docker backend: the engine cannot see this machine\'s files (a VM or another machine): copy code into it rather than mount it (implied by a tcp:// or ssh:// engine)')
-    .option('--pull <when>', 'Docker backend: pull images always, when missing (default) or never', 'missing')
-    .option('--images <family>', "Docker backend: official language images (default) or fc, FC's own aliyunfc/runtime-<runtime> images (fc-local.json \"images\": \"fc\")")
+    .option('--image <image>', 'Docker backend: run every runtime in this image (per runtime: fc-local.json {"images": {...}})');
+  addBackendOptions(cmd)
     .option('--warm <n>', 'start n instances of every function before serving', '0')
     .option('--standby <n>', 'keep n idle instances of a function beyond its traffic once it has scaled out, so that the next scale-out is warm', '0')
     .option('--keep-warm [duration]', 'Docker backend: at a clean exit leave idle containers running this long (default 10m) for the next fc-local start of the same code to take over warm; removed after it')
@@ -99,7 +91,7 @@ Examples:
     )
     .action(async (opts: StartOptions) => {
       const serve = serveOptions(opts);
-      const [{ chooseBackend, imageFamily, loadOrExplain, pullMode }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }, { printBanner }] = await Promise.all([
+      const [{ backendSelection, chooseBackend, loadOrExplain }, { loadCredentials, SECRET_ENV_VARS }, { scrubEnvironment }, { printBanner }] = await Promise.all([
         import('./common.js'),
         import('../template/profile.js'),
         import('../runtime/host/scrub-env.js'),
@@ -109,7 +101,7 @@ Examples:
       const debug = (await import('./debug-target.js')).debugTarget(opts, template);
       const out = lineWriter(process.stdout);
       const note = (l: string) => out(`fc-local ${l}`);
-      const selected = await chooseBackend(opts.backend, { template, image: opts.image, registry: opts.registry, pull: pullMode(opts.pull), ...imageFamily(opts.images), remote: opts.remote === true, engine: opts.engine, log: note });
+      const selected = await chooseBackend(opts.backend, { template, ...backendSelection(opts), log: note });
       const credentials = loadCredentials();
       scrubEnvironment(SECRET_ENV_VARS);
       const { emulator, ListenError } = await newEmulator(opts, { template, backend: selected.backend, credentials, debug, out, note });

@@ -139,6 +139,9 @@ export interface Booting {
   what: string;
   /** Sees every line printed while booting (e.g. a debugger saying it listens). */
   onLine?: LineListener;
+  /** Told every `slowEveryMs` (10 s) while the instance has not answered: a long start is never a silent wait. */
+  onSlow?: (waitedSeconds: number) => void;
+  slowEveryMs?: number;
 }
 
 /**
@@ -151,6 +154,9 @@ export async function awaitReady(b: Booting): Promise<number> {
     if (boot.length < 50) boot.push(line);
     b.onLine?.(line, stream);
   });
+  const began = Date.now();
+  const slow = b.onSlow && setInterval(() => b.onSlow!(Math.round((Date.now() - began) / 1000)), b.slowEveryMs ?? 10_000);
+  slow?.unref();
   try {
     await b.begin?.();
     return await waitForHttp(
@@ -166,13 +172,25 @@ export async function awaitReady(b: Booting): Promise<number> {
     throw new InstanceStartError(`${b.what} failed to start: ${(err as Error).message}`, boot.join('\n'));
   } finally {
     off();
+    clearInterval(slow);
   }
 }
 
+/** Booting's onSlow for a backend's console: what is still starting, for how long, and its limit. */
+export function slowStartNote(what: string, limitMs: number, log: ((line: string) => void) | undefined): ((waited: number) => void) | undefined {
+  if (!log || !Number.isFinite(limitMs)) return undefined;
+  return (waited) => log(`${what} has not answered HTTP after ${waited} s; still waiting (it has ${Math.round(limitMs / 1000)} s in all; --start-timeout sets another limit)`);
+}
+
+/** FC's limit for a custom runtime's or custom container's server to listen (else FunctionNotStarted). */
+export const CUSTOM_START_LIMIT_MS = 120_000;
+
 /**
  * How long a new instance may take to answer: our agents get a fixed allowance; a custom
- * bootstrap gets the function's timeout (at least 1 s), since a request waits on it anyway.
+ * bootstrap or container gets FC's 120 s, whatever the function's timeout (FC does not count the
+ * start in it). `chosen` (--start-timeout) overrides both.
  */
-export function startLimitMs(fn: FunctionSpec, agentLimitMs: number): number {
-  return runtimeFamily(fn.runtime) === 'custom' ? Math.max(1, fn.timeout) * 1000 : agentLimitMs;
+export function startLimitMs(fn: FunctionSpec, agentLimitMs: number, chosen?: number): number {
+  if (chosen !== undefined) return chosen;
+  return runtimeFamily(fn.runtime) === 'custom' ? CUSTOM_START_LIMIT_MS : agentLimitMs;
 }

@@ -31,6 +31,8 @@ export interface SelectOptions {
   remote?: boolean;
   /** --engine: the engine's address (as docker -H takes it), before DOCKER_HOST and contexts. */
   engine?: string;
+  /** --start-timeout: how long any new instance may take to answer (default: FC's 120 s for custom runtimes, fc-local's allowance for its agents). */
+  startTimeoutMs?: number;
 }
 
 /** fc-local.json's `registry`, if any. */
@@ -45,7 +47,7 @@ function readRegistry(templateFile: string): string | undefined {
  */
 export async function selectBackend(choice: BackendChoice, opts: SelectOptions): Promise<SelectedBackend> {
   // Each backend's code (and its process or Docker client) is loaded only when it may be used.
-  const processBackend = async () => new (await import('./process/backend.js')).ProcessBackend({ log: opts.log, sweepAtClose: opts.oneShot });
+  const processBackend = async () => new (await import('./process/backend.js')).ProcessBackend({ log: opts.log, sweepAtClose: opts.oneShot, startTimeoutMs: opts.startTimeoutMs });
   if (choice === 'process') return { backend: await processBackend(), description: 'process (child processes on 127.0.0.1, as asked)' };
 
   // The Docker client is loaded only when Docker may be used.
@@ -92,7 +94,7 @@ export async function selectBackend(choice: BackendChoice, opts: SelectOptions):
   };
   const remote = opts.remote === true || engine.remote;
   const product = await engineProduct(docker);
-  const backend = new DockerBackend(docker, { images, log: opts.log, pull, remote, podman: product.podman, where });
+  const backend = new DockerBackend(docker, { images, log: opts.log, pull, remote, podman: product.podman, where, startTimeoutMs: opts.startTimeoutMs });
   const leftovers = await removeLeftovers(docker);
   // A custom container's image is its own: looked for when its instance starts, never pulled.
   const wanted = allFunctions(opts.template).filter((f) => runtimeFamily(f.runtime) !== 'not-emulated' && !isContainer(f));

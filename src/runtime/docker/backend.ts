@@ -12,7 +12,7 @@ import { AgentChannel } from '../channel.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest, type InstanceService, type ParkedInstance } from '../backend.js';
 import { forget, forgetExpired, nameInfo, ownedName, PARK_DIR, parkedName, parkedSocketDir, readRecord, recordFile, warmKey, writeRecord, type ParkRecord } from './parking.js';
-import { awaitReady, startLimitMs, LineHub, waitForHttp } from '../instance-io.js';
+import { awaitReady, startLimitMs, LineHub, waitForHttp, slowStartNote } from '../instance-io.js';
 import { fullVariantOf, heavyPythonImports, imageFor, ImagePuller, isDefaultImage, isFcImage, type ImageChoice, type PullPolicy } from './images.js';
 import { guard, guardianPid, nudgeGuardian } from '../host/guardian.js';
 import { DEBUGGER_IN_CONTAINER } from '../debug.js';
@@ -217,9 +217,10 @@ export class DockerBackend implements Backend {
     });
     const what = launch.printsMarkers ? `the ${fn.runtime} runtime (image ${image})` : `bootstrap in image ${image}`;
     // Under a debugger the instance waits for the developer to attach, however long.
-    const timeoutMs = req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(fn, 30_000));
+    const timeoutMs = req.debug ? Infinity : startLimitMs(fn, 30_000, this.opts.startTimeoutMs);
     try {
-      await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine });
+      const onSlow = slowStartNote(`${fnKey(fn)}: ${what}`, timeoutMs, this.opts.log);
+      await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what: `${what} for ${fnKey(fn)}`, onLine: req.onBootLine, onSlow });
     } catch (err) {
       // An image without the runtime's language: say which image, runtime and program.
       const output = err instanceof InstanceStartError ? (err.output ?? '') : '';
@@ -700,6 +701,8 @@ class ContainerInstance implements InstanceHandle {
   private async learnPort(): Promise<void> {
     const info = await this.container.inspect();
     const binding = info.NetworkSettings.Ports?.[`${this.innerPort}/tcp`]?.[0];
+    // Ended already (a bootstrap that exits at once): that, not the port it no longer has, is the news.
+    if (!binding && !info.State.Running) throw new Error(info.State.OOMKilled ? 'ran out of memory' : `exited with code ${info.State.ExitCode}`);
     if (!binding) throw new Error('the container has no published port');
     this.port = Number(binding.HostPort);
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { AGENTS_DIR, agentLaunch, type AgentPaths, CHANNEL_SOCKET, CHANNEL_VAR, codeLocation, READY_FD_VAR, layerDirs, layerPaths, mountVar, NODE_BUILTINS_DIR } from '../agents.js';
 import { SocketDirs } from '../host/socket-dirs.js';
 import { InstanceStartError, type Backend, type ExitInfo, type InstanceHandle, type InstanceRequest } from '../backend.js';
-import { answers, awaitReady, startLimitMs, freePort, LineHub } from '../instance-io.js';
+import { answers, awaitReady, startLimitMs, freePort, LineHub, slowStartNote } from '../instance-io.js';
 import { runIsAlive, thisRun } from '../host/run-identity.js';
 import { guard } from '../host/guardian.js';
 import { INSTANCE_VAR, killProcessesWith, listenerBelongsTo, processesWith, RUN_VAR } from '../host/proc-scan.js';
@@ -155,6 +155,8 @@ export class ProcessBackend implements Backend {
     });
 
     const what = launch.printsMarkers ? `the ${req.fn.runtime} runtime` : `bootstrap ${launch.command}`;
+    // Under a debugger the instance waits for the developer to attach, however long.
+    const timeoutMs = req.debug ? Infinity : startLimitMs(req.fn, 15_000, this.opts.startTimeoutMs);
     let answered: number;
     try {
       const readyPipe = child.stdio[3] as NodeJS.ReadableStream | null | undefined;
@@ -163,10 +165,10 @@ export class ProcessBackend implements Backend {
         ready: readyPipe ? saidReady(readyPipe) : undefined,
         orPort: custom && !caPortTaken ? req.fn.caPort : undefined,
         ownsOrPort: () => listenerBelongsTo(req.fn.caPort, [child.pid ?? 0, ...processesWith(INSTANCE_VAR, (v) => v === id)]),
-        // Under a debugger the instance waits for the developer to attach, however long.
-        timeoutMs: req.debug ? Infinity : (this.opts.startTimeoutMs ?? startLimitMs(req.fn, 15_000)),
+        timeoutMs,
         what: `${what} for ${fnKey(req.fn)}`,
         onLine: req.onBootLine,
+        onSlow: slowStartNote(`${fnKey(req.fn)}: ${what}`, timeoutMs, this.opts.log),
       });
     } catch (err) {
       // An exit (it could not bind), not a silence, is what a taken port causes.
