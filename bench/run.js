@@ -22,6 +22,8 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '5' },
     // `workbench`: only the workbench on/off comparison, both servers fresh, the order swapped each round.
     only: { type: 'string' },
+    // With `--only workbench`: load both servers at once in each round (same machine state for both).
+    'side-by-side': { type: 'boolean', default: false },
   },
 });
 const duration = Number(opts.duration);
@@ -161,7 +163,9 @@ if (opts.only === 'workbench') {
     const off = [];
     const run = async (srv, into) => into.push(await load(srv, `${srv.base}/2016-08-15/proxy/bench/http/`));
     for (let i = 0; i < Number(opts['workbench-rounds']); i++) {
-      if (i % 2 === 0) await run(wbOn, on).then(() => run(wbOff, off));
+      // Side by side, both share the cores as the machine's speed drifts: what each gets is its cost.
+      if (opts['side-by-side']) await Promise.all([run(wbOn, on), run(wbOff, off)]);
+      else if (i % 2 === 0) await run(wbOn, on).then(() => run(wbOff, off));
       else await run(wbOff, off).then(() => run(wbOn, on));
     }
     const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -170,7 +174,8 @@ if (opts.only === 'workbench') {
     // drift, which swings whole runs by 2x here. The gateway's CPU per request is steadier still.
     const pairs = on.map((r, i) => r.rps / off[i].rps);
     const rps = (xs) => xs.map((x) => x.rps.toFixed(0)).join(' / ');
-    console.log(`Workbench on vs off (HTTP trigger, warm, fresh servers, ${on.length} rounds, order swapped each round): on ${rps(on)} req/s, off ${rps(off)} req/s.`);
+    const how = opts['side-by-side'] ? 'both loaded at once in each round' : 'order swapped each round';
+    console.log(`Workbench on vs off (HTTP trigger, warm, fresh servers, ${on.length} rounds, ${how}): on ${rps(on)} req/s, off ${rps(off)} req/s.`);
     console.log(`On as a share of off: mean of all runs ${((100 * avg(on.map((x) => x.rps))) / avg(off.map((x) => x.rps))).toFixed(1)}%; median of the rounds' ratios ${(100 * median(pairs)).toFixed(1)}% (${pairs.map((x) => `${(100 * x).toFixed(0)}%`).join(' ')}).`);
     console.log(`Gateway CPU per 1,000 requests: on ${avg(on.map((x) => x.gatewayCpu)).toFixed(0)} ms, off ${avg(off.map((x) => x.gatewayCpu)).toFixed(0)} ms (on costs ${((100 * avg(on.map((x) => x.gatewayCpu))) / avg(off.map((x) => x.gatewayCpu))).toFixed(1)}% of off).`);
   } finally {

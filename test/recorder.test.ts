@@ -69,3 +69,19 @@ describe('the recorder', () => {
     expect(await r.registry.metrics()).not.toContain('function="s/f"');
   });
 });
+
+describe('the ByteRing under the recorder', () => {
+  it('keeps the last `capacity` bytes across page ends, and says when older ones are gone', async () => {
+    const { ByteRing } = await import('../src/emulator/byte-ring.js');
+    const ring = new ByteRing(32, 16);
+    const a = ring.write(Buffer.from('0123456789'));
+    const b = ring.writeString('héllo wörld, é'); // crosses the first page's end
+    expect(ring.read(a, 10)!.toString()).toBe('0123456789');
+    expect(ring.read(b.at, b.length)!.toString()).toBe('héllo wörld, é');
+    const c = ring.write(Buffer.from('abcdefg')); // wraps over the first two bytes
+    expect(ring.read(a, 10)).toBeUndefined();
+    expect(ring.holds(b.at)).toBe(true);
+    expect(ring.read(b.at, b.length)!.toString()).toBe('héllo wörld, é');
+    expect(ring.read(c, 7)!.toString()).toBe('abcdefg');
+  });
+});

@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { OssActivity } from '../events/oss-source.js';
 import { fnKey, type FunctionSpec } from '../model.js';
 import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
+import { ByteRing } from './byte-ring.js';
 
 // What the workbench shows of the running emulator: the last invocations (a bounded ring, O(1)
 // per invocation on the request path), recent log lines, FC's metrics per function as
@@ -10,19 +11,18 @@ import type { InvocationRecord, InvocationSource } from '../runtime/invoker.js';
 export const RING_SIZE = 1000;
 const LOG_RING = 2000;
 const BODY_KEEP = 64 * 1024;
+/** One invocation's log in the history, at most (bytes): the rest is cut, with a line saying so. */
+const LOG_KEEP = 4 * 1024 * 1024;
+/** One line of the log view, at most (bytes). */
+const LINE_KEEP = 16 * 1024;
 /**
- * The ring's bodies and logs together, at most (bytes and log characters): a thousand invocations
+ * The ring's request headers, bodies and logs together, at most (bytes): a thousand invocations
  * of large answers and long logs would otherwise hold about 1 GB. Past it the oldest invocations
- * keep their figures, spans and cause, not their bodies and log.
+ * keep their figures, spans and cause, not their headers, bodies and log.
  */
 export const BYTES_KEPT = 64 * 1024 * 1024;
-const TRIMMED = '[fc-local: this invocation\'s request, result and log were dropped to keep the workbench\'s history within 64 MB]';
-
-function charsOf(lines: string[]): number {
-  let n = 0;
-  for (const l of lines) n += l.length + 1;
-  return n;
-}
+const TRIMMED = "[fc-local: this invocation's request headers and body, result and log were dropped to keep the workbench's history within 64 MB]";
+const LOG_CUT = '[fc-local: the rest of this log was cut at 4 MB for the workbench]';
 const MINUTES = 60;
 const DURATIONS_PER_MINUTE = 2000;
 
@@ -153,26 +153,21 @@ export type RecorderEvent = { type: 'invocation'; data: InvocationEntry } | { ty
 /** The OSS view keeps this many writes and deletes. */
 const OSS_KEEP = 500;
 
-/**
- * At most BODY_KEEP bytes, in memory of their own: a longer body is cut, and a body that is a view
- * into a larger chunk (an answer read off the agent's socket) is copied, so that the ring holds
- * neither the whole of a big body nor the chunks it came in.
- */
-function kept(b: Buffer): Buffer {
-  if (b.length === 0) return EMPTY;
-  if (b.length > BODY_KEEP) return Buffer.from(b.subarray(0, BODY_KEEP));
-  return b.byteLength < b.buffer.byteLength ? Buffer.from(b) : b;
-}
-
 const EMPTY = Buffer.alloc(0);
 const NO_LINES: string[] = [];
 
+/** Where a slot's bytes are in the ring: from `at`, `length` bytes; at -1 when there are none. */
+const NONE = -1;
+
 /**
- * A ring slot, written over in place: recording allocates nothing of its own per invocation.
- * (Fresh entries kept for a thousand invocations outlived the young generation, and copying
- * them doubled the gateway's p99 with the workbench on.) Readers get copies (entry()).
+ * A ring slot, written over in place, its headers, bodies and log in the recorder's ByteRing:
+ * recording keeps no object of its own per invocation. (Fresh entries kept for a thousand
+ * invocations outlived the young generation, and copying them doubled the gateway's p99 with
+ * the workbench on.) Readers get copies (entry()).
  */
 class InvocationSlot {
+  constructor(private readonly bytes: ByteRing) {}
+
   seq = 0;
   requestId = '';
   function = '';
@@ -187,10 +182,15 @@ class InvocationSlot {
   coldStart: boolean | undefined = undefined;
   method: string | undefined = undefined;
   url: string | undefined = undefined;
-  headers: Record<string, string | string[] | undefined> | undefined = undefined;
-  payload: Buffer = EMPTY;
-  result: Buffer | undefined = undefined;
-  logs: string[] = NO_LINES;
+  // In the ring: the request's headers as JSON, its body, the answer, the log's lines joined by \n.
+  headersAt = NONE;
+  headersLength = 0;
+  payloadAt = NONE;
+  payloadLength = 0;
+  resultAt = NONE;
+  resultLength = 0;
+  logsAt = NONE;
+  logsLength = 0;
   // Plain numbers and strings, not objects: recording stays allocation-free.
   queueMs = -1;
   startMs = 0;
@@ -200,12 +200,23 @@ class InvocationSlot {
   parent: string | undefined = undefined;
   what: string | undefined = undefined;
   attempt: number | undefined = undefined;
-  /** What its bodies and log hold (bytes, log characters), which the ring's cap counts. */
-  bytes = 0;
-  /** Its bodies and log were dropped to keep the ring within its cap. */
-  trimmed = false;
+  /** Restored from a saved history in which it was trimmed already. */
+  savedTrimmed = false;
+
+  /** Whether the ring still holds all it wrote for this invocation (else it is shown trimmed). */
+  private whole(): boolean {
+    const b = this.bytes;
+    return (this.headersAt === NONE || b.holds(this.headersAt)) && (this.payloadAt === NONE || b.holds(this.payloadAt)) && (this.resultAt === NONE || b.holds(this.resultAt)) && (this.logsAt === NONE || b.holds(this.logsAt));
+  }
+
+  private read(at: number, length: number): Buffer {
+    return at === NONE ? EMPTY : (this.bytes.read(at, length) ?? EMPTY);
+  }
 
   entry(): InvocationEntry {
+    const whole = this.whole();
+    const headers = whole && this.headersAt !== NONE ? (JSON.parse(this.read(this.headersAt, this.headersLength).toString('utf8')) as Record<string, string | string[]>) : undefined;
+    const logs = !whole ? [TRIMMED] : this.logsAt === NONE ? NO_LINES : this.read(this.logsAt, this.logsLength).toString('utf8').split('\n');
     return {
       seq: this.seq,
       requestId: this.requestId,
@@ -219,16 +230,16 @@ class InvocationSlot {
       billedDurationMs: this.billedDurationMs,
       memoryMB: this.memoryMB,
       coldStart: this.coldStart,
-      request: this.method === undefined ? {} : { method: this.method, url: this.url, headers: this.headers },
-      payload: this.payload,
-      result: this.result,
-      logs: this.logs,
+      request: this.method === undefined ? {} : { method: this.method, url: this.url, headers },
+      payload: whole ? this.read(this.payloadAt, this.payloadLength) : EMPTY,
+      result: this.resultAt === NONE ? undefined : whole ? this.read(this.resultAt, this.resultLength) : EMPTY,
+      logs,
       ...(this.queueMs >= 0
         ? { spans: { queueMs: this.queueMs, startMs: this.startMs, initMs: this.initMs, ...(this.asyncQueueMs >= 0 ? { asyncQueueMs: this.asyncQueueMs } : {}), ...(this.preFreezeMs >= 0 ? { preFreezeMs: this.preFreezeMs } : {}) } }
         : {}),
       ...causeOf(this.parent, this.what ?? (this.method === undefined ? undefined : `${this.method} ${this.url ?? '/'}`)),
       ...(this.attempt ? { attempt: this.attempt } : {}),
-      ...(this.trimmed ? { trimmed: true } : {}),
+      ...(whole && !this.savedTrimmed ? {} : { trimmed: true }),
     };
   }
 }
@@ -238,22 +249,29 @@ function causeOf(parent: string | undefined, what: string | undefined): { cause?
   return parent || what ? { cause: { ...(parent ? { parent } : {}), ...(what ? { what } : {}) } } : {};
 }
 
+/** A line of the log view; its text in the log's ByteRing (a line written over says so). */
 class LogSlot {
+  constructor(private readonly bytes: ByteRing) {}
   seq = 0;
   at = 0;
   function = '';
   stream: LogEntry['stream'] = 'stdout';
-  line = '';
+  lineAt = 0;
+  lineLength = 0;
 
   entry(): LogEntry {
-    return { seq: this.seq, at: this.at, function: this.function, stream: this.stream, line: this.line };
+    const line = this.bytes.read(this.lineAt, this.lineLength)?.toString('utf8') ?? '[fc-local: this line was dropped to keep the log view within its bytes]';
+    return { seq: this.seq, at: this.at, function: this.function, stream: this.stream, line };
   }
 }
 
 export class Recorder {
-  private readonly ring = Array.from({ length: RING_SIZE }, () => new InvocationSlot());
+  /** The invocations' headers, bodies and logs (BYTES_KEPT), and the log view's lines. */
+  private readonly bytes = new ByteRing(BYTES_KEPT);
+  private readonly lineBytes = new ByteRing(8 * 1024 * 1024);
+  private readonly ring = Array.from({ length: RING_SIZE }, () => new InvocationSlot(this.bytes));
   private seq = 0;
-  private readonly logRing = Array.from({ length: LOG_RING }, () => new LogSlot());
+  private readonly logRing = Array.from({ length: LOG_RING }, () => new LogSlot(this.lineBytes));
   private logSeq = 0;
   private readonly minutes = new Map<string, Minute[]>();
   private readonly listeners = new Set<(e: RecorderEvent) => void>();
@@ -349,14 +367,18 @@ export class Recorder {
     e.coldStart = out?.coldStart;
     e.method = http?.method;
     e.url = http?.url;
-    e.headers = http?.headers;
-    this.bytes -= e.bytes;
-    e.trimmed = false;
-    e.payload = kept(http ? http.body : 'event' in r.request ? r.request.event : EMPTY);
-    e.result = out && kept(out.body);
-    e.logs = NO_LINES;
-    e.bytes = e.payload.length + (e.result?.length ?? 0);
-    this.bytes += e.bytes;
+    if (http?.headers) {
+      const h = this.bytes.writeString(JSON.stringify(http.headers));
+      e.headersAt = h.at;
+      e.headersLength = h.length;
+    } else e.headersAt = NONE;
+    const payload = http ? http.body : 'event' in r.request ? r.request.event : EMPTY;
+    e.payloadLength = Math.min(payload.length, BODY_KEEP);
+    e.payloadAt = e.payloadLength ? this.bytes.write(payload.subarray(0, BODY_KEEP)) : NONE;
+    e.resultLength = out ? Math.min(out.body.length, BODY_KEEP) : 0;
+    e.resultAt = !out ? NONE : this.bytes.write(out.body.subarray(0, BODY_KEEP));
+    e.logsAt = NONE;
+    e.savedTrimmed = false;
     e.queueMs = out?.queueMs ?? -1;
     e.startMs = out?.startMs ?? 0;
     e.initMs = out?.initMs ?? 0;
@@ -373,36 +395,19 @@ export class Recorder {
     void r.logs.then((lines) => {
       // The slot may hold a newer invocation by now.
       if (e.seq !== seq) return;
-      e.logs = lines;
-      const chars = charsOf(lines);
-      e.bytes += chars;
-      this.bytes += chars;
-      this.trim();
+      this.keepLogs(e, lines);
       if (this.listeners.size) this.emit({ type: 'invocation', data: e.entry() });
     });
-    this.trim();
   }
 
-  /** What the ring holds of bodies and logs, at most BYTES_KEPT: the oldest invocations' go first. */
-  private bytes = 0;
-  /** The oldest invocation that may still hold its bodies and logs. */
-  private trimmedTo = 0;
-
-  private trim(): void {
-    if (this.bytes <= BYTES_KEPT) return;
-    this.trimmedTo = Math.max(this.trimmedTo, this.seq - RING_SIZE + 1, 1);
-    while (this.bytes > BYTES_KEPT && this.trimmedTo < this.seq) {
-      const e = this.ring[this.trimmedTo % RING_SIZE]!;
-      if (e.seq === this.trimmedTo && e.bytes) {
-        this.bytes -= e.bytes;
-        e.bytes = 0;
-        e.payload = EMPTY;
-        if (e.result) e.result = EMPTY;
-        e.logs = [TRIMMED];
-        e.trimmed = true;
-      }
-      this.trimmedTo++;
-    }
+  /** An invocation's log into the ring, cut at LOG_KEEP. */
+  private keepLogs(e: InvocationSlot, lines: string[]): void {
+    if (lines.length === 0) return;
+    let text = lines.join('\n');
+    if (text.length > LOG_KEEP) text = `${text.slice(0, LOG_KEEP)}\n${LOG_CUT}`;
+    const l = this.bytes.writeString(text);
+    e.logsAt = l.at;
+    e.logsLength = l.length;
   }
 
   private count(fn: FunctionSpec, e: InvocationSlot): void {
@@ -471,7 +476,9 @@ export class Recorder {
     e.at = Date.now();
     e.function = this.keyOf(fn);
     e.stream = stream;
-    e.line = line;
+    const kept = this.lineBytes.writeString(line.length > LINE_KEEP ? line.slice(0, LINE_KEEP) : line);
+    e.lineAt = kept.at;
+    e.lineLength = kept.length;
     if (this.listeners.size) this.emit({ type: 'log', data: e.entry() });
   }
 
@@ -506,9 +513,6 @@ export class Recorder {
     this.ossWrites.length = 0;
     this.minutes.clear();
     this.totals.clear();
-    for (const slot of this.ring) slot.bytes = 0;
-    this.bytes = 0;
-    this.trimmedTo = 0;
     this.registry.resetMetrics();
     this.emit({ type: 'instances' });
   }
@@ -518,17 +522,30 @@ export class Recorder {
     for (const i of h.invocations ?? []) {
       const seq = ++this.seq;
       const e = this.ring[seq % RING_SIZE]!;
-      const { request, spans, cause, ...rest } = i;
-      Object.assign(e, { ...rest, seq, method: request?.method, url: request?.url, headers: request?.headers, payload: Buffer.from(i.payload ?? '', 'base64'), result: i.result === undefined ? undefined : Buffer.from(i.result, 'base64') });
+      const { request, spans, cause, payload, result, logs, trimmed, ...rest } = i;
+      Object.assign(e, { ...rest, seq, method: request?.method, url: request?.url });
       Object.assign(e, { queueMs: spans?.queueMs ?? -1, startMs: spans?.startMs ?? 0, initMs: spans?.initMs ?? 0, asyncQueueMs: spans?.asyncQueueMs ?? -1, preFreezeMs: spans?.preFreezeMs ?? -1, parent: cause?.parent, what: cause?.what });
-      this.bytes -= e.bytes;
-      e.bytes = e.payload.length + (e.result?.length ?? 0) + charsOf(e.logs ?? []);
-      this.bytes += e.bytes;
+      // A trimmed one comes back as it was saved: its figures, and the line saying what was dropped.
+      e.savedTrimmed = trimmed === true;
+      const h = request?.headers ? this.bytes.writeString(JSON.stringify(request.headers)) : undefined;
+      e.headersAt = h?.at ?? NONE;
+      e.headersLength = h?.length ?? 0;
+      const body = Buffer.from(payload ?? '', 'base64');
+      e.payloadLength = body.length;
+      e.payloadAt = body.length ? this.bytes.write(body) : NONE;
+      const answer = result === undefined ? undefined : Buffer.from(result, 'base64');
+      e.resultLength = answer?.length ?? 0;
+      e.resultAt = answer ? this.bytes.write(answer) : NONE;
+      e.logsAt = NONE;
+      this.keepLogs(e, logs ?? []);
     }
-    this.trim();
     for (const l of h.logs ?? []) {
       const seq = ++this.logSeq;
-      Object.assign(this.logRing[seq % LOG_RING]!, { ...l, seq });
+      const slot = this.logRing[seq % LOG_RING]!;
+      Object.assign(slot, { seq, at: l.at, function: l.function, stream: l.stream });
+      const kept = this.lineBytes.writeString(l.line.slice(0, LINE_KEEP));
+      slot.lineAt = kept.at;
+      slot.lineLength = kept.length;
     }
     for (const w of h.oss ?? []) this.ossWrites.push({ ...w, seq: ++this.ossSeq });
     // The per-minute figures of the last hour, as far as they reach back from now.

@@ -54,7 +54,7 @@ const schemas: Record<string, Schema> = {
       spans: obj({ queueMs: num, startMs: num, initMs: num, asyncQueueMs: num, preFreezeMs: num }, ['queueMs', 'startMs', 'initMs']),
       cause: obj({ parent: str, what: str }),
       attempt: int,
-      /** Its bodies and log were dropped to keep the history within its byte cap. */
+      /** Its request headers, bodies and log were dropped to keep the history within its byte cap. */
       trimmed: bool,
     },
     ['seq', 'requestId', 'function', 'source', 'at', 'status'],
