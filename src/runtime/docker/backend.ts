@@ -357,7 +357,9 @@ export class DockerBackend implements Backend {
       }
       return instance;
     }
-    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs: Math.max(fn.timeout, 60) * 1000, what, onLine: req.onBootLine });
+    // FC's limit for a custom container's server, as for a custom runtime's (or --start-timeout).
+    const timeoutMs = startLimitMs(fn, 30_000, this.opts.startTimeoutMs);
+    await awaitReady({ instance, begin: () => instance.begin(), timeoutMs, what, onLine: req.onBootLine, onSlow: slowStartNote(what, timeoutMs, this.opts.log) });
     return instance;
   }
 
