@@ -14,10 +14,18 @@ trap 'rm -rf "$ctx"' EXIT
 # rebuild in place would pull dist/ from under the other tests' running CLIs).
 pack_flags=()
 [ "${FC_LOCAL_IMAGE_PREBUILT:-}" = 1 ] && pack_flags+=(--ignore-scripts)
+# Each step names itself on stderr, so that a build that stalls says where.
+step() { echo "build-fc-local-image: $*" >&2; }
+step "packing fc-local"
 tarball=$(npm pack ${pack_flags[@]+"${pack_flags[@]}"} --pack-destination "$ctx" --silent | tail -n 1)
 tar -xzf "$ctx/$tarball" -C "$ctx"
-(cd "$ctx/package" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --silent)
+# The lockfile pins the versions this checkout was tested with, and lets npm take every package
+# from its cache (filled by the checkout's own `npm ci`): no registry round trip when it is there.
+cp package-lock.json "$ctx/package/package-lock.json"
+step "installing production dependencies (npm ci --omit=dev --prefer-offline)"
+(cd "$ctx/package" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --silent)
 cp "$(command -v node)" "$ctx/node"
 cp Dockerfile "$ctx/Dockerfile"
+step "docker build from $base"
 docker build --quiet --build-arg "BASE=$base" -t "$tag" "$ctx" >/dev/null
 echo "$tag"

@@ -12,7 +12,12 @@ describe.runIf(ready)("fc-local's own image", () => {
   it('builds from the offline base and invokes a function inside', async () => {
     const tag = 'fc-local/fc-local:test';
     // The suite runs on a fresh build: no rebuild in place under the other tests' CLIs.
-    const built = await execa('bash', ['scripts/build-fc-local-image.sh', tag], { cwd: ROOT, env: { FC_LOCAL_IMAGE_PREBUILT: '1' } });
+    // Its own limit, within the test's: a stalled step fails with the steps it printed (stderr).
+    const built = await execa('bash', ['scripts/build-fc-local-image.sh', tag], {
+      cwd: ROOT,
+      env: { FC_LOCAL_IMAGE_PREBUILT: '1' },
+      timeout: scaled(200_000),
+    });
     expect(built.stdout.trim()).toBe(tag);
     const version = await execa('docker', ['run', '--rm', tag, '--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
