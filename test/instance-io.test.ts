@@ -1,7 +1,8 @@
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InstanceStartError } from '../src/runtime/backend.js';
-import { awaitReady, CUSTOM_START_LIMIT_MS, slowStartNote, startLimitMs } from '../src/runtime/instance-io.js';
+import { awaitReady, CUSTOM_START_LIMIT_MS, freePort, slowStartNote, startLimitMs } from '../src/runtime/instance-io.js';
 import type { FunctionSpec } from '../src/model.js';
 
 /** A port nothing listens on (bound, then closed). */
@@ -52,5 +53,18 @@ describe('an instance start', () => {
     const count = notes.length;
     await new Promise((r) => setTimeout(r, 250));
     expect(notes.length).toBe(count);
+  });
+});
+
+describe('freePort', () => {
+  it("hands out ports below the kernel's ephemeral range, which a server on port 0 is never given, and never the same one twice", async () => {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    for (const p of ports) expect(p).toBeLessThan(low);
+    // Each is free: a server binds it.
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(ports[0], '127.0.0.1', r));
+    await new Promise((r) => srv.close(r));
   });
 });

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { InstanceStartError, type InstanceHandle, type LineListener, type LogStream } from './backend.js';
 import { runtimeFamily, type FunctionSpec } from '../model.js';
@@ -60,7 +61,37 @@ export class LineHub {
   }
 }
 
-export function freePort(): Promise<number> {
+// Ports handed to others to bind later (an agent's, a debugger's) come from below the kernel's
+// ephemeral range: a server listening on port 0 anywhere on the machine (fc-local's own OSS,
+// another run's gateway) is never given one of them between the probe and the bind, as it can be
+// a port that a probe on port 0 has just released.
+const FIRST_HANDED_PORT = 20_000;
+/** Ports this process handed out lately, not handed again while their owners may still be binding. */
+const handedOut = new Map<number, number>();
+const HANDED_OUT_MS = 60_000;
+
+/** Where the kernel's ephemeral ports begin (Linux's setting; 32768 elsewhere is below theirs). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // Not Linux: macOS's and Windows's ephemeral ports begin at 49152.
+  }
+  return 32_768;
+}
+
+function bindsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's choice: the fallback when no range lies below its ephemeral ports. */
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -70,6 +101,24 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** A loopback port free now, for another process to bind soon. */
+export async function freePort(): Promise<number> {
+  const now = Date.now();
+  for (const [port, at] of handedOut) if (now - at > HANDED_OUT_MS) handedOut.delete(port);
+  const high = ephemeralLow();
+  if (high - FIRST_HANDED_PORT >= 1000) {
+    for (let tries = 0; tries < 50; tries++) {
+      const port = FIRST_HANDED_PORT + Math.floor(Math.random() * (high - FIRST_HANDED_PORT));
+      if (handedOut.has(port)) continue;
+      // Held before the probe: a call running meanwhile picks another.
+      handedOut.set(port, now);
+      if (await bindsFree(port)) return port;
+      handedOut.delete(port);
+    }
+  }
+  return kernelPort();
 }
 
 /** Any HTTP answer means the instance serves; a refused or dropped connection means not yet. */
